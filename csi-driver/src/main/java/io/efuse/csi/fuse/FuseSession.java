@@ -83,7 +83,15 @@ public final class FuseSession implements AutoCloseable {
     }
 
     private void handleInit() throws IOException {
-        ByteBuffer in = NativeMemory.allocate(FuseAbi.MIN_READ_BUFFER);
+        ByteBuffer in = NativeMemory.allocateUntouched(FuseAbi.MIN_READ_BUFFER);
+        try {
+            readInit(in);
+        } finally {
+            NativeMemory.free(in);
+        }
+    }
+
+    private void readInit(ByteBuffer in) throws IOException {
         ByteBuffer out = NativeMemory.allocate(InitOut.SIZE + 16);
         FuseRequest rq = new FuseRequest(in);
         FuseReply rp = new FuseReply(out);
@@ -186,6 +194,7 @@ public final class FuseSession implements AutoCloseable {
     void workerExited(FuseWorker w) {
         if (liveWorkers.decrementAndGet() == 0) {
             try {
+                LOG.log(Level.INFO, "{0} ended; requests served: {1}", mountPoint, describeCounts(opcodeCounts()));
                 fs.destroy();
             } finally {
                 for (FuseWorker x : workers) {
@@ -215,6 +224,16 @@ public final class FuseSession implements AutoCloseable {
             }
         }
         return sum;
+    }
+
+    static String describeCounts(long[] counts) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] > 0) {
+                b.append(b.isEmpty() ? "" : ", ").append(FuseOpcode.name(i)).append('=').append(counts[i]);
+            }
+        }
+        return b.isEmpty() ? "none" : b.toString();
     }
 
     public void awaitTermination() throws InterruptedException {
