@@ -42,6 +42,7 @@ public final class FuseSession implements AutoCloseable {
     private volatile boolean closing;
     private FuseConnection connection;
     private InitNegotiation.Result init;
+    private FuseNotifier notifier;
 
     private FuseSession(Path mountPoint, FuseFilesystem fs, Options options, int deviceFd) {
         this.mountPoint = mountPoint;
@@ -143,6 +144,7 @@ public final class FuseSession implements AutoCloseable {
             this.init = r;
             long connectionId = MountTable.find(mountPoint).map(e -> (long) e.minor()).orElse(-1L);
             this.connection = new FuseConnection(deviceFd, r.minor(), r.flags(), r.maxWrite(), connectionId);
+            this.notifier = new FuseNotifier(deviceFd);
             fs.init(connection);
             LOG.log(Level.INFO, "mounted {0}: FUSE {1}.{2} negotiated (kernel offers 7.{3}), passthrough={4},"
                     + " writeback={5}, max_write={6,number,#}, connection {7,number,#}", mountPoint, r.major(), r.minor(), minor,
@@ -211,6 +213,7 @@ public final class FuseSession implements AutoCloseable {
 
     public Path mountPoint() { return mountPoint; }
     public FuseConnection connection() { return connection; }
+    public FuseNotifier notifier() { return notifier; }
     public int workerCount() { return workers.size(); }
     public boolean alive() { return terminated.getCount() > 0; }
 
