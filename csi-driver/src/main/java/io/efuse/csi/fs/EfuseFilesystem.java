@@ -103,6 +103,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return passthroughOpenedTotal.get();
     }
 
+    /** The node id the kernel knows for a backing file, or 0 if it knows none. */
+    long nodeIdOf(long dev, long ino) {
+        Inode inode = inodes.find(dev, ino);
+        return inode == null ? 0 : inode.nodeId;
+    }
+
+    /** The O_PATH descriptor of the backing root (owned by this filesystem). */
+    int rootFd() {
+        return inodes.get(1).fd;
+    }
+
     public int nodeCount() {
         return inodes.size();
     }

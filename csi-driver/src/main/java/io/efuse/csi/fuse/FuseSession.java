@@ -49,6 +49,7 @@ public final class FuseSession implements AutoCloseable {
     private InitNegotiation.Result init;
     private InitNegotiation negotiation;
     private volatile FuseUringTransport uring;
+    private FuseNotifier notifier;
 
     private FuseSession(Path mountPoint, FuseFilesystem fs, Options options, int deviceFd) {
         this.mountPoint = mountPoint;
@@ -103,7 +104,15 @@ public final class FuseSession implements AutoCloseable {
     }
 
     private void handleInit() throws IOException {
-        ByteBuffer in = NativeMemory.allocate(FuseAbi.MIN_READ_BUFFER);
+        ByteBuffer in = NativeMemory.allocateUntouched(FuseAbi.MIN_READ_BUFFER);
+        try {
+            readInit(in);
+        } finally {
+            NativeMemory.free(in);
+        }
+    }
+
+    private void readInit(ByteBuffer in) throws IOException {
         ByteBuffer out = NativeMemory.allocate(InitOut.SIZE + 16);
         FuseRequest rq = new FuseRequest(in);
         FuseReply rp = new FuseReply(out);
@@ -155,6 +164,7 @@ public final class FuseSession implements AutoCloseable {
             this.init = r;
             long connectionId = MountTable.find(mountPoint).map(e -> (long) e.minor()).orElse(-1L);
             this.connection = new FuseConnection(deviceFd, r.minor(), r.flags(), r.maxWrite(), connectionId);
+            this.notifier = new FuseNotifier(deviceFd);
             fs.init(connection);
             LOG.log(Level.INFO, "mounted {0}: FUSE {1}.{2} negotiated (kernel offers 7.{3}), passthrough={4},"
                     + " writeback={5}, max_write={6,number,#}, connection {7,number,#}", mountPoint, r.major(), r.minor(), minor,
@@ -247,6 +257,7 @@ public final class FuseSession implements AutoCloseable {
     void memberExited() {
         if (liveWorkers.decrementAndGet() == 0) {
             try {
+                LOG.log(Level.INFO, "{0} ended; requests served: {1}", mountPoint, describeCounts(opcodeCounts()));
                 fs.destroy();
             } finally {
                 for (FuseWorker x : workers) {
@@ -263,6 +274,7 @@ public final class FuseSession implements AutoCloseable {
 
     public Path mountPoint() { return mountPoint; }
     public FuseConnection connection() { return connection; }
+    public FuseNotifier notifier() { return notifier; }
     public int workerCount() { return workers.size(); }
     /** True if requests are served over FUSE-over-io_uring queues (besides FORGET/INTERRUPT on /dev/fuse). */
     public boolean uringActive() { return uring != null; }
@@ -283,6 +295,16 @@ public final class FuseSession implements AutoCloseable {
             u.addCounts(sum);
         }
         return sum;
+    }
+
+    static String describeCounts(long[] counts) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] > 0) {
+                b.append(b.isEmpty() ? "" : ", ").append(FuseOpcode.name(i)).append('=').append(counts[i]);
+            }
+        }
+        return b.isEmpty() ? "none" : b.toString();
     }
 
     public void awaitTermination() throws InterruptedException {

@@ -36,7 +36,8 @@ final class FuseUringQueue implements Runnable {
         final FuseReply staged;
 
         Entry(int payloadSize, ByteBuffer staging) {
-            payload = NativeMemory.allocate(payloadSize);
+            // malloc'd, untouched: an entry costs resident memory only for the payload pages requests use.
+            payload = NativeMemory.allocateUntouched(payloadSize);
             iov.putLong(0, NativeMemory.address(header)).putLong(8, ReqHeader.SIZE);
             iov.putLong(16, NativeMemory.address(payload)).putLong(24, payloadSize);
             rq = new FuseRequest(header);
@@ -113,7 +114,13 @@ final class FuseUringQueue implements Runnable {
             }
             reported = true;
             transport.registered(this, null);
-            serve(ring, entries, staging);
+            if (serve(ring, entries, staging)) {
+                // Every entry ended, so the kernel holds none of their buffers any more.
+                ring.close();
+                for (Entry e : entries) {
+                    NativeMemory.free(e.payload);
+                }
+            }
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "FUSE queue " + qid + " failed", e);
             if (!reported) {
@@ -162,7 +169,8 @@ final class FuseUringQueue implements Runnable {
         s.putShort(sqe + IoUring.Sqe.CMD + CmdReq.QID, (short) qid);
     }
 
-    private void serve(IoUring ring, Entry[] entries, ByteBuffer staging) {
+    /** Serves until every entry has ended; false if the ring failed first. */
+    private boolean serve(IoUring ring, Entry[] entries, ByteBuffer staging) {
         int live = entries.length;
         Object workerState = null;
         while (live > 0) {
@@ -172,7 +180,7 @@ final class FuseUringQueue implements Runnable {
                     continue;
                 }
                 LOG.log(Level.ERROR, "io_uring_enter on FUSE queue " + qid + ": " + Errno.name(-r));
-                return;
+                return false;
             }
             while (ring.hasCompletion()) {
                 int idx = (int) ring.cqeUserData();
@@ -200,6 +208,7 @@ final class FuseUringQueue implements Runnable {
                 prepareCommand(ring.sqes(), sqe, FuseUringStructs.CMD_COMMIT_AND_FETCH, idx, commitId);
             }
         }
+        return true;
     }
 
     /** Serves the request in e and leaves the reply in e's buffers; returns the commit id. */
