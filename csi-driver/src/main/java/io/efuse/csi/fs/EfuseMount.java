@@ -117,6 +117,11 @@ public final class EfuseMount implements AutoCloseable {
         return session.uringActive() ? Queues.URING : Queues.DEV;
     }
 
+    /** Requests the io_uring queues served since the mount; the rest came over /dev/fuse. */
+    public long requestsOverUring() {
+        return session.uringRequests();
+    }
+
     public int protocolMinor() {
         return session.connection().minor();
     }

@@ -279,6 +279,21 @@ public final class FuseSession implements AutoCloseable {
     /** True if requests are served over FUSE-over-io_uring queues (besides FORGET/INTERRUPT on /dev/fuse). */
     public boolean uringActive() { return uring != null; }
     public int uringQueueCount() { return uring == null ? 0 : uring.queueCount(); }
+
+    /** Requests served by the io_uring queues since the mount (0 on /dev/fuse alone). */
+    public long uringRequests() {
+        FuseUringTransport u = uring;
+        if (u == null) {
+            return 0;
+        }
+        long[] c = new long[FuseOpcode.LIMIT];
+        u.addCounts(c);
+        long n = 0;
+        for (long x : c) {
+            n += x;
+        }
+        return n;
+    }
     public boolean alive() { return terminated.getCount() > 0; }
 
     /** Requests served per opcode since the mount, summed over workers. */
