@@ -653,7 +653,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         // The daemon can only enforce its own size limit on writes it sees.
         boolean accounted = writable && account != null && account.maxBytes() > 0;
         if (passthrough && isRegular(inode.mode) && !setId && !accounted) {
-            int id = connection.openBacking(fd);
+            int id = acquireBacking(inode, fd);
             if (id >= 0) {
                 backingId = id;
                 openFlags |= FuseAbi.FOPEN_PASSTHROUGH;
@@ -677,6 +677,39 @@ public final class EfuseFilesystem implements FuseFilesystem {
         rp.putU64(off + OpenOut.FH, ((long) (backingId + 1) << 32) | (fd & 0xffffffffL));
         rp.putU32(off + OpenOut.OPEN_FLAGS, openFlags);
         rp.putU32(off + OpenOut.BACKING_ID, backingId < 0 ? 0 : backingId);
+    }
+
+    /**
+     * The passthrough backing id for an open of inode. The kernel accepts only one backing file per
+     * inode at a time (another one fails the open with EIO), so all open files of a node share the id
+     * registered by the first; it is closed when the last of them is released.
+     */
+    private int acquireBacking(Inode inode, int fd) {
+        synchronized (inode) {
+            if (inode.backingOpens > 0) {
+                inode.backingOpens++;
+                return inode.backingId;
+            }
+            int id = connection.openBacking(fd);
+            if (id >= 0) {
+                inode.backingId = id;
+                inode.backingOpens = 1;
+            }
+            return id;
+        }
+    }
+
+    private void releaseBacking(Inode inode, int backingId) {
+        if (inode == null) {
+            connection.closeBacking(backingId);
+            return;
+        }
+        synchronized (inode) {
+            if (inode.backingId == backingId && --inode.backingOpens == 0) {
+                inode.backingId = -1;
+                connection.closeBacking(backingId);
+            }
+        }
     }
 
     @Override
@@ -849,7 +882,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         long fh = rq.u64(ReleaseIn.FH);
         int backingId = backingIdOf(fh);
         if (backingId >= 0) {
-            connection.closeBacking(backingId);
+            releaseBacking(inodes.get(rq.nodeId()), backingId);
             passthroughOpen.decrementAndGet();
         }
         LibC.close(fileFd(fh));
