@@ -646,12 +646,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private void putOpenOut(FuseReply rp, int off, int fd, Inode inode, int flags) {
         int openFlags = 0;
         int backingId = -1;
-        boolean writable = (flags & O_ACCMODE) != O_RDONLY;
-        // Writes through passthrough run with the daemon's credentials, which the backing filesystem
-        // exempts from clearing set-id bits; such files keep their data on the daemon's path.
-        boolean setId = writable && (inode.mode & (S_ISUID | S_ISGID)) != 0;
-        // The daemon can only enforce its own size limit on writes it sees.
-        boolean accounted = writable && account != null && account.maxBytes() > 0;
+        // The kernel serves an inode either through passthrough or through its page cache, never both at
+        // once, so the choice is per inode. Writes through passthrough run with the daemon's credentials,
+        // which the backing filesystem exempts from clearing set-id bits: set-id files stay on the
+        // daemon's path. So do all files of a volume whose size limit the daemon enforces itself.
+        boolean setId = (inode.mode & (S_ISUID | S_ISGID)) != 0;
+        boolean accounted = account != null && account.maxBytes() > 0;
         if (passthrough && isRegular(inode.mode) && !setId && !accounted) {
             int id = acquireBacking(inode, fd);
             if (id >= 0) {
