@@ -667,7 +667,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         }
         if (backingId < 0) {
             // The daemon is the only writer of the backing tree, so cached pages stay valid across opens;
-            // AUTO_INVAL_DATA still drops them when size or mtime change.
+            // changes made behind the mount are announced with EfuseMount.invalidate.
             openFlags |= FuseAbi.FOPEN_KEEP_CACHE;
         }
         if (!writeback) {
