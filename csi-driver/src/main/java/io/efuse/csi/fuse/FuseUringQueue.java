@@ -90,8 +90,8 @@ final class FuseUringQueue implements Runnable {
         boolean reported = false;
         try {
             try {
-                if (System.getenv("XNOPIN") == null) { CpuAffinity.pinCurrentThread(cpu);
-                pinned = true; }
+                CpuAffinity.pinCurrentThread(cpu);
+                pinned = true;
             } catch (ErrnoException | IllegalArgumentException e) {
                 // A cpuset without this CPU: the queue still works, only without locality.
                 LOG.log(Level.WARNING, "queue " + qid + " runs unpinned: " + e.getMessage());
@@ -100,7 +100,7 @@ final class FuseUringQueue implements Runnable {
             ByteBuffer staging;
             try {
                 ring = IoUring.setup(entryCount, IoUring.SETUP_SQE128,
-                        System.getenv("XNODEFER") != null ? 0 : IoUring.SETUP_SINGLE_ISSUER | IoUring.SETUP_DEFER_TASKRUN);
+                        IoUring.SETUP_SINGLE_ISSUER | IoUring.SETUP_DEFER_TASKRUN);
                 staging = NativeMemory.allocate(STAGING_SIZE);
                 entries = new Entry[entryCount];
                 for (int i = 0; i < entryCount; i++) {
