@@ -1,0 +1,194 @@
+package io.efuse.csi.bpf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.nio.file.ExtendedOpenOption;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FuseMonitorTest {
+
+    private static final int N = 200;
+
+    @TempDir
+    Path dir;
+
+    private BpfHost host;
+
+    @BeforeEach
+    void setUp() {
+        BpfTestSupport.assumeBpfCapable();
+        host = BpfTestSupport.privateHost();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (host != null) {
+            BpfTestSupport.removePins(host);
+        }
+    }
+
+    @Test
+    void countsEveryStatReadWriteAndFailedLookupOfTheConnection() throws Exception {
+        try (FuseMonitor monitor = FuseMonitor.attach(host); TestFuseMount mount = TestFuseMount.mount(dir)) {
+            int conn = mount.connectionId();
+            Path file = mount.mountPoint.resolve("data");
+            Files.write(file, new byte[N * 4096]);
+            ByteBuffer block = ByteBuffer.allocateDirect(2 * 4096).alignedSlice(4096);
+            block.limit(4096);
+
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    ExtendedOpenOption.DIRECT)) {
+                Map<FuseOpKey, FuseOpStats> before = monitor.opStats();
+                for (int i = 0; i < N; i++) {
+                    ch.size(); // fstat: one GETATTR each, attributes never cached
+                }
+                Map<FuseOpKey, FuseOpStats> afterStats = monitor.opStats();
+                for (int i = 0; i < N; i++) {
+                    block.clear().limit(4096);
+                    assertEquals(4096, ch.read(block, (long) i * 4096));
+                }
+                Map<FuseOpKey, FuseOpStats> afterReads = monitor.opStats();
+                for (int i = 0; i < N; i++) {
+                    block.clear().limit(4096);
+                    assertEquals(4096, ch.write(block, (long) i * 4096));
+                }
+                Map<FuseOpKey, FuseOpStats> afterWrites = monitor.opStats();
+
+                assertEquals(N, delta(before, afterStats, conn, FuseOpcodes.GETATTR).count());
+                FuseOpStats reads = delta(afterStats, afterReads, conn, FuseOpcodes.READ);
+                assertEquals(N, reads.count());
+                assertEquals(0, reads.errors());
+                assertEquals((long) N * (16 + 4096), reads.bytesOut(), "READ replies: header + one block each");
+                FuseOpStats writes = delta(afterReads, afterWrites, conn, FuseOpcodes.WRITE);
+                assertEquals(N, writes.count());
+                assertEquals((long) N * (40 + 40 + 4096), writes.bytesIn(), "WRITE requests: headers + one block");
+            }
+
+            Map<FuseOpKey, FuseOpStats> beforeMissing = monitor.opStats();
+            for (int i = 0; i < N; i++) {
+                Path missing = mount.mountPoint.resolve("missing-" + i);
+                assertFalse(Files.exists(missing));
+            }
+            FuseOpStats lookups = delta(beforeMissing, monitor.opStats(), conn, FuseOpcodes.LOOKUP);
+            assertEquals(N, lookups.errors(), "every ENOENT lookup is an error");
+
+            for (Map.Entry<FuseOpKey, FuseOpStats> e : monitor.opStats().entrySet()) {
+                if (e.getKey().connection() == conn) {
+                    assertEquals(e.getValue().count(), e.getValue().histogramTotal(),
+                            "histogram total of " + FuseOpcodes.name(e.getKey().opcode()));
+                }
+            }
+            ConnectionLoad load = monitor.connectionLoads().get(conn);
+            assertEquals(0, load.inFlight(), "nothing is in flight once the syscalls returned");
+            assertEquals(load.sent(), load.ended());
+            assertTrue(load.sent() >= 4L * N);
+            assertEquals(0, java.util.Arrays.stream(monitor.cpuInFlight()).sum());
+        }
+    }
+
+    @Test
+    void countersContinueWhenTheLoaderRestartsOrReattaches() throws Exception {
+        try (TestFuseMount mount = TestFuseMount.mount(dir)) {
+            int conn = mount.connectionId();
+            Path file = mount.mountPoint.resolve("f");
+            Files.writeString(file, "x");
+            try (FileChannel ch = FileChannel.open(file)) {
+                long first;
+                try (FuseMonitor monitor = FuseMonitor.attach(host)) {
+                    statTimes(ch, N);
+                    first = getattrCount(monitor, conn);
+                    assertEquals(N, first);
+                }
+                // a second loader (restarted process) finds the pinned monitor and its counters
+                try (FuseMonitor monitor = FuseMonitor.attach(host)) {
+                    assertEquals(first, getattrCount(monitor, conn));
+                    statTimes(ch, N);
+                    assertEquals(first + N, getattrCount(monitor, conn));
+                }
+                // programs gone (e.g. another build unpinned them): the next loader re-attaches over the pinned maps
+                Path pinDir = host.pinRoot().resolve("monitor");
+                Libbpf libbpf = host.libbpf().load();
+                for (String p : FuseMonitor.PROGRAMS) {
+                    try (BpfLink link = BpfLink.openPinned(libbpf, pinDir.resolve("link_" + p))) {
+                        link.unpin();
+                    }
+                }
+                try (FuseMonitor monitor = FuseMonitor.attach(host)) {
+                    assertEquals(first + N, getattrCount(monitor, conn), "counters survived the re-attach");
+                    statTimes(ch, N);
+                    assertEquals(first + 2L * N, getattrCount(monitor, conn));
+                }
+            }
+        }
+    }
+
+    @Test
+    void recordsRequestsOverTheSlowThresholdInTheRingBuffer() throws Exception {
+        try (FuseMonitor monitor = FuseMonitor.attach(host); TestFuseMount mount = TestFuseMount.mount(dir)) {
+            int conn = mount.connectionId();
+            Path file = mount.mountPoint.resolve("f");
+            Files.writeString(file, "x");
+            List<SlowRequest> seen = new CopyOnWriteArrayList<>();
+            CountDownLatch got = new CountDownLatch(1);
+            monitor.setSlowThreshold(Duration.ofNanos(1));
+            assertEquals(Duration.ofNanos(1), monitor.slowThreshold());
+            try (RingBufferPoller poller = monitor.pollSlowRequests(r -> {
+                if (r.connection() == conn && r.opcode() == FuseOpcodes.GETATTR) {
+                    seen.add(r);
+                    got.countDown();
+                }
+            })) {
+                try (FileChannel ch = FileChannel.open(file)) {
+                    ch.size();
+                }
+                assertTrue(got.await(10, TimeUnit.SECONDS), "a GETATTR record arrives");
+            } finally {
+                monitor.setSlowThreshold(Duration.ZERO);
+            }
+            SlowRequest r = seen.getFirst();
+            assertTrue(r.latencyNs() >= 1);
+            assertEquals("getattr", r.opcodeName());
+            assertEquals(ProcessHandle.current().pid(), r.pid());
+        }
+    }
+
+    @Test
+    void openPinnedSaysWhenNoMonitorIsAttached() {
+        BpfUnavailableException e = org.junit.jupiter.api.Assertions.assertThrows(BpfUnavailableException.class,
+                () -> FuseMonitor.openPinned(host));
+        assertTrue(e.getMessage().contains("not attached"), e.getMessage());
+    }
+
+    private static void statTimes(FileChannel ch, int n) throws Exception {
+        for (int i = 0; i < n; i++) {
+            ch.size(); // fstat: one GETATTR each, attributes never cached
+        }
+    }
+
+    private static long getattrCount(FuseMonitor monitor, int conn) {
+        return monitor.opStats().getOrDefault(new FuseOpKey(conn, FuseOpcodes.GETATTR), FuseOpStats.ZERO).count();
+    }
+
+    private static FuseOpStats delta(Map<FuseOpKey, FuseOpStats> before, Map<FuseOpKey, FuseOpStats> after, int conn,
+            int opcode) {
+        FuseOpKey k = new FuseOpKey(conn, opcode);
+        return after.getOrDefault(k, FuseOpStats.ZERO).minus(before.getOrDefault(k, FuseOpStats.ZERO));
+    }
+
+}
