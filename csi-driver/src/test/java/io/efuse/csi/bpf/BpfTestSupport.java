@@ -7,23 +7,23 @@ import java.nio.file.Path;
 import java.util.UUID;
 
 /** Shared preconditions and a private pin root per test, so tests never touch the node's real monitor pins. */
-final class BpfTestSupport {
+public final class BpfTestSupport {
 
     private BpfTestSupport() {
     }
 
-    static void assumeBpfCapable() {
+    public static void assumeBpfCapable() {
         assumeTrue("root".equals(System.getProperty("user.name")), "loading BPF programs needs root");
         assumeTrue(Files.isReadable(Path.of("/sys/kernel/btf/vmlinux")), "the kernel has no BTF");
         assumeTrue(FuseMonitor.class.getResource(FuseMonitor.OBJECT_RESOURCE) != null,
                 "the build has no " + FuseMonitor.OBJECT_RESOURCE + " (built with -Dbpf.skip)");
     }
 
-    static BpfHost privateHost() {
+    public static BpfHost privateHost() {
         return BpfHost.system().withPinRoot(Path.of("/sys/fs/bpf/efuse-test-" + UUID.randomUUID()));
     }
 
-    static void removePins(BpfHost host) throws Exception {
+    public static void removePins(BpfHost host) throws Exception {
         FuseMonitor.detach(host);
         Files.deleteIfExists(host.pinRoot());
     }

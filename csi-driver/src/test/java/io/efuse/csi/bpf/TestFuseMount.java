@@ -11,17 +11,17 @@ import java.util.concurrent.TimeUnit;
  * A FUSE mount for the monitor's tests: bindfs over a backing directory with entry/attr/negative caching off, so
  * that every stat, lookup, read and write reaches the daemon.
  */
-final class TestFuseMount implements AutoCloseable {
+public final class TestFuseMount implements AutoCloseable {
 
-    final Path backing;
-    final Path mountPoint;
+    public final Path backing;
+    public final Path mountPoint;
 
     private TestFuseMount(Path backing, Path mountPoint) {
         this.backing = backing;
         this.mountPoint = mountPoint;
     }
 
-    static TestFuseMount mount(Path dir) throws IOException, InterruptedException {
+    public static TestFuseMount mount(Path dir) throws IOException, InterruptedException {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/bindfs")), "bindfs is not installed (apt-get install bindfs)");
         Path backing = Files.createDirectories(dir.resolve("backing"));
         Path mountPoint = Files.createDirectories(dir.resolve("mnt"));
@@ -35,7 +35,7 @@ final class TestFuseMount implements AutoCloseable {
         return new TestFuseMount(backing, mountPoint);
     }
 
-    int connectionId() throws IOException {
+    public int connectionId() throws IOException {
         return FuseConnectionId.ofMountPoint(mountPoint);
     }
 
