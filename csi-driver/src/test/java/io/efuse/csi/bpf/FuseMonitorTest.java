@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.nio.file.ExtendedOpenOption;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -47,26 +46,27 @@ class FuseMonitorTest {
     void countsEveryStatReadWriteAndFailedLookupOfTheConnection() throws Exception {
         try (FuseMonitor monitor = FuseMonitor.attach(host); TestFuseMount mount = TestFuseMount.mount(dir)) {
             int conn = mount.connectionId();
+            // files written behind the mount's back are not in its page cache: one READ each on first read
+            for (int i = 0; i < N; i++) {
+                Files.write(mount.backing.resolve("small-" + i), new byte[100]);
+            }
             Path file = mount.mountPoint.resolve("data");
-            Files.write(file, new byte[N * 4096]);
-            ByteBuffer block = ByteBuffer.allocateDirect(2 * 4096).alignedSlice(4096);
-            block.limit(4096);
+            Files.write(file, new byte[0]);
 
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
-                    ExtendedOpenOption.DIRECT)) {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 Map<FuseOpKey, FuseOpStats> before = monitor.opStats();
                 for (int i = 0; i < N; i++) {
                     ch.size(); // fstat: one GETATTR each, attributes never cached
                 }
                 Map<FuseOpKey, FuseOpStats> afterStats = monitor.opStats();
                 for (int i = 0; i < N; i++) {
-                    block.clear().limit(4096);
-                    assertEquals(4096, ch.read(block, (long) i * 4096));
+                    assertEquals(100, Files.readAllBytes(mount.mountPoint.resolve("small-" + i)).length);
                 }
                 Map<FuseOpKey, FuseOpStats> afterReads = monitor.opStats();
+                ByteBuffer block = ByteBuffer.allocate(4096);
                 for (int i = 0; i < N; i++) {
-                    block.clear().limit(4096);
-                    assertEquals(4096, ch.write(block, (long) i * 4096));
+                    block.clear();
+                    assertEquals(4096, ch.write(block, (long) i * 4096)); // write-through: one WRITE each
                 }
                 Map<FuseOpKey, FuseOpStats> afterWrites = monitor.opStats();
 
@@ -74,9 +74,10 @@ class FuseMonitorTest {
                 FuseOpStats reads = delta(afterStats, afterReads, conn, FuseOpcodes.READ);
                 assertEquals(N, reads.count());
                 assertEquals(0, reads.errors());
-                assertEquals((long) N * (16 + 4096), reads.bytesOut(), "READ replies: header + one block each");
+                assertEquals((long) N * (16 + 100), reads.bytesOut(), "READ replies: header + the file's 100 bytes");
                 FuseOpStats writes = delta(afterReads, afterWrites, conn, FuseOpcodes.WRITE);
                 assertEquals(N, writes.count());
+                assertEquals(0, writes.errors());
                 assertEquals((long) N * (40 + 40 + 4096), writes.bytesIn(), "WRITE requests: headers + one block");
             }
 
@@ -93,6 +94,11 @@ class FuseMonitorTest {
                     assertEquals(e.getValue().count(), e.getValue().histogramTotal(),
                             "histogram total of " + FuseOpcodes.name(e.getKey().opcode()));
                 }
+            }
+            for (int op : new int[] {FuseOpcodes.LOOKUP, FuseOpcodes.GETATTR, FuseOpcodes.READ, FuseOpcodes.WRITE}) {
+                FuseOpStats total = monitor.opStats().getOrDefault(new FuseOpKey(conn, op), FuseOpStats.ZERO);
+                assertEquals(mount.mount.requests(op), total.count(),
+                        "the monitor and the daemon agree on " + FuseOpcodes.name(op) + " requests");
             }
             ConnectionLoad load = monitor.connectionLoads().get(conn);
             assertEquals(0, load.inFlight(), "nothing is in flight once the syscalls returned");
