@@ -261,6 +261,11 @@ public final class FuseMonitor implements AutoCloseable {
         return out;
     }
 
+    /** Live load of one connection; empty before its first request. */
+    public java.util.Optional<ConnectionLoad> connectionLoad(int connection) {
+        return connectionLoad.get(connection).map(l -> l.withConnection(connection));
+    }
+
     /** Requests in flight by the CPU they were sent from (index = CPU). */
     public long[] cpuInFlight() {
         long[] out = new long[cpus];
