@@ -93,6 +93,21 @@ class MetricsServerTest {
                     "efuse_csi_rpc_requests_total{service=\"Node\",method=\"NodeGetVolumeStats\",code=\"OK\"} 1\n"),
                     text);
             assertTrue(!text.contains("volume=\"\""), "connections of other filesystems are not exported");
+
+            // every series the Grafana dashboard queries is exported
+            Path dashboard = Path.of("..", "charts", "efuse-csi", "dashboards", "efuse-csi.json");
+            Matcher names = Pattern.compile("\\b(efuse_[a-z_]+?)(_bucket|_sum|_count)?\\b").matcher(
+                    Files.readString(dashboard));
+            int checked = 0;
+            while (names.find()) {
+                String family = names.group(1);
+                if (!family.equals("efuse_csi") && !family.startsWith("efuse_fuse_monitor_info")) {
+                    assertTrue(text.contains("# TYPE " + family + " "), "dashboard queries " + family
+                            + " which the endpoint does not export");
+                    checked++;
+                }
+            }
+            assertTrue(checked > 10, "the dashboard was read: " + checked + " references");
         }
     }
 
