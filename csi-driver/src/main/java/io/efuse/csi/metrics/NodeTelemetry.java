@@ -5,6 +5,7 @@ import io.efuse.csi.bpf.NodeMonitor;
 import io.efuse.csi.fuse.WorkerAdvisor;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -20,6 +21,7 @@ public final class NodeTelemetry implements AutoCloseable {
     private final DaemonMetrics daemon;
     private final RpcMetrics rpc;
     private final MetricsServer server;
+    private SlowRequestLog slowRequests;
 
     private NodeTelemetry(NodeMonitor monitor, MetricsRegistry registry, VolumeDirectory volumes,
             MetricsServer server) {
@@ -74,6 +76,16 @@ public final class NodeTelemetry implements AutoCloseable {
                 new WorkerScaler(minWorkers, maxWorkers))).orElse(WorkerAdvisor.FIXED);
     }
 
+    /**
+     * Counts and logs requests at least this slow (node-wide threshold; the ring buffer has one reader per node, so
+     * call this in one process of the node, e.g. the node plugin). No-op without the monitor.
+     */
+    public synchronized void watchSlowRequests(Duration threshold, int logsPerMinute) {
+        if (slowRequests == null && monitor.monitor().isPresent()) {
+            slowRequests = new SlowRequestLog(monitor.monitor().get(), threshold, volumes, registry, logsPerMinute);
+        }
+    }
+
     public RpcMetrics rpc() {
         return rpc;
     }
@@ -91,7 +103,10 @@ public final class NodeTelemetry implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (slowRequests != null) {
+            slowRequests.close();
+        }
         if (server != null) {
             server.close();
         }
