@@ -85,7 +85,7 @@ public final class FuseMonitor implements AutoCloseable {
         byte[] elf = objectBytes();
         long digest = digest(elf);
         Path pinDir = host.pinRoot().resolve("monitor");
-        try (PinLock lock = PinLock.acquire(host.pinRoot())) {
+        try (PinLock _ = PinLock.acquire(host.pinRoot())) {
             Files.createDirectories(pinDir);
             if (linksPinned(pinDir) && pinnedDigest(libbpf, pinDir) == digest) {
                 LOG.debug("FUSE monitor already attached (pinned at {})", pinDir);
@@ -121,7 +121,7 @@ public final class FuseMonitor implements AutoCloseable {
             return false;
         }
         Libbpf libbpf = host.libbpf().load();
-        try (PinLock lock = PinLock.acquire(host.pinRoot())) {
+        try (PinLock _ = PinLock.acquire(host.pinRoot())) {
             unpinLinks(libbpf, pinDir);
             for (String m : MAPS) {
                 Files.deleteIfExists(pinDir.resolve(m));

@@ -181,7 +181,7 @@ class FuseMonitorTest {
                 "type", "hash", "key", "8", "value", "8", "entries", "16", "name", "request_stats")
                 .redirectErrorStream(true).start();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, new String(p.getInputStream().readAllBytes()));
-        try (FuseMonitor monitor = FuseMonitor.attach(host);
+        try (FuseMonitor _ = FuseMonitor.attach(host);
                 BpfMap stats = BpfMap.openPinned(host.libbpf().load(), pinDir.resolve("request_stats"))) {
             assertEquals(FuseOpStats.CODEC.size(), stats.valueSize());
             assertEquals(BpfMapType.PERCPU_HASH, stats.type());
@@ -198,7 +198,7 @@ class FuseMonitorTest {
             CountDownLatch got = new CountDownLatch(1);
             monitor.setSlowThreshold(Duration.ofNanos(1));
             assertEquals(Duration.ofNanos(1), monitor.slowThreshold());
-            try (RingBufferPoller poller = monitor.pollSlowRequests(r -> {
+            try (RingBufferPoller _ = monitor.pollSlowRequests(r -> {
                 if (r.connection() == conn && r.opcode() == FuseOpcodes.GETATTR) {
                     seen.add(r);
                     got.countDown();

@@ -42,7 +42,7 @@ class StatusCommandTest {
     @Test
     void showsEachVolumesRateLatencyAndTier() throws Exception {
         Path state = dir.resolve("state");
-        try (FuseMonitor monitor = FuseMonitor.attach(host); TestFuseMount mount = TestFuseMount.mount(dir)) {
+        try (FuseMonitor _ = FuseMonitor.attach(host); TestFuseMount mount = TestFuseMount.mount(dir)) {
             new VolumeDirectory(state).register(new VolumeDirectory.Volume(mount.connectionId(), "pvc-status",
                     mount.mountPoint.toString(), mount.mount.tier().label()));
             Path file = mount.mountPoint.resolve("f");
