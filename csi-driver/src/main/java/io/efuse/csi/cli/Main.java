@@ -17,7 +17,7 @@ public final class Main implements Runnable {
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             // One line per record: time, level, logger, message (and the stack trace, if any).
             System.setProperty("java.util.logging.SimpleFormatter.format",
-                    "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n");
+                    "%1$tFT%1$tT.%1$tL%1$tz %4$s %3$s: %5$s%6$s%n");
         }
         System.exit(commandLine().execute(args));
     }
