@@ -285,6 +285,15 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 return LibC.errno();
             }
         }
+        if ((valid & ~(FuseAbi.FATTR_FH | FuseAbi.FATTR_LOCKOWNER | FuseAbi.FATTR_CTIME)) == 0) {
+            // chown(2) to the current owner (-1, -1): with KILLPRIV_V2 the kernel leaves killing the
+            // set-id bits to the daemon but sends no attribute at all (ctime only travels with the
+            // writeback cache). The same chown on the backing file updates ctime and clears set-id
+            // bits exactly as the backing filesystem does natively.
+            if (LibC.fchownat(inode.fd, s.empty(), -1, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+                return LibC.errno();
+            }
+        }
         if ((valid & (FuseAbi.FATTR_UID | FuseAbi.FATTR_GID)) != 0) {
             int uid = (valid & FuseAbi.FATTR_UID) != 0 ? rq.u32(SetattrIn.UID) : -1;
             int gid = (valid & FuseAbi.FATTR_GID) != 0 ? rq.u32(SetattrIn.GID) : -1;
