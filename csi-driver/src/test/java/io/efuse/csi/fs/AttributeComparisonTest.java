@@ -217,4 +217,14 @@ class AttributeComparisonTest {
             seen.add("setxattr updates ctime", ctimeAdvances(f, Posix.setxattr(f, "user.c", "1", 0), c));
         });
     }
+
+    @OnBothTiers
+    void statfsShowsTheBackingFilesystem(Tier tier) throws Exception {
+        ComparedVolumes.Workspace w = volumes.workspace(tier);
+        java.nio.file.FileStore onNative = Files.getFileStore(w.nativeDir());
+        java.nio.file.FileStore onEfuse = Files.getFileStore(w.mountDir());
+        org.junit.jupiter.api.Assertions.assertEquals(onNative.getTotalSpace(), onEfuse.getTotalSpace());
+        org.junit.jupiter.api.Assertions.assertEquals(onNative.getBlockSize(), onEfuse.getBlockSize());
+        org.junit.jupiter.api.Assertions.assertEquals("fuse.efuse", onEfuse.type());
+    }
 }

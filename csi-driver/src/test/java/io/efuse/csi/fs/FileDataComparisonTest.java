@@ -5,6 +5,7 @@ import static java.nio.file.StandardOpenOption.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.LibC;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -138,7 +139,7 @@ class FileDataComparisonTest {
     private static String ftruncateReadOnly(Path f) {
         int fd = Posix.open(f, O_RDONLY, 0);
         try {
-            return LibC.ftruncate(fd, 0) < 0 ? io.efuse.csi.sys.Errno.name(LibC.errno()) : "ok";
+            return LibC.ftruncate(fd, 0) < 0 ? Errno.name(LibC.errno()) : "ok";
         } finally {
             LibC.close(fd);
         }
@@ -264,5 +265,40 @@ class FileDataComparisonTest {
             seen.add("content", sha256(Files.readAllBytes(f)).equals(sha256(expected)));
         });
         assertArrayEquals(expected, Files.readAllBytes(w.backingDir().resolve("shared")));
+    }
+
+    @OnBothTiers
+    void fallocateHolesAndCopyFileRangeLikeNative(Tier tier) throws Exception {
+        volumes.compare(tier, (dir, seen) -> {
+            Path f = dir.resolve("f");
+            int fd = Posix.open(f, O_CREAT | O_RDWR, 0644);
+            try {
+                seen.add("fallocate 1 MiB", LibC.fallocate(fd, 0, 0, 1 << 20) == 0 ? "ok" : Errno.name(LibC.errno()));
+                seen.add("size after fallocate", Syscalls.fstatx(fd).size());
+                seen.add("keep-size fallocate", LibC.fallocate(fd, 1, 1 << 20, 1 << 20) == 0 ? "ok"
+                        : Errno.name(LibC.errno()));
+                seen.add("size after keep-size", Syscalls.fstatx(fd).size());
+                Posix.pwrite(fd, pattern(4096, 3), 8 << 20);
+                seen.add("punch hole", LibC.fallocate(fd, 3, 0, 1 << 20) == 0 ? "ok" : Errno.name(LibC.errno()));
+                seen.add("SEEK_DATA from 0", LibC.lseek(fd, 0, SEEK_DATA));
+                seen.add("SEEK_HOLE from 8 MiB", LibC.lseek(fd, 8 << 20, SEEK_HOLE));
+                seen.add("SEEK_DATA past the end", LibC.lseek(fd, 9 << 20, SEEK_DATA) < 0 ? Errno.name(LibC.errno()) : "found");
+                seen.add("bad fallocate mode", LibC.fallocate(fd, 0x7f00, 0, 1) == 0 ? "ok" : Errno.name(LibC.errno()));
+            } finally {
+                LibC.close(fd);
+            }
+            byte[] data = pattern(3 << 20, 5);
+            Path src = dir.resolve("src");
+            Files.write(src, data);
+            Path dst = dir.resolve("dst");
+            try (FileChannel in = FileChannel.open(src, READ); FileChannel out = FileChannel.open(dst, CREATE_NEW, WRITE)) {
+                long copied = 0;
+                while (copied < data.length) {
+                    copied += in.transferTo(copied, data.length - copied, out);
+                }
+                seen.add("copied", copied);
+            }
+            seen.add("copy equals source", sha256(Files.readAllBytes(dst)).equals(sha256(data)));
+        });
     }
 }
