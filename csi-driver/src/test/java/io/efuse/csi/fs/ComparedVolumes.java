@@ -2,7 +2,6 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.efuse.csi.sys.LibC;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -13,7 +12,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -35,17 +33,9 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
     private Path root;
     private Path nativeRoot;
 
-    /** Skips (with the reason) when this process cannot mount FUSE: not root, or no /dev/fuse. */
-    static void assumeCanMountFuse() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0,
-                "skipped: mounting an eFuse volume needs root (CAP_SYS_ADMIN); these tests run as root in CI");
-        Assumptions.assumeTrue(Files.exists(Path.of("/dev/fuse")),
-                "skipped: /dev/fuse does not exist (load the fuse module or give the container /dev/fuse)");
-    }
-
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-        assumeCanMountFuse();
+        FuseAvailability.assumeFuseMountable();
         root = Files.createTempDirectory("efuse-it-");
         open(root);
         nativeRoot = Files.createDirectory(root.resolve("native"));

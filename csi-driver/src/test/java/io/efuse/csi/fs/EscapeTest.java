@@ -38,7 +38,7 @@ class EscapeTest {
 
     @BeforeAll
     static void mountBoth() throws Exception {
-        ComparedVolumes.assumeCanMountFuse();
+        FuseAvailability.assumeFuseMountable();
         root = Files.createTempDirectory("efuse-escape-");
         Files.createDirectories(root.resolve("outside"));
         Files.writeString(root.resolve("outside/secret"), "OUTSIDE");
