@@ -4,7 +4,7 @@
  * directory and in an eFuse mount, and compare the two outputs.
  *
  * Each argument is one call, words separated by spaces:
- *   read P | write P | append P | creat P MODE | mkdir P MODE | mkfifo P MODE | symlink TARGET P |
+ *   read P | write P | append P | otrunc P | creat P MODE | mkdir P MODE | mkfifo P MODE | symlink TARGET P |
  *   unlink P | rmdir P | rename A B | link A B | chmod P MODE | chown P UID GID | utime-now P |
  *   utime-set P SECONDS | truncate P LEN | setxattr P NAME VALUE | getxattr P NAME | opendir P | stat P
  * "stat" prints "uid gid mode" (octal) instead of ok.
@@ -42,6 +42,10 @@ static int run(char *line) {
     if (!strcmp(op, "read")) r = rw(p, O_RDONLY);
     else if (!strcmp(op, "write")) r = rw(p, O_WRONLY);
     else if (!strcmp(op, "append")) r = rw(p, O_WRONLY | O_APPEND);
+    else if (!strcmp(op, "otrunc")) {
+        r = open(p, O_WRONLY | O_TRUNC);
+        if (r >= 0) r = close(r);
+    }
     else if (!strcmp(op, "creat") && n == 3) {
         r = open(p, O_CREAT | O_EXCL | O_WRONLY, (mode_t) strtol(w[2], 0, 8));
         if (r >= 0) r = close(r);

@@ -38,8 +38,14 @@ class NonRootCallerTest {
 
     /** Runs the calls as uid/gid 65534 in dir and returns what each answered, one per line. */
     static String asNobody(Path dir, String... calls) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid", "" + NOBODY, "--regid", "" + NOBODY,
-                "--clear-groups", fsop.toString()));
+        return asNobodyInGroups(dir, null, calls);
+    }
+
+    /** As {@link #asNobody}, with supplementary groups (comma-separated gids) or none if null. */
+    static String asNobodyInGroups(Path dir, String groups, String... calls) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid", "" + NOBODY, "--regid", "" + NOBODY));
+        cmd.addAll(groups == null ? List.of("--clear-groups") : List.of("--groups", groups));
+        cmd.add(fsop.toString());
         cmd.addAll(List.of(calls));
         CProgram.Result r = CProgram.run(cmd, dir, 60);
         assertEquals(0, r.exit(), "fsop failed in " + dir + ":\n" + r.output());
@@ -137,5 +143,38 @@ class NonRootCallerTest {
         });
         Statx st = Posix.lstat(w.backingDir().resolve("sgid/sub/deeper"));
         assertEquals(NOBODY + ":4321", st.uid() + ":" + st.gid(), "owner of backing file sgid/sub/deeper");
+    }
+
+    @OnBothTiers
+    void writesByOthersToRootsSetIdFilesClearTheBits(Tier tier) throws Exception {
+        volumes.compare(tier, (dir, seen) -> {
+            for (String n : new String[] {"w", "t", "a", "u"}) {
+                Files.writeString(dir.resolve(n), "data");
+                Posix.chmod(dir.resolve(n), 06777);
+            }
+            seen.add("as nobody", "\n" + asNobody(dir, "write w", "stat w", "otrunc t", "stat t", "append a", "stat a",
+                    "utime-now u", "stat u", "utime-set u 100", "truncate u 1", "stat u"));
+            seen.add("sizes", Files.size(dir.resolve("w")) + " " + Files.size(dir.resolve("t")) + " "
+                    + Files.size(dir.resolve("a")) + " " + Files.size(dir.resolve("u")));
+        });
+    }
+
+    @OnBothTiers
+    void supplementaryGroupsGrantAccess(Tier tier) throws Exception {
+        ComparedVolumes.Workspace w = volumes.compare(tier, (dir, seen) -> {
+            Path shared = Files.createDirectory(dir.resolve("shared"));
+            Posix.chown(shared, 0, 4321);
+            Posix.chmod(shared, 0770);
+            Files.writeString(shared.resolve("groupfile"), "g");
+            Posix.chown(shared.resolve("groupfile"), 0, 4321);
+            Posix.chmod(shared.resolve("groupfile"), 0660);
+            seen.add("without the group", "\n" + asNobody(dir, "creat shared/a 0644", "read shared/groupfile"));
+            seen.add("in the group", "\n" + asNobodyInGroups(dir, "4321", "creat shared/mine 0644", "stat shared/mine",
+                    "read shared/groupfile", "write shared/groupfile", "chown shared/mine -1 4321", "stat shared/mine",
+                    "chown shared/mine -1 4322", "chmod shared/mine 02755", "stat shared/mine",
+                    "mkdir shared/sub 0770", "unlink shared/groupfile"));
+        });
+        Statx st = Posix.lstat(w.backingDir().resolve("shared/mine"));
+        assertEquals(NOBODY + ":4321", st.uid() + ":" + st.gid(), "owner of backing file shared/mine");
     }
 }
