@@ -12,6 +12,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -30,8 +31,19 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
     private final Map<Tier, EfuseMount> mounts = new EnumMap<>(Tier.class);
     private final Map<Tier, Path> backings = new EnumMap<>(Tier.class);
     private final AtomicInteger workspaces = new AtomicInteger();
+    private final UnaryOperator<MountOptions.Builder> options;
     private Path root;
     private Path nativeRoot;
+
+    /** Mounts with the default options. */
+    ComparedVolumes() {
+        this(UnaryOperator.identity());
+    }
+
+    /** Mounts with options adjusted by the given function (tier and workers are set by the fixture). */
+    ComparedVolumes(UnaryOperator<MountOptions.Builder> options) {
+        this.options = options;
+    }
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
@@ -47,7 +59,7 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
             open(backing);
             open(mnt);
             backings.put(tier, backing);
-            mounts.put(tier, EfuseMount.mount(MountOptions.builder(backing, mnt).tier(tier).workers(2).build()));
+            mounts.put(tier, EfuseMount.mount(options.apply(MountOptions.builder(backing, mnt)).tier(tier).workers(2).build()));
         }
     }
 
