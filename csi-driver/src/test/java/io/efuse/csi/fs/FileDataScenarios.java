@@ -303,4 +303,39 @@ abstract class FileDataScenarios {
             seen.add("copy equals source", sha256(Files.readAllBytes(dst)).equals(sha256(data)));
         });
     }
+
+    @OnBothTiers
+    void tmpfileLinkedIntoTheTreeAndFsync(Tier tier) throws Exception {
+        volumes().compare(tier, (dir, seen) -> {
+            int fd = Posix.open(dir, O_TMPFILE | O_RDWR, 0640);
+            seen.add("O_TMPFILE", fd >= 0 ? "ok" : Errno.name(-fd));
+            try {
+                seen.add("write", Posix.pwrite(fd, ascii("anonymous"), 0));
+                seen.add("fsync", LibC.fsync(fd) == 0 ? "ok" : Errno.name(LibC.errno()));
+                seen.add("fdatasync", LibC.fdatasync(fd) == 0 ? "ok" : Errno.name(LibC.errno()));
+                Statx st = Syscalls.fstatx(fd);
+                seen.add("unnamed", "nlink=" + st.nlink() + " size=" + st.size() + " mode=" + Integer.toOctalString(st.mode()));
+                ByteBuffer proc = io.efuse.csi.sys.NativeMemory.cString("/proc/self/fd/" + fd);
+                ByteBuffer name = io.efuse.csi.sys.NativeMemory.cString(dir.resolve("named").toString());
+                int r = LibC.linkat(AT_FDCWD, io.efuse.csi.sys.NativeMemory.address(proc), AT_FDCWD,
+                        io.efuse.csi.sys.NativeMemory.address(name), AT_SYMLINK_FOLLOW);
+                seen.add("linkat", r == 0 ? "ok" : Errno.name(LibC.errno()));
+                seen.add("named", Posix.attrs(dir.resolve("named")) + " " + Files.readString(dir.resolve("named")));
+            } finally {
+                LibC.close(fd);
+            }
+            int dfd = Posix.open(dir, O_RDONLY | O_DIRECTORY, 0);
+            try {
+                seen.add("fsync of a directory", LibC.fsync(dfd) == 0 ? "ok" : Errno.name(LibC.errno()));
+            } finally {
+                LibC.close(dfd);
+            }
+            try (FileChannel ch = FileChannel.open(dir.resolve("named"), WRITE, APPEND)) {
+                ch.write(ByteBuffer.wrap(ascii(" and named")));
+                ch.force(false);
+                ch.force(true);
+            }
+            seen.add("after append and force", Files.readString(dir.resolve("named")));
+        });
+    }
 }
