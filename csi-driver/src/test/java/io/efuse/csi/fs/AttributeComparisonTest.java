@@ -227,4 +227,47 @@ class AttributeComparisonTest {
         org.junit.jupiter.api.Assertions.assertEquals(onNative.getBlockSize(), onEfuse.getBlockSize());
         org.junit.jupiter.api.Assertions.assertEquals("fuse.efuse", onEfuse.type());
     }
+
+    /** Creates a node of the given type as the POSIX test suites do: every type gets the same treatment. */
+    private static String create(Path p, String type) throws Exception {
+        return switch (type) {
+            case "regular" -> Posix.tryOpen(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
+            case "dir" -> Posix.mkdir(p, 0755);
+            case "fifo" -> Posix.mkfifo(p, 0644);
+            case "block" -> Posix.mknod(p, S_IFBLK | 0644, 7, 300);
+            case "char" -> Posix.mknod(p, S_IFCHR | 0644, 1, 3);
+            case "socket" -> Posix.mknod(p, S_IFSOCK | 0644);
+            case "symlink" -> Posix.symlink("nowhere", p);
+            default -> throw new IllegalArgumentException(type);
+        };
+    }
+
+    @OnBothTiers
+    void everyFileTypeTakesOwnershipModeAndTimes(Tier tier) throws Exception {
+        volumes.compare(tier, (dir, seen) -> {
+            for (String type : new String[] {"regular", "dir", "fifo", "block", "char", "socket", "symlink"}) {
+                Path p = dir.resolve(type);
+                seen.add(type, create(p, type) + " " + Posix.attrs(p));
+                if (type.equals("block") || type.equals("char")) {
+                    seen.add(type + " rdev", Posix.rdev(p));
+                }
+                seen.add(type + " lchown", Posix.lchown(p, 123, 456) + " " + Posix.attrs(p));
+                if (!type.equals("symlink")) {
+                    seen.add(type + " chmod 06555", Posix.chmod(p, 06555) + " " + Posix.attrs(p));
+                    seen.add(type + " chown clears set-id", Posix.chown(p, 65532, 65531) + " " + Posix.attrs(p));
+                    Posix.symlink(type, dir.resolve(type + "-link"));
+                    seen.add(type + " chown through a symlink", Posix.chown(dir.resolve(type + "-link"), 7, 8) + " "
+                            + Posix.attrs(p) + " link " + Posix.attrs(dir.resolve(type + "-link")).split(" ")[2]);
+                }
+                seen.add(type + " utimensat", Posix.utimens(p, 1000, 1, 2000, 2, AT_SYMLINK_NOFOLLOW) + " " + times(p));
+                Instant c = ctime(p);
+                clockPast(c);
+                seen.add(type + " lchown updates ctime", ctimeAdvances(p, Posix.lchown(p, 9, 9), c));
+                seen.add(type + " rename", Posix.rename(p, dir.resolve(type + "-renamed"), 0) + " "
+                        + Posix.attrs(dir.resolve(type + "-renamed")));
+                seen.add(type + " remove", type.equals("dir") ? Posix.rmdir(dir.resolve(type + "-renamed"))
+                        : Posix.unlink(dir.resolve(type + "-renamed")));
+            }
+        });
+    }
 }

@@ -93,8 +93,18 @@ final class Posix {
     }
 
     static String mknod(Path p, int mode) {
+        return mknod(p, mode, 0, 0);
+    }
+
+    static String mknod(Path p, int mode, int major, int minor) {
         ByteBuffer s = NativeMemory.cString(p.toString());
-        return ok(LibC.mknodat(AT_FDCWD, NativeMemory.address(s), mode, 0));
+        return ok(LibC.mknodat(AT_FDCWD, NativeMemory.address(s), mode, Statx.makedev(major, minor)));
+    }
+
+    /** The device numbers of a device node, "major:minor". */
+    static String rdev(Path p) throws ErrnoException {
+        Statx st = Syscalls.statx(p);
+        return st.rdevMajor() + ":" + st.rdevMinor();
     }
 
     static String mkfifo(Path p, int perm) {
