@@ -270,4 +270,66 @@ class AttributeComparisonTest {
             }
         });
     }
+
+    @FunctionalInterface
+    private interface Step {
+        String run() throws Exception;
+    }
+
+    /** Runs step and says which of p's times it moved forward (after waiting for the clock to pass them). */
+    private static String moves(Path p, Step step) throws Exception {
+        Statx before = Posix.lstat(p);
+        Instant m0 = Instant.ofEpochSecond(before.mtimeSec(), before.mtimeNsec());
+        Instant c0 = Instant.ofEpochSecond(before.ctimeSec(), before.ctimeNsec());
+        clockPast(m0.isAfter(c0) ? m0 : c0);
+        String result = step.run();
+        Statx after = Posix.lstat(p);
+        boolean m = Instant.ofEpochSecond(after.mtimeSec(), after.mtimeNsec()).isAfter(m0);
+        boolean c = Instant.ofEpochSecond(after.ctimeSec(), after.ctimeNsec()).isAfter(c0);
+        return result + ", mtime " + (m ? "moved" : "kept") + ", ctime " + (c ? "moved" : "kept");
+    }
+
+    @OnBothTiers
+    void timesMovedBySuccessfulOperationsOnly(Tier tier) throws Exception {
+        volumes.compare(tier, (dir, seen) -> {
+            Path d = Files.createDirectory(dir.resolve("d"));
+            Path e = Files.createDirectory(dir.resolve("e"));
+            Path f = d.resolve("f");
+            seen.add("create: parent", moves(d, () -> Posix.tryOpen(f, O_CREAT | O_WRONLY, 0644)));
+            seen.add("failed create: parent", moves(d, () -> Posix.tryOpen(f, O_CREAT | O_EXCL | O_WRONLY, 0644)));
+            seen.add("write: file", moves(f, () -> {
+                Files.writeString(f, "abc");
+                return "ok";
+            }));
+            seen.add("truncate: file", moves(f, () -> Posix.truncate(f, 1)));
+            seen.add("truncate to the same size: file", moves(f, () -> Posix.truncate(f, 1)));
+            seen.add("ftruncate to the same size: file", moves(f, () -> {
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f,
+                        java.nio.file.StandardOpenOption.WRITE)) {
+                    ch.truncate(1);
+                }
+                return "ok";
+            }));
+            seen.add("O_TRUNC: file", moves(f, () -> Posix.tryOpen(f, O_WRONLY | O_TRUNC, 0)));
+            seen.add("read: file", moves(f, () -> Files.readString(f)));
+            seen.add("chmod with bits beyond 07777: file", moves(f, () -> Posix.chmod(f, 010000644)));
+            seen.add("link: file", moves(f, () -> Posix.link(f, e.resolve("g"))));
+            seen.add("link: target directory", moves(e, () -> Posix.link(f, e.resolve("h"))));
+            seen.add("failed link: target directory", moves(e, () -> Posix.link(f, e.resolve("h"))));
+            seen.add("unlink: file", moves(f, () -> Posix.unlink(e.resolve("h"))));
+            seen.add("unlink: directory", moves(e, () -> Posix.unlink(e.resolve("g"))));
+            seen.add("failed unlink: directory", moves(e, () -> Posix.unlink(e.resolve("g"))));
+            seen.add("rename: source directory", moves(d, () -> Posix.rename(f, e.resolve("f"), 0)));
+            Path moved = e.resolve("f");
+            seen.add("rename: target directory", moves(e, () -> Posix.rename(moved, e.resolve("f2"), 0)));
+            seen.add("failed rename: directory", moves(e, () -> Posix.rename(e.resolve("nope"), e.resolve("x"), 0)));
+            seen.add("mkdir: parent", moves(d, () -> Posix.mkdir(d.resolve("sub"), 0755) + " " + Posix.attrs(d)));
+            seen.add("rmdir: parent", moves(d, () -> Posix.rmdir(d.resolve("sub")) + " " + Posix.attrs(d)));
+            seen.add("symlink: parent", moves(d, () -> Posix.symlink("x", d.resolve("l"))));
+            seen.add("mkfifo: parent", moves(d, () -> Posix.mkfifo(d.resolve("p"), 0644)));
+            seen.add("setxattr: file", moves(e.resolve("f2"), () -> Posix.setxattr(e.resolve("f2"), "user.t", "1", 0)));
+            seen.add("failed setxattr: file", moves(e.resolve("f2"),
+                    () -> Posix.setxattr(e.resolve("f2"), "user.t", "1", 1)));
+        });
+    }
 }
