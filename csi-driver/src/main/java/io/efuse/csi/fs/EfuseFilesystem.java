@@ -639,7 +639,10 @@ public final class EfuseFilesystem implements FuseFilesystem {
     }
 
     private int openFlagsFor(int flags) {
-        int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+        // Not O_DIRECT: request and reply buffers hold data behind 16- to 80-byte headers, which
+        // direct I/O on the backing file refuses (EINVAL); the kernel already sends an O_DIRECT file's
+        // reads and writes straight to the daemon, uncached, and passthrough opens its own backing file.
+        int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
         if (writeback) {
             // The kernel reads pages to fill partial writes and appends itself: the daemon's fd must be
             // readable and must not append on its own.
