@@ -338,4 +338,42 @@ abstract class FileDataScenarios {
             seen.add("after append and force", Files.readString(dir.resolve("named")));
         });
     }
+
+    /** A direct buffer of size bytes at a 4096-byte aligned address, as O_DIRECT wants. */
+    private static ByteBuffer aligned(int size) {
+        return ByteBuffer.allocateDirect(size + 4096).alignedSlice(4096).limit(size).order(java.nio.ByteOrder.nativeOrder());
+    }
+
+    @OnBothTiers
+    void directIoLikeNative(Tier tier) throws Exception {
+        volumes().compare(tier, (dir, seen) -> {
+            Path f = dir.resolve("direct");
+            byte[] data = pattern(1 << 20, 21);
+            Files.write(f, data);
+            int fd = Posix.open(f, O_RDWR | O_DIRECT, 0);
+            seen.add("open O_DIRECT", fd >= 0 ? "ok" : Errno.name(-fd));
+            if (fd < 0) {
+                return;
+            }
+            try {
+                ByteBuffer b = aligned(64 << 10);
+                long addr = io.efuse.csi.sys.NativeMemory.address(b);
+                long n = LibC.pread(fd, addr, 64 << 10, 4096);
+                seen.add("aligned read", n < 0 ? Errno.name(LibC.errno()) : String.valueOf(n));
+                byte[] got = new byte[64 << 10];
+                b.get(0, got);
+                seen.add("read data", java.util.Arrays.equals(got, java.util.Arrays.copyOfRange(data, 4096, 4096 + (64 << 10))));
+                b.put(0, pattern(64 << 10, 22));
+                n = LibC.pwrite(fd, addr, 64 << 10, 8192);
+                seen.add("aligned write", n < 0 ? Errno.name(LibC.errno()) : String.valueOf(n));
+                n = LibC.pread(fd, addr, 4096, (1 << 20) - 4096);
+                seen.add("aligned read of the last block", n < 0 ? Errno.name(LibC.errno()) : String.valueOf(n));
+            } finally {
+                LibC.close(fd);
+            }
+            byte[] expected = data.clone();
+            System.arraycopy(pattern(64 << 10, 22), 0, expected, 8192, 64 << 10);
+            seen.add("content", java.util.Arrays.equals(expected, Files.readAllBytes(f)));
+        });
+    }
 }
