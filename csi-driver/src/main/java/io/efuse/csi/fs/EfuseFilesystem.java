@@ -1010,15 +1010,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
     }
 
     // ---- extended attributes ----
+    // Reached through /proc/self/fd/N of the node's O_PATH descriptor: the magic link resolves to the
+    // node itself and is not followed further, so symlinks' own attributes are read and written too.
 
     @Override
     public int setxattr(FuseRequest rq, FuseReply rp) {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP; // no race-free way to reach a symlink's xattrs from an O_PATH descriptor
         }
         WorkerScratch s = scratch(rq);
         int base = setxattrExt ? SetxattrIn.SIZE : SetxattrIn.COMPAT_SIZE;
@@ -1037,9 +1036,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
         }
         WorkerScratch s = scratch(rq);
         int size = rq.u32(GetxattrIn.SIZE_);
@@ -1069,9 +1065,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (inode == null) {
             return Errno.ESTALE;
         }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
-        }
         WorkerScratch s = scratch(rq);
         int size = rq.u32(GetxattrIn.SIZE_);
         long path = s.procPath(inode.fd);
@@ -1098,9 +1091,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
         }
         WorkerScratch s = scratch(rq);
         return LibC.removexattr(s.procPath(inode.fd), rq.argAddress(0)) < 0 ? LibC.errno() : 0;
