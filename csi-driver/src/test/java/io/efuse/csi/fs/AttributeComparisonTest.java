@@ -332,4 +332,24 @@ class AttributeComparisonTest {
                     () -> Posix.setxattr(e.resolve("f2"), "user.t", "1", 1)));
         });
     }
+
+    @OnBothTiers
+    void extendedAttributesOfSymlinksThemselves(Tier tier) throws Exception {
+        volumes.compare(tier, (dir, seen) -> {
+            Files.writeString(dir.resolve("target"), "t");
+            Path l = dir.resolve("l");
+            Posix.symlink("target", l);
+            seen.add("list", Posix.llistxattr(l));
+            seen.add("set user", Posix.lsetxattr(l, "user.x", "1"));
+            seen.add("get user", Posix.lgetxattr(l, "user.x"));
+            seen.add("set trusted", Posix.lsetxattr(l, "trusted.x", "link"));
+            seen.add("get trusted", Posix.lgetxattr(l, "trusted.x"));
+            seen.add("list after set", Posix.llistxattr(l));
+            seen.add("the target has none", Posix.llistxattr(dir.resolve("target")));
+            seen.add("remove trusted", Posix.lremovexattr(l, "trusted.x") + " " + Posix.llistxattr(l));
+            Posix.mkfifo(dir.resolve("p"), 0644);
+            seen.add("trusted on a fifo", Posix.lsetxattr(dir.resolve("p"), "trusted.y", "fifo") + " "
+                    + Posix.lgetxattr(dir.resolve("p"), "trusted.y"));
+        });
+    }
 }

@@ -195,6 +195,48 @@ final class Posix {
         return "size=" + r + " " + names;
     }
 
+    /** Extended attribute calls on a symlink itself (lsetxattr, lgetxattr, llistxattr, lremovexattr). */
+    static String lsetxattr(Path p, String name, String value) {
+        ByteBuffer s = NativeMemory.cString(p.toString());
+        ByteBuffer n = NativeMemory.cString(name);
+        byte[] v = value.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer vb = NativeMemory.allocate(Math.max(1, v.length));
+        vb.put(0, v);
+        return ok(LibC.lsetxattr(NativeMemory.address(s), NativeMemory.address(n), NativeMemory.address(vb), v.length, 0));
+    }
+
+    static String lgetxattr(Path p, String name) {
+        ByteBuffer s = NativeMemory.cString(p.toString());
+        ByteBuffer n = NativeMemory.cString(name);
+        ByteBuffer buf = NativeMemory.allocate(256);
+        long r = LibC.lgetxattr(NativeMemory.address(s), NativeMemory.address(n), NativeMemory.address(buf), 256);
+        if (r < 0) {
+            return Errno.name(LibC.errno());
+        }
+        byte[] b = new byte[(int) r];
+        buf.get(0, b);
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    /** Every name (not only user.*), or the errno's name. */
+    static String llistxattr(Path p) {
+        ByteBuffer s = NativeMemory.cString(p.toString());
+        ByteBuffer buf = NativeMemory.allocate(4096);
+        long r = LibC.llistxattr(NativeMemory.address(s), NativeMemory.address(buf), 4096);
+        if (r < 0) {
+            return Errno.name(LibC.errno());
+        }
+        byte[] b = new byte[(int) r];
+        buf.get(0, b);
+        return new String(b, StandardCharsets.UTF_8).replace('\0', ' ').strip();
+    }
+
+    static String lremovexattr(Path p, String name) {
+        ByteBuffer s = NativeMemory.cString(p.toString());
+        ByteBuffer n = NativeMemory.cString(name);
+        return ok(LibC.lremovexattr(NativeMemory.address(s), NativeMemory.address(n)));
+    }
+
     static String removexattr(Path p, String name) {
         ByteBuffer s = NativeMemory.cString(p.toString());
         ByteBuffer n = NativeMemory.cString(name);
