@@ -639,9 +639,8 @@ public final class EfuseFilesystem implements FuseFilesystem {
     }
 
     private int openFlagsFor(int flags) {
-        // Not O_DIRECT: request and reply buffers hold data behind 16- to 80-byte headers, which
-        // direct I/O on the backing file refuses (EINVAL); the kernel already sends an O_DIRECT file's
-        // reads and writes straight to the daemon, uncached, and passthrough opens its own backing file.
+        // O_DIRECT is applied to the backing descriptor only if it goes passthrough (putOpenOut): the
+        // daemon's own reads land at an unaligned offset of its reply buffer.
         int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
         if (writeback) {
             // The kernel reads pages to fill partial writes and appends itself: the daemon's fd must be
@@ -664,7 +663,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
         // daemon's path. So do all files of a volume whose size limit the daemon enforces itself.
         boolean setId = (inode.mode & (S_ISUID | S_ISGID)) != 0;
         boolean accounted = account != null && account.maxBytes() > 0;
-        if (passthrough && isRegular(inode.mode) && !setId && !accounted) {
+        boolean direct = (flags & O_DIRECT) != 0;
+        if (passthrough && isRegular(inode.mode) && !setId && !accounted
+                && (!direct || LibC.fcntl(fd, F_SETFL, (LibC.fcntl(fd, F_GETFL, 0) | O_DIRECT)) == 0)) {
             int id = acquireBacking(inode, fd);
             if (id >= 0) {
                 backingId = id;
@@ -677,7 +678,10 @@ public final class EfuseFilesystem implements FuseFilesystem {
                         + "); file data goes through the daemon");
             }
         }
-        if (backingId < 0) {
+        if (backingId < 0 && direct) {
+            // The caller asked to bypass caches: the kernel sends every read and write of this handle.
+            openFlags |= FuseAbi.FOPEN_DIRECT_IO;
+        } else if (backingId < 0) {
             // The daemon is the only writer of the backing tree, so cached pages stay valid across opens;
             // changes made behind the mount are announced with EfuseMount.invalidate.
             openFlags |= FuseAbi.FOPEN_KEEP_CACHE;
