@@ -204,4 +204,24 @@ class NamespaceComparisonTest {
                     + Posix.attrs(dir.resolve("s")));
         });
     }
+
+    @OnBothTiers
+    void rootIgnoresPermissionBitsAndMayLeaveWhiteouts(Tier tier) throws Exception {
+        volumes.compare(tier, (dir, seen) -> {
+            Path f = dir.resolve("f");
+            write(f, "locked");
+            Posix.chmod(f, 0);
+            seen.add("root reads a 0000 file", Posix.tryOpen(f, O_RDONLY, 0) + " " + Files.readString(f));
+            seen.add("root writes a 0000 file", Posix.tryOpen(f, O_WRONLY | O_APPEND, 0));
+            Path ro = Files.createDirectory(dir.resolve("ro"));
+            Posix.chmod(ro, 0555);
+            seen.add("root creates in a 0555 directory", Posix.tryOpen(ro.resolve("x"), O_CREAT | O_WRONLY, 0644));
+            Path none = Files.createDirectory(dir.resolve("none"));
+            Posix.chmod(none, 0);
+            seen.add("root lists a 0000 directory", Posix.mkdir(none.resolve("sub"), 0755) + " " + listing(none));
+            write(dir.resolve("w"), "w");
+            seen.add("RENAME_WHITEOUT", Posix.rename(dir.resolve("w"), dir.resolve("w2"), RENAME_WHITEOUT) + " "
+                    + Posix.attrs(dir.resolve("w")));
+        });
+    }
 }
