@@ -362,6 +362,15 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 account.releaseBytes(size0 - size);
             }
         }
+        if ((valid & ~(FuseAbi.FATTR_FH | FuseAbi.FATTR_LOCKOWNER | FuseAbi.FATTR_CTIME)) == 0) {
+            // chown(2) to the current owner (-1, -1): with KILLPRIV_V2 the kernel leaves killing the
+            // set-id bits to the daemon but sends no attribute at all (ctime only travels with the
+            // writeback cache). The same chown on the backing file updates ctime and clears set-id
+            // bits exactly as the backing filesystem does natively.
+            if (LibC.fchownat(inode.fd, s.empty(), -1, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+                return LibC.errno();
+            }
+        }
         if ((valid & (FuseAbi.FATTR_UID | FuseAbi.FATTR_GID)) != 0) {
             int uid = (valid & FuseAbi.FATTR_UID) != 0 ? rq.u32(SetattrIn.UID) : -1;
             int gid = (valid & FuseAbi.FATTR_GID) != 0 ? rq.u32(SetattrIn.GID) : -1;
@@ -1005,15 +1014,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
     }
 
     // ---- extended attributes ----
+    // Reached through /proc/self/fd/N of the node's O_PATH descriptor: the magic link resolves to the
+    // node itself and is not followed further, so symlinks' own attributes are read and written too.
 
     @Override
     public int setxattr(FuseRequest rq, FuseReply rp) {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP; // no race-free way to reach a symlink's xattrs from an O_PATH descriptor
         }
         WorkerScratch s = scratch(rq);
         int base = setxattrExt ? SetxattrIn.SIZE : SetxattrIn.COMPAT_SIZE;
@@ -1032,9 +1040,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
         }
         WorkerScratch s = scratch(rq);
         int size = rq.u32(GetxattrIn.SIZE_);
@@ -1064,9 +1069,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (inode == null) {
             return Errno.ESTALE;
         }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
-        }
         WorkerScratch s = scratch(rq);
         int size = rq.u32(GetxattrIn.SIZE_);
         long path = s.procPath(inode.fd);
@@ -1093,9 +1095,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
         }
         WorkerScratch s = scratch(rq);
         return LibC.removexattr(s.procPath(inode.fd), rq.argAddress(0)) < 0 ? LibC.errno() : 0;
