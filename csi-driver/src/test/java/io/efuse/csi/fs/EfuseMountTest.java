@@ -137,4 +137,24 @@ class EfuseMountTest {
             m.close();
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(value = Tier.class, names = {"CLASSIC", "PASSTHROUGH"})
+    void oDirectReadsAndWritesWork(Tier tier) throws Exception {
+        byte[] data = new byte[64 * 1024];
+        new java.util.Random(7).nextBytes(data);
+        Files.write(backing.resolve("f"), data);
+        try (EfuseMount m = EfuseMount.mount(MountOptions.builder(backing, mnt).tier(tier).build())) {
+            var p = new ProcessBuilder("dd", "if=" + mnt.resolve("f"), "of=" + tmp.resolve("copy"), "bs=4096",
+                    "iflag=direct", "status=none").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), out);
+            assertArrayEquals(data, Files.readAllBytes(tmp.resolve("copy")));
+            p = new ProcessBuilder("dd", "if=" + tmp.resolve("copy"), "of=" + mnt.resolve("g"), "bs=4096",
+                    "oflag=direct", "status=none").redirectErrorStream(true).start();
+            out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), out);
+            assertArrayEquals(data, Files.readAllBytes(backing.resolve("g")));
+        }
+    }
 }
