@@ -185,7 +185,7 @@ public final class EfuseMount implements AutoCloseable {
                 byOp.put(FuseOpcode.name(i), counts[i]);
             }
         }
-        return new Stats(tier(), session.workerCount(), fs.nodeCount(), fs.passthroughOpenFiles(),
+        return new Stats(tier(), session.workerCount(), fs.nodeCount(), fs.nodeDescriptors(), fs.passthroughOpenFiles(),
                 fs.passthroughOpenedTotal(), byOp);
     }
 
@@ -195,9 +195,11 @@ public final class EfuseMount implements AutoCloseable {
     }
 
     /**
+     * @param nodes nodes the kernel knows
+     * @param nodeDescriptors of those, how many hold an open descriptor (the rest are kept by file handle)
      * @param requests requests served per opcode name since the mount
      */
-    public record Stats(Tier tier, int workers, int nodes, long passthroughOpenFiles, long passthroughOpenedTotal,
+    public record Stats(Tier tier, int workers, int nodes, int nodeDescriptors, long passthroughOpenFiles, long passthroughOpenedTotal,
             Map<String, Long> requests) {}
 
     @Override
