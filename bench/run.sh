@@ -63,7 +63,8 @@ for w in "${workloads[@]}"; do workload_known "$w" || die "unknown workload '$w'
 
 # ---- what the machine must have ---------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "needs root: it drops the page cache and mounts FUSE filesystems (run it with sudo)"
-command -v fio >/dev/null || die "fio is not installed (apt-get install fio)"
+BENCH_FIO=${BENCH_FIO:-fio}
+command -v "$BENCH_FIO" >/dev/null || die "fio is not installed: $BENCH_FIO not found (apt-get install fio)"
 [ -x /usr/bin/python3 ] || die "python3 is not installed (apt-get install python3)"
 command -v gnuplot >/dev/null || die "gnuplot is not installed, it draws the chart (apt-get install gnuplot-nox)"
 [[ " ${workloads[*]} " != *" M1 "* ]] || command -v gcc >/dev/null || die "M1 needs gcc (apt-get install gcc libc6-dev)"
@@ -166,7 +167,7 @@ fi
   printf 'memory\t%s GiB\n' "$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)"
   printf 'scratch\t%s (%s)\n' "$BENCH_SCRATCH" "$(findmnt -n -o FSTYPE,SOURCE,OPTIONS -T "$BENCH_SCRATCH" | tr -s " ")"
   printf 'load\t%s (1, 5, 15 min load average at start)\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-  printf 'fio\t%s\n' "$(fio --version)"
+  printf 'fio\t%s\n' "$("$BENCH_FIO" --version)"
   printf 'commit\t%s\n' "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   printf 'mode\t%s\n' "$([ $BENCH_QUICK = 1 ] && echo "quick (smoke test, not a measurement)" || echo full)"
   printf 'runs\t%s\n' "$BENCH_RUNS"

@@ -125,11 +125,13 @@ def fmt_ratio(r):
     return f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
 
 
-def fmt_cell(row, target, failed):
+def fmt_cell(row, target, failed, runs):
     s = row.stats(target)
     if not s:
         return "failed" if (row.workload, target) in failed else "–"
     text = fmt_value(s["median"]) + (f" ±{s['spread'] * 100:.0f}%" if s["n"] > 1 else "")
+    if s["n"] < runs:
+        text += f" ({s['n']} of {runs} runs)"
     r = row.ratio(target)
     if target != NATIVE and r is not None:
         text = f"**{fmt_ratio(r)}×** {text}"
@@ -169,7 +171,7 @@ def write_markdown(path, env, targets, rows, descriptions, errors, workloads):
     out.append("| workload | phase | unit | " + " | ".join(targets) + " |")
     out.append("|---|---|---|" + "---|" * len(targets))
     for row in rows:
-        cells = [fmt_cell(row, t, failed) for t in targets]
+        cells = [fmt_cell(row, t, failed, int(env.get("runs", "1"))) for t in targets]
         out.append(f"| {row.workload} | {row.phase} | {row.unit} | " + " | ".join(cells) + " |")
     if errors:
         out += ["", "Failed workload runs (see logs/):", ""]

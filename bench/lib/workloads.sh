@@ -42,7 +42,7 @@ drop_caches() {
 # fio_run OUTPUT JOBNAME DIR ARGS...: one fio job with the options every workload shares.
 fio_run() {
   local out=$1 name=$2 dir=$3; shift 3
-  fio --output-format=json --output="$out" --name="$name" --directory="$dir" \
+  "$BENCH_FIO" --output-format=json --output="$out" --name="$name" --directory="$dir" \
       --ioengine=psync --iodepth=1 --group_reporting "$@" >"$out.stderr" 2>&1 || {
     echo "bench: fio $name in $dir failed:" >&2
     sed 's/^/  | /' "$out.stderr" >&2
