@@ -8,6 +8,7 @@ usage: fio_metrics.py iops|mbps|clat FILE PHASE     (PHASE may be empty for clat
   clat  completion latency percentiles of reads in microseconds -> [PHASE ]p50|p99|p99.9  us  lower
 """
 import json
+import os
 import sys
 
 PERCENTILES = (("p50", "50.000000"), ("p99", "99.000000"), ("p99.9", "99.900000"))
@@ -26,7 +27,8 @@ def load(path):
         raise ValueError(f"{path}: fio reported no jobs")
     for job in jobs:
         if job.get("error", 0) != 0:
-            raise ValueError(f"{path}: fio job {job.get('jobname')} failed with error {job['error']}")
+            err = job["error"]
+            raise ValueError(f"{path}: fio job {job.get('jobname')} failed with error {err} ({os.strerror(err)})")
     return jobs
 
 

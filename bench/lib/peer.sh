@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the BENCH_PEER_* variables are for bench/run.sh
 # libfuse's example passthrough_hp, the C peer: built from Debian's fuse3 source package into a cache
 # outside the repository (its code is never part of this project). Sourced by bench/run.sh.
 
@@ -44,17 +44,19 @@ EOF
   rm -rf "$src" && mkdir -p "$src"
   (cd "$src" && apt-get source -qq --download-only "fuse3/$suite" >&2) || {
     echo "bench: apt-get source fuse3/$suite failed" >&2; return 1; }
-  local dsc
-  dsc=$(ls "$src"/fuse3_*.dsc | head -n 1)
+  local dscs=("$src"/fuse3_*.dsc) dsc
+  dsc=${dscs[0]}
   (cd "$src" && dpkg-source -q -x "$(basename "$dsc")" tree >&2) || {
     echo "bench: dpkg-source -x $dsc failed" >&2; return 1; }
   local version
   version=$(basename "$dsc" .dsc); version=${version#fuse3_}
   rm -rf "$cache/build-$suite"
-  meson setup "$cache/build-$suite" "$src/tree" -Dutils=false -Dexamples=true -Dtests=false \
-      --buildtype=release >"$cache/build-$suite.log" 2>&1 &&
-    ninja -C "$cache/build-$suite" example/passthrough_hp >>"$cache/build-$suite.log" 2>&1 || {
-      echo "bench: building passthrough_hp failed; see $cache/build-$suite.log" >&2; return 1; }
+  if ! meson setup "$cache/build-$suite" "$src/tree" -Dutils=false -Dexamples=true -Dtests=false \
+      --buildtype=release >"$cache/build-$suite.log" 2>&1 ||
+     ! ninja -C "$cache/build-$suite" example/passthrough_hp >>"$cache/build-$suite.log" 2>&1; then
+    echo "bench: building passthrough_hp failed; see $cache/build-$suite.log" >&2
+    return 1
+  fi
   mkdir -p "$stamp"
   # The example links libfuse from its build tree (rpath), so the build directory stays in the cache.
   ln -sfn "$cache/build-$suite/example/passthrough_hp" "$stamp/passthrough_hp"

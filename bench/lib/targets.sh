@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the TARGET_* variables are for bench/run.sh
 # The targets a benchmark runs on, and how each one is brought up and taken down.
 # Sourced by bench/run.sh; expects BENCH_* variables from it.
 
@@ -12,6 +12,7 @@ target_table() {
 native                      native  kernel  -
 efuse-classic               efuse   daemon  --tier classic
 efuse-passthrough           efuse   kernel  --tier passthrough
+efuse-classic-writeback     efuse   daemon  --tier classic --writeback-cache
 efuse-uring                 efuse   kernel  --tier passthrough --queues uring
 efuse-uring-classic         efuse   daemon  --tier classic --queues uring
 passthrough_hp              peer    daemon  -
@@ -120,13 +121,15 @@ target_describe() {
   case $kind in
     native) echo "the backing directory itself ($(findmnt -n -o FSTYPE,SOURCE -T "$BENCH_SCRATCH" | tr -s " "))" ;;
     efuse)
-      # The daemon logs "negotiated FUSE 7.x, tier=..." once FUSE INIT is done; give it a moment to flush.
-      local deadline=$((SECONDS + 5))
-      until line=$(grep -o 'negotiated FUSE [0-9]*\.[0-9]*.*' "$log" 2>/dev/null | head -n 1) && [ -n "$line" ]; do
-        [ $SECONDS -ge $deadline ] && { echo "unknown: the daemon logged no 'negotiated FUSE' line"; return; }
+      # Once FUSE INIT is done the daemon logs the protocol and the tier it really runs, as
+      # "FUSE 7.x, tier=..." (or "negotiated FUSE 7.x, tier=..."); give it a moment to flush.
+      local deadline=$((SECONDS + 5)) detail
+      until line=$(grep -oE '(negotiated )?FUSE 7\.[0-9]+, tier=.*' "$log" 2>/dev/null | head -n 1) && [ -n "$line" ]; do
+        [ $SECONDS -ge $deadline ] && { echo "unknown: the daemon logged no 'FUSE 7.x, tier=' line"; return; }
         sleep 0.05
       done
-      echo "$line" ;;
+      detail=$(grep -oE '(kernel offers 7\.[0-9]+)|passthrough=[a-z]+|writeback=[a-z]+|queues=[a-z]+' "$log" | sort -u | paste -sd, - | sed 's/,/, /g')
+      echo "$line${detail:+ ($detail)}" ;;
     peer) echo "libfuse $BENCH_PEER_VERSION example passthrough_hp, options: --foreground ${args:-(defaults)}" ;;
   esac
 }

@@ -44,8 +44,11 @@ fio_run() {
   local out=$1 name=$2 dir=$3; shift 3
   "$BENCH_FIO" --output-format=json --output="$out" --name="$name" --directory="$dir" \
       --ioengine=psync --iodepth=1 --group_reporting "$@" >"$out.stderr" 2>&1 || {
-    echo "bench: fio $name in $dir failed:" >&2
+    local rc=$?
+    echo "bench: fio $name in $dir exited with status $rc:" >&2
     sed 's/^/  | /' "$out.stderr" >&2
+    # With --output fio keeps its own error lines to itself: say what its JSON reports.
+    /usr/bin/python3 "$BENCH_HOME/lib/fio_metrics.py" iops "$out" - 2>&1 >/dev/null | sed 's/^/  | /' >&2
     return 1
   }
   [ -s "$out.stderr" ] || rm -f "$out.stderr"
