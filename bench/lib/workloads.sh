@@ -195,6 +195,12 @@ r1_unzip() { # unzip exits 1 for warnings (a filesystem that cannot set times); 
 
 r1_count() { find "$1" -type f | wc -l >"$2"; }
 
+# r1_expected: "BYTES FILES" the zip (or the chosen members) unpacks to, from its own listing.
+r1_expected() {
+  # shellcheck disable=SC2086
+  unzip -l "$BENCH_R1_ZIP" $BENCH_R1_MEMBERS | awk 'END { print $1, $2 }'
+}
+
 wl_R1() {
   local t=$1 run=$2 dir=$3 src=$3/src out unzip_s find_cold_s find_warm_s grep_s rm_s
   out=$BENCH_RESULTS/raw/R1-$t-r$run.txt
@@ -202,6 +208,14 @@ wl_R1() {
   drop_caches
   timed find_cold_s r1_count "$src" "$out.cold" || return 1
   timed find_warm_s r1_count "$src" "$out.warm" || return 1
+  # Untimed: the tree must be what the zip holds, or the figures measure a broken filesystem.
+  local got want
+  got="$(find "$src" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }') $(cat "$out.warm")"
+  want=$(r1_expected)
+  if [ "$got" != "$want" ]; then
+    echo "bench: R1 on $t unpacked bytes and files '$got', the zip holds '$want'" >&2
+    return 1
+  fi
   timed grep_s r1_grep "$src" || return 1
   timed rm_s rm -rf "$src" || return 1
   if [ "$(cat "$out.cold")" != "$(cat "$out.warm")" ] || [ "$(cat "$out.cold")" -eq 0 ]; then
