@@ -16,7 +16,7 @@ usage: bench/run.sh [options]
   --workloads LIST   comma separated, from: W1,W2,W3,W4,S1,L1,M1,R1 (default: all)
                      S1 = W1 with 1 and 2 jobs (scaling), L1 = 4k random read latency (p50/p99/p99.9)
   --runs N           runs of every workload on every target (default 2; the table shows median and spread)
-  --runtime SECONDS  length of each time-bounded fio run (default 12, --quick: 3)
+  --runtime SECONDS  length of each time-bounded fio run (default 10, --quick: 3)
   --scratch DIR      where the data lives during the run (default /var/tmp/efuse-bench); must not be tmpfs
   --results DIR      where the results go (default bench/results/<UTC timestamp>)
   --quick            small sizes and short runs: a smoke test of the harness, not a measurement
@@ -115,8 +115,8 @@ if [ $BENCH_QUICK = 1 ]; then
   BENCH_W1_SIZE=64m BENCH_W2_FILES=100 BENCH_W3_FILESIZE=16m BENCH_L1_IO=8m
   BENCH_M1_FILES=1000 BENCH_R1_MEMBERS='java.base/java/util/*'
 else
-  BENCH_RUNTIME=${opt_runtime:-12} BENCH_RAMP=2
-  BENCH_W1_SIZE=1g BENCH_W2_FILES=2000 BENCH_W3_FILESIZE=256m BENCH_L1_IO=128m
+  BENCH_RUNTIME=${opt_runtime:-10} BENCH_RAMP=1
+  BENCH_W1_SIZE=1g BENCH_W2_FILES=2000 BENCH_W3_FILESIZE=256m BENCH_L1_IO=64m
   BENCH_M1_FILES=10000 BENCH_R1_MEMBERS=''
 fi
 BENCH_RUNTIME_SHORT=$(( BENCH_RUNTIME / 2 > 3 ? BENCH_RUNTIME / 2 : 3 ))

@@ -17,6 +17,7 @@ higher is better (IOPS, MB/s, ops/s), native/target where lower is better (secon
 ratio above 1 is faster than native and "R1 total <= 2x native time" reads "R1 total ratio >= 0.5".
 """
 import csv
+import math
 import os
 import statistics
 import subprocess
@@ -218,12 +219,15 @@ def write_chart(results, env, targets, rows):
             ratios = [row.ratio(t) for t in others]
             f.write("\t".join([row.label(row.workload in single)] +
                               ["?" if r is None else f"{r:.4f}" for r in ratios]) + "\n")
+    finite = [r for row in charted for r in (row.ratio(t) for t in others) if r]
+    lo = 2 ** math.floor(math.log2(min(finite + [0.5])))
+    hi = 2 ** math.ceil(math.log2(max(finite + [2.0])))
     title = f"speed relative to native (higher is better), kernel {env.get('kernel', '?')}, {env.get('cores', '?')} cores"
     if env.get("mode", "").startswith("quick"):
         title += ", QUICK SMOKE RUN"
     gp = os.path.join(results, "chart.gp")
     with open(gp, "w", encoding="utf-8") as f:
-        f.write(f"""set terminal pngcairo size {max(900, 70 * len(charted) * max(1, len(others)) // 2 + 200)},560 font "sans,10"
+        f.write(f"""set terminal pngcairo size {max(900, 24 * len(charted) * len(others) + 40 * len(charted) + 250)},560 font "sans,10"
 set output "{os.path.join(results, 'chart.png')}"
 set termoption noenhanced
 set datafile separator "\\t"
@@ -236,8 +240,11 @@ set boxwidth 0.9
 set xtics rotate by -40 scale 0 nomirror
 set ytics nomirror
 set grid ytics
-set yrange [0:*]
-set ylabel "ratio to native"
+# Ratios on a log scale: 0.5x and 2x are the same distance from native, and one outlier does not flatten the rest.
+set logscale y 2
+set yrange [{lo}:{hi}]
+set ytics ("1/32" 0.03125, "1/16" 0.0625, "1/8" 0.125, "1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8, "16" 16, "32" 32)
+set ylabel "ratio to native (log scale)"
 set key outside right top
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 linewidth 1.5 front
 plot for [i=2:{len(others) + 1}] "{dat}" using i:xtic(1) title columnheader(i)
