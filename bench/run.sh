@@ -94,9 +94,7 @@ for t in "${targets[@]}"; do
       efuse_ready || die "target $t needs the built artifact, $efuse_jar is missing: run ./mvnw -DskipTests package" ;;
     peer)
       [ -n "${BENCH_PEER_BIN:-}" ] || peer_ensure "$BENCH_PEER_CACHE" || die "target $t needs passthrough_hp, which could not be built"
-      if [[ $(target_args "$t") == *--passthrough* ]] && [ "$BENCH_PEER_HAS_PASSTHROUGH" != 1 ]; then
-        die "target $t: libfuse $BENCH_PEER_VERSION's passthrough_hp has no --passthrough option (FUSE passthrough came with libfuse 3.17; try BENCH_PEER_SUITE=trixie)"
-      fi ;;
+      peer_flags "$(target_args "$t")" >/dev/null || die "target $t cannot run with this passthrough_hp" ;;
   esac
 done
 if [[ " ${targets[*]} " == *" efuse"* ]]; then

@@ -3,7 +3,8 @@
 # outside the repository (its code is never part of this project). Sourced by bench/run.sh.
 
 # peer_ensure CACHE_DIR: builds passthrough_hp once and sets BENCH_PEER_BIN, BENCH_PEER_VERSION and
-# BENCH_PEER_HAS_PASSTHROUGH (1 when this libfuse's passthrough_hp has a --passthrough option).
+# BENCH_PEER_PASSTHROUGH: how this passthrough_hp does FUSE passthrough: "default" (on unless
+# --nopassthrough, libfuse 3.17+), "flag" (off unless --passthrough) or "none" (libfuse before 3.17).
 peer_ensure() {
   local cache=$1 suite=${BENCH_PEER_SUITE:-bookworm}
   local stamp=$cache/passthrough_hp-$suite
@@ -13,11 +14,29 @@ peer_ensure() {
   fi
   BENCH_PEER_BIN=$stamp/passthrough_hp
   BENCH_PEER_VERSION=$(cat "$stamp/VERSION")
-  if "$BENCH_PEER_BIN" --help 2>&1 | grep -q -- '--passthrough'; then
-    BENCH_PEER_HAS_PASSTHROUGH=1
+  local help
+  help=$("$BENCH_PEER_BIN" --help 2>&1)
+  if grep -q -- '--nopassthrough' <<<"$help"; then
+    BENCH_PEER_PASSTHROUGH=default
+  elif grep -q -- '--passthrough' <<<"$help"; then
+    BENCH_PEER_PASSTHROUGH=flag
   else
-    BENCH_PEER_HAS_PASSTHROUGH=0
+    BENCH_PEER_PASSTHROUGH=none
   fi
+}
+
+# peer_flags "passthrough=on|off": the passthrough_hp flags for that, or a message and non-zero.
+peer_flags() {
+  case "$1:$BENCH_PEER_PASSTHROUGH" in
+    passthrough=off:default) echo --nopassthrough ;;
+    passthrough=off:*) echo "" ;;
+    passthrough=on:default) echo "" ;;
+    passthrough=on:flag) echo --passthrough ;;
+    passthrough=on:none)
+      echo "bench: libfuse $BENCH_PEER_VERSION's passthrough_hp has no FUSE passthrough (it came with libfuse 3.17: BENCH_PEER_SUITE=trixie builds one)" >&2
+      return 1 ;;
+    *) echo "bench: passthrough_hp target arguments must be passthrough=on or passthrough=off, got '$1'" >&2; return 1 ;;
+  esac
 }
 
 peer_build() {

@@ -3,7 +3,8 @@
 # Sourced by bench/run.sh; expects BENCH_* variables from it.
 
 # One line per target: name, kind, data path, mount arguments ("-" for none).
-#   kind       native: the backing directory itself; efuse: `bin/efuse-csi mount`; peer: libfuse's passthrough_hp
+#   kind       native: the backing directory itself; efuse: `bin/efuse-csi mount`; peer: libfuse's passthrough_hp,
+#              whose arguments are `passthrough=on|off`, turned into the flags of the libfuse that was built
 #   data path  daemon: file data goes through the daemon (the latency run only uses these and native);
 #              kernel: file data stays in the kernel (native, FUSE passthrough)
 # Adding a target is adding a line here.
@@ -15,8 +16,8 @@ efuse-passthrough           efuse   kernel  --tier passthrough
 efuse-classic-writeback     efuse   daemon  --tier classic --writeback-cache
 efuse-uring                 efuse   kernel  --tier passthrough --queues uring
 efuse-uring-classic         efuse   daemon  --tier classic --queues uring
-passthrough_hp              peer    daemon  -
-passthrough_hp-passthrough  peer    kernel  --passthrough
+passthrough_hp              peer    daemon  passthrough=off
+passthrough_hp-passthrough  peer    kernel  passthrough=on
 EOF
 }
 
@@ -59,6 +60,7 @@ target_up() {
       TARGET_PID=$! ;;
     peer)
       mkdir -p "$mnt"
+      args=$(peer_flags "$args") || return 1
       # shellcheck disable=SC2086
       "$BENCH_PEER_BIN" --foreground $args "$backing" "$mnt" >"$log" 2>&1 &
       TARGET_PID=$! ;;
@@ -130,6 +132,6 @@ target_describe() {
       done
       detail=$(grep -oE '(kernel offers 7\.[0-9]+)|passthrough=[a-z]+|writeback=[a-z]+|queues=[a-z]+' "$log" | sort -u | paste -sd, - | sed 's/,/, /g')
       echo "$line${detail:+ ($detail)}" ;;
-    peer) echo "libfuse $BENCH_PEER_VERSION example passthrough_hp, options: --foreground ${args:-(defaults)}" ;;
+    peer) echo "libfuse $BENCH_PEER_VERSION example passthrough_hp --foreground$(f=$(peer_flags "$args"); echo "${f:+ $f}") ($args$([ "$BENCH_PEER_PASSTHROUGH" = none ] && echo ": this libfuse has no FUSE passthrough"))" ;;
   esac
 }
