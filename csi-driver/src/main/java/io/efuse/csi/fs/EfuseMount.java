@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static io.efuse.csi.sys.LinuxConstants.*;
 
+import io.efuse.csi.fuse.FuseNotifier;
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.fuse.FuseSession;
 import io.efuse.csi.fuse.InitNegotiation;
@@ -57,9 +58,11 @@ public final class EfuseMount implements AutoCloseable {
         EfuseFilesystem fs;
         try {
             Statx st = Syscalls.fstatx(rootFd);
+            SpaceAccount account = options.limited() ? SpaceAccount.measure(backing, options.maxBytes(),
+                    options.maxInodes()) : null;
             fs = new EfuseFilesystem(options, rootFd, ((long) st.devMajor() << 32) | (st.devMinor() & 0xffffffffL),
-                    st.ino());
-        } catch (ErrnoException e) {
+                    st.ino(), account);
+        } catch (IOException e) {
             Syscalls.close(rootFd);
             throw e;
         }
@@ -122,6 +125,55 @@ public final class EfuseMount implements AutoCloseable {
 
     public boolean awaitUnmount(long timeout, TimeUnit unit) throws InterruptedException {
         return session.awaitTermination(timeout, unit);
+    }
+
+    /**
+     * Tells the kernel to forget what it cached about relativePath (a path inside the backing tree) and
+     * its directory entry, after the daemon's host changed it behind the mount (ownership of the root for
+     * a pod's fsGroup, a restore into the tree). Resolution uses openat2(RESOLVE_BENEATH): a path that
+     * would leave the backing root is refused.
+     */
+    public void invalidate(String relativePath) throws IOException {
+        String rel = relativePath.replaceAll("^/+", "");
+        FuseNotifier notifier = session.notifier();
+        if (rel.isEmpty() || rel.equals(".")) {
+            notifier.invalidateInode(1, 0, 0);
+            return;
+        }
+        try {
+            int fd = Syscalls.openat2(fs.rootFd(), rel, O_PATH | O_NOFOLLOW, 0,
+                    RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+            try {
+                Statx st = Syscalls.fstatx(fd);
+                long node = fs.nodeIdOf(((long) st.devMajor() << 32) | (st.devMinor() & 0xffffffffL), st.ino());
+                if (node != 0) {
+                    notifier.invalidateInode(node, 0, 0);
+                }
+            } finally {
+                Syscalls.close(fd);
+            }
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ENOENT) {
+                throw e; // gone from the backing tree: only its entry is left to drop
+            }
+        }
+        int slash = rel.lastIndexOf('/');
+        String parentRel = slash < 0 ? "" : rel.substring(0, slash);
+        String name = rel.substring(slash + 1);
+        long parent = 1;
+        if (!parentRel.isEmpty()) {
+            int pfd = Syscalls.openat2(fs.rootFd(), parentRel, O_PATH | O_DIRECTORY, 0,
+                    RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+            try {
+                Statx pst = Syscalls.fstatx(pfd);
+                parent = fs.nodeIdOf(((long) pst.devMajor() << 32) | (pst.devMinor() & 0xffffffffL), pst.ino());
+            } finally {
+                Syscalls.close(pfd);
+            }
+        }
+        if (parent != 0) {
+            notifier.invalidateEntry(parent, name);
+        }
     }
 
     /** Figures for status views and metrics. */

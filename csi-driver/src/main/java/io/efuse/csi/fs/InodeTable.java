@@ -91,6 +91,12 @@ final class InodeTable {
         }
     }
 
+    /** The inode the kernel knows for (dev, ino), or null. */
+    synchronized Inode find(long dev, long ino) {
+        int slot = findIndex(dev, ino);
+        return slot > 0 ? slots[slot] : null;
+    }
+
     synchronized int size() {
         return size;
     }

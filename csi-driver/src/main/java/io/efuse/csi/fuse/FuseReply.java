@@ -12,6 +12,11 @@ import java.nio.ByteBuffer;
 public final class FuseReply {
     private final ByteBuffer buf;
     private final long address;
+    // The payload follows the header in buf for /dev/fuse; io_uring entries keep it in its own buffer.
+    private ByteBuffer payload;
+    private int payloadBase;
+    private long payloadAddress;
+    private int payloadCapacity;
     private long unique;
     private int payloadLength;
     private int error;
@@ -20,9 +25,21 @@ public final class FuseReply {
     public FuseReply(ByteBuffer buf) {
         this.buf = buf;
         this.address = NativeMemory.address(buf);
+        this.payload = buf;
+        this.payloadBase = OutHeader.SIZE;
+        this.payloadAddress = address + OutHeader.SIZE;
+        this.payloadCapacity = buf.capacity() - OutHeader.SIZE;
     }
 
-    void begin(long unique) {
+    /** Puts the payload in its own buffer (io_uring entries); the header stays at the start of buf. */
+    public void bindPayload(ByteBuffer payloadBuf, int base, int capacity) {
+        this.payload = payloadBuf;
+        this.payloadBase = base;
+        this.payloadAddress = NativeMemory.address(payloadBuf) + base;
+        this.payloadCapacity = capacity;
+    }
+
+    public void begin(long unique) {
         this.unique = unique;
         this.payloadLength = 0;
         this.error = 0;
@@ -31,32 +48,32 @@ public final class FuseReply {
 
     public ByteBuffer buffer() { return buf; }
     public long address() { return address; }
-    public int capacity() { return buf.capacity() - OutHeader.SIZE; }
+    public int capacity() { return payloadCapacity; }
 
     /** Address where the payload starts. */
-    public long payloadAddress() { return address + OutHeader.SIZE; }
+    public long payloadAddress() { return payloadAddress; }
 
-    public void putU64(int off, long v) { buf.putLong(OutHeader.SIZE + off, v); }
-    public void putU32(int off, int v) { buf.putInt(OutHeader.SIZE + off, v); }
-    public void putU16(int off, int v) { buf.putShort(OutHeader.SIZE + off, (short) v); }
-    public void putByte(int off, byte v) { buf.put(OutHeader.SIZE + off, v); }
-    public int getU32(int off) { return buf.getInt(OutHeader.SIZE + off); }
-    public long getU64(int off) { return buf.getLong(OutHeader.SIZE + off); }
+    public void putU64(int off, long v) { payload.putLong(payloadBase + off, v); }
+    public void putU32(int off, int v) { payload.putInt(payloadBase + off, v); }
+    public void putU16(int off, int v) { payload.putShort(payloadBase + off, (short) v); }
+    public void putByte(int off, byte v) { payload.put(payloadBase + off, v); }
+    public int getU32(int off) { return payload.getInt(payloadBase + off); }
+    public long getU64(int off) { return payload.getLong(payloadBase + off); }
 
     /** Zeroes n payload bytes from off (structs have padding and spare fields the kernel may read). */
     public void zero(int off, int n) {
-        int p = OutHeader.SIZE + off;
+        int p = payloadBase + off;
         int end = p + n;
         for (; p + 8 <= end; p += 8) {
-            buf.putLong(p, 0);
+            payload.putLong(p, 0);
         }
         for (; p < end; p++) {
-            buf.put(p, (byte) 0);
+            payload.put(p, (byte) 0);
         }
     }
 
     public void copyFrom(ByteBuffer src, int srcPos, int off, int n) {
-        buf.put(OutHeader.SIZE + off, src, srcPos, n);
+        payload.put(payloadBase + off, src, srcPos, n);
     }
 
     public void payloadLength(int n) { this.payloadLength = n; }
@@ -64,7 +81,7 @@ public final class FuseReply {
 
     /** Marks this request as one that gets no reply (FORGET, interrupted, …). */
     public void suppress() { this.suppressed = true; }
-    boolean suppressed() { return suppressed; }
+    public boolean suppressed() { return suppressed; }
 
     void error(int errno) {
         this.error = errno;
@@ -74,8 +91,8 @@ public final class FuseReply {
     public int errorCode() { return error; }
     public long unique() { return unique; }
 
-    /** Writes the out header; returns the total reply length. */
-    int seal() {
+    /** Writes the out header; returns the total reply length (header and payload). */
+    public int seal() {
         int len = OutHeader.SIZE + payloadLength;
         buf.putInt(OutHeader.LEN, len);
         buf.putInt(OutHeader.ERROR, -error);

@@ -42,6 +42,7 @@ public final class FuseSession implements AutoCloseable {
     private volatile boolean closing;
     private FuseConnection connection;
     private InitNegotiation.Result init;
+    private FuseNotifier notifier;
 
     private FuseSession(Path mountPoint, FuseFilesystem fs, Options options, int deviceFd) {
         this.mountPoint = mountPoint;
@@ -83,7 +84,15 @@ public final class FuseSession implements AutoCloseable {
     }
 
     private void handleInit() throws IOException {
-        ByteBuffer in = NativeMemory.allocate(FuseAbi.MIN_READ_BUFFER);
+        ByteBuffer in = NativeMemory.allocateUntouched(FuseAbi.MIN_READ_BUFFER);
+        try {
+            readInit(in);
+        } finally {
+            NativeMemory.free(in);
+        }
+    }
+
+    private void readInit(ByteBuffer in) throws IOException {
         ByteBuffer out = NativeMemory.allocate(InitOut.SIZE + 16);
         FuseRequest rq = new FuseRequest(in);
         FuseReply rp = new FuseReply(out);
@@ -135,6 +144,7 @@ public final class FuseSession implements AutoCloseable {
             this.init = r;
             long connectionId = MountTable.find(mountPoint).map(e -> (long) e.minor()).orElse(-1L);
             this.connection = new FuseConnection(deviceFd, r.minor(), r.flags(), r.maxWrite(), connectionId);
+            this.notifier = new FuseNotifier(deviceFd);
             fs.init(connection);
             LOG.log(Level.INFO, "mounted {0}: FUSE {1}.{2} negotiated (kernel offers 7.{3}), passthrough={4},"
                     + " writeback={5}, max_write={6,number,#}, connection {7,number,#}", mountPoint, r.major(), r.minor(), minor,
@@ -186,6 +196,7 @@ public final class FuseSession implements AutoCloseable {
     void workerExited(FuseWorker w) {
         if (liveWorkers.decrementAndGet() == 0) {
             try {
+                LOG.log(Level.INFO, "{0} ended; requests served: {1}", mountPoint, describeCounts(opcodeCounts()));
                 fs.destroy();
             } finally {
                 for (FuseWorker x : workers) {
@@ -202,6 +213,7 @@ public final class FuseSession implements AutoCloseable {
 
     public Path mountPoint() { return mountPoint; }
     public FuseConnection connection() { return connection; }
+    public FuseNotifier notifier() { return notifier; }
     public int workerCount() { return workers.size(); }
     public boolean alive() { return terminated.getCount() > 0; }
 
@@ -215,6 +227,16 @@ public final class FuseSession implements AutoCloseable {
             }
         }
         return sum;
+    }
+
+    static String describeCounts(long[] counts) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] > 0) {
+                b.append(b.isEmpty() ? "" : ", ").append(FuseOpcode.name(i)).append('=').append(counts[i]);
+            }
+        }
+        return b.isEmpty() ? "none" : b.toString();
     }
 
     public void awaitTermination() throws InterruptedException {

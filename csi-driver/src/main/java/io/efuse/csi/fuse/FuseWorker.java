@@ -38,8 +38,8 @@ final class FuseWorker implements Runnable {
 
     @Override
     public void run() {
-        FuseRequest rq = new FuseRequest(NativeMemory.allocate(FuseAbi.MIN_READ_BUFFER));
-        FuseReply rp = new FuseReply(NativeMemory.allocate(session.replyBufferSize()));
+        FuseRequest rq = new FuseRequest(NativeMemory.allocateUntouched(FuseAbi.MIN_READ_BUFFER));
+        FuseReply rp = new FuseReply(NativeMemory.allocateUntouched(session.replyBufferSize()));
         FuseFilesystem fs = session.filesystem();
         try {
             while (true) {
@@ -79,6 +79,8 @@ final class FuseWorker implements Runnable {
                 }
             }
         } finally {
+            NativeMemory.free(rq.buffer());
+            NativeMemory.free(rp.buffer());
             session.workerExited(this);
         }
     }

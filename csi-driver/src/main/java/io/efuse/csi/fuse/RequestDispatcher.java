@@ -8,11 +8,11 @@ import io.efuse.csi.fuse.FuseStructs.RenameIn;
 import io.efuse.csi.sys.Errno;
 
 /** Routes one request to the filesystem operation for its opcode and records what it answered. */
-final class RequestDispatcher {
+public final class RequestDispatcher {
     private RequestDispatcher() {}
 
     /** Fills rp for rq; after it returns, rp is either suppressed or ready to send. */
-    static void dispatch(FuseFilesystem fs, FuseRequest rq, FuseReply rp) {
+    public static void dispatch(FuseFilesystem fs, FuseRequest rq, FuseReply rp) {
         rp.begin(rq.unique());
         int op = rq.opcode();
         int err;

@@ -78,6 +78,7 @@ public final class LinuxConstants {
 
     public static final int F_DUPFD_CLOEXEC = 1030;
     public static final int F_GETFL = 3;
+    public static final int F_SETFL = 4;
 
     public static final long SYS_GETDENTS64 = 217;
     public static final long SYS_CAPGET = 125;

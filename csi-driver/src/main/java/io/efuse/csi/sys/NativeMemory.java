@@ -15,6 +15,23 @@ public final class NativeMemory {
         return ByteBuffer.allocateDirect(size).order(ByteOrder.nativeOrder());
     }
 
+    /**
+     * A direct, native-order buffer from malloc, not zeroed: large request buffers cost resident memory
+     * only for the pages a request actually touches. The caller must {@link #free} it exactly once.
+     */
+    public static ByteBuffer allocateUntouched(int size) {
+        long p = Native.malloc(size);
+        if (p == 0) {
+            throw new OutOfMemoryError("malloc(" + size + ") failed");
+        }
+        return new Pointer(p).getByteBuffer(0, size).order(ByteOrder.nativeOrder());
+    }
+
+    /** Frees a buffer from {@link #allocateUntouched}. */
+    public static void free(ByteBuffer buf) {
+        Native.free(address(buf));
+    }
+
     public static long address(ByteBuffer direct) {
         if (!direct.isDirect()) {
             throw new IllegalArgumentException("not a direct buffer");
