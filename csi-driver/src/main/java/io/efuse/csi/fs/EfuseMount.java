@@ -4,6 +4,7 @@ import static io.efuse.csi.sys.LinuxConstants.*;
 
 import io.efuse.csi.fuse.FuseNotifier;
 import io.efuse.csi.fuse.FuseOpcode;
+import io.efuse.csi.fuse.WorkerAdvisor;
 import io.efuse.csi.fuse.FuseSession;
 import io.efuse.csi.fuse.InitNegotiation;
 import io.efuse.csi.fuse.UringQueues;
@@ -200,6 +201,14 @@ public final class EfuseMount implements AutoCloseable {
         if (parent != 0) {
             notifier.invalidateEntry(parent, name);
         }
+    }
+
+    /**
+     * Lets the worker count follow the advisor (e.g. the eBPF monitor's view of this connection's load)
+     * between min and max.
+     */
+    public void scaleWorkers(WorkerAdvisor advisor, int min, int max) {
+        session.scaleWorkers(advisor, min, max);
     }
 
     /** Figures for status views and metrics. */
