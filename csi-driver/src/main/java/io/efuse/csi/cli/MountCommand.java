@@ -47,6 +47,11 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--workers", paramLabel = "N", description = "Request threads (default: cores, at least 2).")
     Integer workers;
 
+    @Option(names = "--max-workers", paramLabel = "N",
+            description = "Let the eBPF monitor's load figures grow the workers up to N (default: 4 per core)."
+                    + " Equal to --workers: a fixed pool.")
+    Integer maxWorkers;
+
     @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS",
             description = "Entry and attribute cache timeout in seconds, may be fractional (default: ${DEFAULT-VALUE}).")
     double timeout;
@@ -148,6 +153,14 @@ final class MountCommand implements Callable<Integer> {
                 throw e;
             }
             mounted.set(mount);
+            int min = options.workers();
+            int max = maxWorkers != null ? maxWorkers : Math.max(min, 4 * Runtime.getRuntime().availableProcessors());
+            if (max < min) {
+                throw new IllegalArgumentException("--max-workers " + max + " is below --workers " + min);
+            }
+            if (max > min) {
+                mount.scaleWorkers(telemetry.workerAdvisor((int) mount.connectionId(), min, max), min, max);
+            }
             published.set(telemetry.volumeMounted((int) mount.connectionId(), options.fsName(),
                     mount.mountPoint().toString(), mount.tier().label(), new SessionFigures() {
                         @Override

@@ -36,6 +36,8 @@ import io.efuse.csi.fuse.FuseStructs.WriteIn;
 import io.efuse.csi.fuse.FuseStructs.WriteOut;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.LibC;
+import io.efuse.csi.sys.NativeMemory;
+import io.efuse.csi.sys.Syscalls;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLong;
@@ -66,6 +68,24 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private volatile boolean writeback;
     private volatile boolean setxattrExt;
     private volatile boolean passthroughFailureLogged;
+    private final long rootDev;
+    private final int handleMountFd;
+    /** How many nodes may hold a descriptor before new files are kept by file handle instead. */
+    private final int descriptorBudget;
+
+    /**
+     * Half of the process's descriptor limit: the rest is for open files and other volumes. The system
+     * property efuse.nodeDescriptors overrides it (tests use a small budget).
+     */
+    private static int descriptorBudget() {
+        String forced = System.getProperty("efuse.nodeDescriptors");
+        if (forced != null) {
+            return Integer.parseInt(forced);
+        }
+        long limit = Syscalls.fileLimit();
+        return (int) Math.max(256, Math.min(Integer.MAX_VALUE, limit / 2));
+    }
+
     /** The daemon's own size limit, or null when the volume has none (or the kernel enforces it). */
     private final SpaceAccount account;
 
@@ -76,6 +96,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno, SpaceAccount account) {
         this.options = options;
+        this.rootDev = rootDev;
+        this.descriptorBudget = descriptorBudget();
+        // open_by_handle_at wants a real (not O_PATH) descriptor of the filesystem the handles belong to.
+        ByteBuffer path = NativeMemory.allocate(32);
+        this.handleMountFd = LibC.open(NativeMemory.procFdPath(path, NativeMemory.address(path), 0, rootFd),
+                O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         this.account = account;
         this.entrySec = options.entryTimeout().getSeconds();
         this.entryNsec = options.entryTimeout().getNano();
@@ -95,6 +121,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
     @Override
     public void destroy() {
         inodes.clear();
+        LibC.close(handleMountFd);
     }
 
     /** Whether regular files are really opened with passthrough on this mount. */
@@ -121,8 +148,47 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return inodes.get(1).fd;
     }
 
+    public int nodeDescriptors() {
+        return inodes.descriptors();
+    }
+
     public int nodeCount() {
         return inodes.size();
+    }
+
+    @Override
+    public void requestDone(FuseRequest rq) {
+        Object st = rq.workerState();
+        if (st != null) {
+            ((WorkerScratch) st).closeTemporary();
+        }
+    }
+
+    /**
+     * A descriptor of inode for the current request: its own, or one opened from its file handle and
+     * closed after the request. Negative: -errno (ESTALE once the file is gone).
+     */
+    private int fdOf(WorkerScratch s, Inode inode) {
+        if (inode.fd >= 0) {
+            return inode.fd;
+        }
+        s.buf.put(WorkerScratch.HANDLE, inode.handle);
+        int fd = LibC.open_by_handle_at(handleMountFd, s.handle(), O_PATH | O_CLOEXEC);
+        if (fd < 0) {
+            return -LibC.errno();
+        }
+        return s.closeAfterRequest(fd);
+    }
+
+    /** The struct file_handle of fd, or null if the backing filesystem cannot give one. */
+    private static byte[] fileHandle(WorkerScratch s, int fd) {
+        s.buf.putInt(WorkerScratch.HANDLE, 128);
+        if (LibC.name_to_handle_at(fd, s.empty(), s.handle(), s.mountId(), AT_EMPTY_PATH) < 0) {
+            return null;
+        }
+        byte[] h = new byte[8 + s.buf.getInt(WorkerScratch.HANDLE)];
+        s.buf.get(WorkerScratch.HANDLE, h);
+        return h;
     }
 
     private static WorkerScratch scratch(FuseRequest rq) {
@@ -237,7 +303,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
         }
         ByteBuffer sx = s.buf;
         int mode = sx.getShort(WorkerScratch.STATX + 28) & 0xffff;
-        Inode inode = inodes.lookupOrInsert(fd, devOf(sx), sx.getLong(WorkerScratch.STATX + 32), mode);
+        long dev = devOf(sx);
+        // Past the descriptor budget, files (not directories: they are the parents of every *at call)
+        // are kept by file handle and opened only while a request needs them.
+        byte[] handle = !isDir(mode) && dev == rootDev && inodes.descriptors() >= descriptorBudget
+                ? fileHandle(s, fd) : null;
+        Inode inode = inodes.lookupOrInsert(fd, dev, sx.getLong(WorkerScratch.STATX + 32), mode, handle);
         rp.putU64(off + EntryOut.NODEID, inode.nodeId);
         rp.putU64(off + EntryOut.GENERATION, inode.generation);
         rp.putU64(off + EntryOut.ENTRY_VALID, entrySec);
@@ -320,9 +391,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
-        int fd = inode.fd;
+        int fd;
         if ((rq.u32(GetattrIn.GETATTR_FLAGS) & FuseAbi.GETATTR_FH) != 0) {
             fd = fileFd(rq.u64(GetattrIn.FH));
+        } else {
+            fd = fdOf(s, inode);
+            if (fd < 0) {
+                return -fd;
+            }
         }
         int err = stat(s, fd);
         if (err != 0) {
@@ -340,17 +416,21 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
         int valid = rq.u32(SetattrIn.VALID);
         boolean hasFh = (valid & FuseAbi.FATTR_FH) != 0;
         int fh = hasFh ? fileFd(rq.u64(SetattrIn.FH)) : -1;
         boolean symlink = isSymlink(inode.mode);
         if ((valid & FuseAbi.FATTR_SIZE) != 0) {
             long size = rq.u64(SetattrIn.SIZE_);
-            long size0 = account == null ? -1 : sizeOf(s, inode.fd);
+            long size0 = account == null ? -1 : sizeOf(s, ifd);
             if (!chargeGrowth(size0, size)) {
                 return Errno.EDQUOT;
             }
-            int r = fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(inode.fd), size);
+            int r = fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(ifd), size);
             if (r < 0) {
                 int err = LibC.errno();
                 if (account != null && size0 >= 0 && size > size0) {
@@ -367,14 +447,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
             // set-id bits to the daemon but sends no attribute at all (ctime only travels with the
             // writeback cache). The same chown on the backing file updates ctime and clears set-id
             // bits exactly as the backing filesystem does natively.
-            if (LibC.fchownat(inode.fd, s.empty(), -1, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+            if (LibC.fchownat(ifd, s.empty(), -1, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
                 return LibC.errno();
             }
         }
         if ((valid & (FuseAbi.FATTR_UID | FuseAbi.FATTR_GID)) != 0) {
             int uid = (valid & FuseAbi.FATTR_UID) != 0 ? rq.u32(SetattrIn.UID) : -1;
             int gid = (valid & FuseAbi.FATTR_GID) != 0 ? rq.u32(SetattrIn.GID) : -1;
-            if (LibC.fchownat(inode.fd, s.empty(), uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+            if (LibC.fchownat(ifd, s.empty(), uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
                 return LibC.errno();
             }
         }
@@ -383,7 +463,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 return ENOTSUP;
             }
             int mode = rq.u32(SetattrIn.MODE) & 07777;
-            int r = fh >= 0 ? LibC.fchmod(fh, mode) : LibC.fchmodat(AT_FDCWD, s.procPath(inode.fd), mode, 0);
+            int r = fh >= 0 ? LibC.fchmod(fh, mode) : LibC.fchmodat(AT_FDCWD, s.procPath(ifd), mode, 0);
             if (r < 0) {
                 return LibC.errno();
             }
@@ -404,15 +484,15 @@ public final class EfuseFilesystem implements FuseFilesystem {
             if (fh >= 0) {
                 r = LibC.futimens(fh, s.small());
             } else if (symlink) {
-                r = LibC.utimensat(inode.fd, s.empty(), s.small(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+                r = LibC.utimensat(ifd, s.empty(), s.small(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
             } else {
-                r = LibC.utimensat(AT_FDCWD, s.procPath(inode.fd), s.small(), 0);
+                r = LibC.utimensat(AT_FDCWD, s.procPath(ifd), s.small(), 0);
             }
             if (r < 0) {
                 return LibC.errno();
             }
         }
-        int err = stat(s, inode.fd);
+        int err = stat(s, ifd);
         if (err != 0) {
             return err;
         }
@@ -435,7 +515,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
      * Clears set-user-ID and set-group-ID (with group execute) as a write by the caller would have
      * done: the daemon writes as root, which the backing filesystem would exempt.
      */
-    private static int killSuidSgid(WorkerScratch s, Inode inode) {
+    private int killSuidSgid(WorkerScratch s, Inode inode) {
         int mode = inode.mode;
         if (!isRegular(mode)) {
             return 0;
@@ -448,7 +528,11 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return 0;
         }
         int newMode = mode & 07777 & ~kill;
-        if (LibC.fchmodat(AT_FDCWD, s.procPath(inode.fd), newMode, 0) < 0) {
+        int fd = fdOf(s, inode);
+        if (fd < 0) {
+            return -fd;
+        }
+        if (LibC.fchmodat(AT_FDCWD, s.procPath(fd), newMode, 0) < 0) {
             return LibC.errno();
         }
         inode.mode = (mode & S_IFMT) | newMode;
@@ -462,7 +546,11 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
-        long n = LibC.readlinkat(inode.fd, s.empty(), rp.payloadAddress(), Math.min(rp.capacity(), 65536));
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
+        long n = LibC.readlinkat(ifd, s.empty(), rp.payloadAddress(), Math.min(rp.capacity(), 65536));
         if (n < 0) {
             return LibC.errno();
         }
@@ -621,7 +709,11 @@ public final class EfuseFilesystem implements FuseFilesystem {
         }
         WorkerScratch s = scratch(rq);
         long name = rq.argAddress(nameOff);
-        if (LibC.linkat(target.fd, s.empty(), parent.fd, name, AT_EMPTY_PATH) < 0) {
+        int tfd = fdOf(s, target);
+        if (tfd < 0) {
+            return -tfd;
+        }
+        if (LibC.linkat(tfd, s.empty(), parent.fd, name, AT_EMPTY_PATH) < 0) {
             return LibC.errno();
         }
         return lookupName(s, parent, name, rp, 0);
@@ -738,8 +830,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ELOOP;
         }
         WorkerScratch s = scratch(rq);
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
         int flags = rq.u32(OpenIn.FLAGS);
-        int fd = LibC.open(s.procPath(inode.fd), openFlagsFor(flags), 0);
+        int fd = LibC.open(s.procPath(ifd), openFlagsFor(flags), 0);
         if (fd < 0) {
             return LibC.errno();
         }
@@ -1024,13 +1120,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
         int base = setxattrExt ? SetxattrIn.SIZE : SetxattrIn.COMPAT_SIZE;
         int size = rq.u32(SetxattrIn.SIZE_);
         int nameLen = rq.stringLength(base);
         if (base + nameLen + 1 + (long) size > rq.argLength()) {
             return Errno.EINVAL;
         }
-        int r = LibC.setxattr(s.procPath(inode.fd), rq.argAddress(base), rq.argAddress(base + nameLen + 1), size,
+        int r = LibC.setxattr(s.procPath(ifd), rq.argAddress(base), rq.argAddress(base + nameLen + 1), size,
                 rq.u32(SetxattrIn.FLAGS));
         return r < 0 ? LibC.errno() : 0;
     }
@@ -1042,8 +1142,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
         int size = rq.u32(GetxattrIn.SIZE_);
-        long path = s.procPath(inode.fd);
+        long path = s.procPath(ifd);
         long name = rq.argAddress(GetxattrIn.SIZE);
         if (size == 0) {
             long n = LibC.getxattr(path, name, 0, 0);
@@ -1070,8 +1174,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
         int size = rq.u32(GetxattrIn.SIZE_);
-        long path = s.procPath(inode.fd);
+        long path = s.procPath(ifd);
         if (size == 0) {
             long n = LibC.listxattr(path, 0, 0);
             if (n < 0) {
@@ -1097,7 +1205,11 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
-        return LibC.removexattr(s.procPath(inode.fd), rq.argAddress(0)) < 0 ? LibC.errno() : 0;
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
+        return LibC.removexattr(s.procPath(ifd), rq.argAddress(0)) < 0 ? LibC.errno() : 0;
     }
 
     // ---- directories ----
@@ -1222,7 +1334,11 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.ESTALE;
         }
         WorkerScratch s = scratch(rq);
-        int err = stat(s, inode.fd);
+        int ifd = fdOf(s, inode);
+        if (ifd < 0) {
+            return -ifd;
+        }
+        int err = stat(s, ifd);
         if (err != 0) {
             return err;
         }

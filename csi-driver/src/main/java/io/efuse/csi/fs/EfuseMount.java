@@ -4,6 +4,7 @@ import static io.efuse.csi.sys.LinuxConstants.*;
 
 import io.efuse.csi.fuse.FuseNotifier;
 import io.efuse.csi.fuse.FuseOpcode;
+import io.efuse.csi.fuse.WorkerAdvisor;
 import io.efuse.csi.fuse.FuseSession;
 import io.efuse.csi.fuse.InitNegotiation;
 import io.efuse.csi.fuse.UringQueues;
@@ -202,6 +203,14 @@ public final class EfuseMount implements AutoCloseable {
         }
     }
 
+    /**
+     * Lets the worker count follow the advisor (e.g. the eBPF monitor's view of this connection's load)
+     * between min and max.
+     */
+    public void scaleWorkers(WorkerAdvisor advisor, int min, int max) {
+        session.scaleWorkers(advisor, min, max);
+    }
+
     /** Figures for status views and metrics. */
     public Stats stats() {
         long[] counts = session.opcodeCounts();
@@ -211,7 +220,7 @@ public final class EfuseMount implements AutoCloseable {
                 byOp.put(FuseOpcode.name(i), counts[i]);
             }
         }
-        return new Stats(tier(), session.workerCount(), fs.nodeCount(), fs.passthroughOpenFiles(),
+        return new Stats(tier(), session.workerCount(), fs.nodeCount(), fs.nodeDescriptors(), fs.passthroughOpenFiles(),
                 fs.passthroughOpenedTotal(), byOp);
     }
 
@@ -221,9 +230,11 @@ public final class EfuseMount implements AutoCloseable {
     }
 
     /**
+     * @param nodes nodes the kernel knows
+     * @param nodeDescriptors of those, how many hold an open descriptor (the rest are kept by file handle)
      * @param requests requests served per opcode name since the mount
      */
-    public record Stats(Tier tier, int workers, int nodes, long passthroughOpenFiles, long passthroughOpenedTotal,
+    public record Stats(Tier tier, int workers, int nodes, int nodeDescriptors, long passthroughOpenFiles, long passthroughOpenedTotal,
             Map<String, Long> requests) {}
 
     @Override

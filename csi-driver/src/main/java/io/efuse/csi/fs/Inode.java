@@ -10,6 +10,11 @@ final class Inode {
     final int fd;
     final long dev;
     final long ino;
+    /**
+     * For a node kept without a descriptor (see InodeTable): its struct file_handle, opened with
+     * open_by_handle_at for the length of one request. Null when {@link #fd} is valid.
+     */
+    final byte[] handle;
     /** Last mode seen from the backing file: the type never changes, the permission bits are a hint. */
     volatile int mode;
     /** Guarded by the owning {@link InodeTable}. */
@@ -19,6 +24,11 @@ final class Inode {
     int backingOpens;
 
     Inode(long nodeId, int generation, int fd, long dev, long ino, int mode) {
+        this(nodeId, generation, fd, dev, ino, mode, null);
+    }
+
+    Inode(long nodeId, int generation, int fd, long dev, long ino, int mode, byte[] handle) {
+        this.handle = handle;
         this.nodeId = nodeId;
         this.generation = generation;
         this.fd = fd;

@@ -17,6 +17,7 @@ final class InodeTable {
     private int freeCount;
     private int nextSlot = 2; // 0 is invalid, 1 is the root
     private int size;
+    private int descriptors;
     // Open addressing over (dev, ino); values are slot indexes, 0 = empty, -1 = deleted.
     private int[] index = new int[2048];
     private int used;
@@ -36,6 +37,7 @@ final class InodeTable {
         slots[1] = root;
         insertIndex(1, dev, ino);
         size++;
+        descriptors++;
         return root;
     }
 
@@ -53,6 +55,14 @@ final class InodeTable {
      * its descriptor; otherwise fd is closed (the existing descriptor already names the same file).
      */
     synchronized Inode lookupOrInsert(int fd, long dev, long ino, int mode) {
+        return lookupOrInsert(fd, dev, ino, mode, null);
+    }
+
+    /**
+     * As above; if handle is not null and the inode is new, it is kept by that file handle instead of
+     * a descriptor, and fd is closed.
+     */
+    synchronized Inode lookupOrInsert(int fd, long dev, long ino, int mode, byte[] handle) {
         int slot = findIndex(dev, ino);
         if (slot > 0) {
             Inode existing = slots[slot];
@@ -62,7 +72,14 @@ final class InodeTable {
             return existing;
         }
         int s = allocateSlot();
-        Inode inode = new Inode(s, generations[s], fd, dev, ino, mode);
+        Inode inode;
+        if (handle != null) {
+            closer.accept(fd);
+            inode = new Inode(s, generations[s], -1, dev, ino, mode, handle);
+        } else {
+            inode = new Inode(s, generations[s], fd, dev, ino, mode);
+            descriptors++;
+        }
         inode.nlookup = 1;
         slots[s] = inode;
         insertIndex(s, dev, ino);
@@ -87,7 +104,10 @@ final class InodeTable {
             }
             free[freeCount++] = s;
             size--;
-            closer.accept(inode.fd);
+            if (inode.fd >= 0) {
+                descriptors--;
+                closer.accept(inode.fd);
+            }
         }
     }
 
@@ -95,6 +115,11 @@ final class InodeTable {
     synchronized Inode find(long dev, long ino) {
         int slot = findIndex(dev, ino);
         return slot > 0 ? slots[slot] : null;
+    }
+
+    /** Nodes held by an open descriptor (the rest are kept by file handle). */
+    synchronized int descriptors() {
+        return descriptors;
     }
 
     synchronized int size() {
@@ -105,7 +130,7 @@ final class InodeTable {
     synchronized void clear() {
         Inode[] s = slots;
         for (int i = 1; i < s.length; i++) {
-            if (s[i] != null) {
+            if (s[i] != null && s[i].fd >= 0) {
                 closer.accept(s[i].fd);
                 s[i] = null;
             }
@@ -113,6 +138,7 @@ final class InodeTable {
         Arrays.fill(index, 0);
         used = 0;
         size = 0;
+        descriptors = 0;
     }
 
     private int allocateSlot() {

@@ -15,6 +15,8 @@ final class WorkerScratch {
     static final int PATH = 512;
     static final int PATH2 = 576;
     static final int SMALL = 640;
+    static final int HANDLE = 768; // struct file_handle: 8 + MAX_HANDLE_SZ (128) bytes
+    static final int MOUNT_ID = 904;
     static final int EMPTY = 1016; // a NUL byte: the "" path of AT_EMPTY_PATH calls
     static final int DIRENTS = 1024;
     static final int DIRENTS_SIZE = 64 * 1024;
@@ -22,6 +24,29 @@ final class WorkerScratch {
     final ByteBuffer buf = NativeMemory.allocate(DIRENTS + DIRENTS_SIZE);
     final long address = NativeMemory.address(buf);
     final ThreadCredentials credentials = new ThreadCredentials();
+    // Descriptors opened from file handles for the current request, closed when it has been answered.
+    private final int[] temporary = new int[8];
+    private int temporaryCount;
+
+    long handle() { return address + HANDLE; }
+    long mountId() { return address + MOUNT_ID; }
+
+    /** Remembers fd to be closed after the current request; returns it. */
+    int closeAfterRequest(int fd) {
+        if (temporaryCount == temporary.length) {
+            io.efuse.csi.sys.LibC.close(fd);
+            throw new IllegalStateException("more than " + temporary.length + " handle-opened nodes in one request");
+        }
+        temporary[temporaryCount++] = fd;
+        return fd;
+    }
+
+    void closeTemporary() {
+        for (int i = 0; i < temporaryCount; i++) {
+            io.efuse.csi.sys.LibC.close(temporary[i]);
+        }
+        temporaryCount = 0;
+    }
 
     long statx() { return address + STATX; }
     long statx2() { return address + STATX2; }

@@ -14,6 +14,9 @@ public interface FuseFilesystem {
 
     default void destroy() {}
 
+    /** Called on the worker's thread after each request has been handled (to release per-request state). */
+    default void requestDone(FuseRequest rq) {}
+
     default int lookup(FuseRequest rq, FuseReply rp) { return Errno.ENOSYS; }
 
     /** Drops nlookup references to nodeId (FORGET and BATCH_FORGET; never replied to). */

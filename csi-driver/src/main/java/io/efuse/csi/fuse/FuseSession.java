@@ -15,7 +15,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -41,7 +41,9 @@ public final class FuseSession implements AutoCloseable {
     private final FuseFilesystem fs;
     private final Options options;
     private final int deviceFd;
-    private final List<FuseWorker> workers = new ArrayList<>();
+    private final List<FuseWorker> workers = new CopyOnWriteArrayList<>();
+    private final long[] retiredCounts = new long[FuseOpcode.LIMIT];
+    private volatile Thread scaler;
     private final CountDownLatch terminated;
     private final AtomicInteger liveWorkers = new AtomicInteger();
     private volatile boolean closing;
@@ -249,6 +251,74 @@ public final class FuseSession implements AutoCloseable {
         memberExited();
     }
 
+    /** A worker that left to shrink the session: its descriptor goes, its counts stay. */
+    void workerRetired(FuseWorker w) {
+        synchronized (retiredCounts) {
+            long[] c = w.counts();
+            for (int i = 0; i < c.length; i++) {
+                retiredCounts[i] += c[i];
+            }
+        }
+        workers.remove(w);
+        Syscalls.close(w.fd());
+        memberExited();
+    }
+
+    /**
+     * Grows and shrinks the /dev/fuse workers between min and max as the advisor says (asked every
+     * 500 ms): the stock-kernel form of eFuse's load balancing. Growing clones the device; shrinking lets
+     * a worker finish its next request and leave. Does nothing while io_uring queues serve the mount.
+     */
+    public synchronized void scaleWorkers(WorkerAdvisor advisor, int min, int max) {
+        if (min < 1 || max < min) {
+            throw new IllegalArgumentException("worker bounds must satisfy 1 <= min <= max, not " + min + ".." + max);
+        }
+        if (scaler != null || uring != null) {
+            return;
+        }
+        scaler = Thread.ofPlatform().daemon(true).name("fuse-scaler-" + mountPoint.getFileName()).start(() -> {
+            while (alive() && !closing) {
+                try {
+                    Thread.sleep(500);
+                    resize(Math.clamp(advisor.desiredWorkers(activeWorkers()), min, max));
+                } catch (InterruptedException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "{0}: resizing workers failed: {1}", mountPoint, e.getMessage());
+                }
+            }
+        });
+    }
+
+    private int activeWorkers() {
+        int n = 0;
+        for (FuseWorker w : workers) {
+            if (!w.retiring()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private void resize(int want) throws IOException {
+        int have = activeWorkers();
+        for (int i = have; i < want && !closing; i++) {
+            int fd = cloneDevice();
+            FuseWorker w = new FuseWorker(this, fd, workers.size());
+            liveWorkers.incrementAndGet();
+            workers.add(w);
+            w.start();
+        }
+        // Worker 0 reads the mount's own descriptor and never leaves.
+        for (int i = workers.size() - 1; i > 0 && have > want; i--) {
+            FuseWorker w = workers.get(i);
+            if (!w.retiring()) {
+                w.retire();
+                have--;
+            }
+        }
+    }
+
     /** Threads other than the device workers (io_uring queues) that the session must outlive. */
     void membersStarting(int n) {
         liveWorkers.addAndGet(n);
@@ -275,7 +345,7 @@ public final class FuseSession implements AutoCloseable {
     public Path mountPoint() { return mountPoint; }
     public FuseConnection connection() { return connection; }
     public FuseNotifier notifier() { return notifier; }
-    public int workerCount() { return workers.size(); }
+    public int workerCount() { return activeWorkers(); }
     /** True if requests are served over FUSE-over-io_uring queues (besides FORGET/INTERRUPT on /dev/fuse). */
     public boolean uringActive() { return uring != null; }
     public int uringQueueCount() { return uring == null ? 0 : uring.queueCount(); }
@@ -298,7 +368,10 @@ public final class FuseSession implements AutoCloseable {
 
     /** Requests served per opcode since the mount, summed over workers. */
     public long[] opcodeCounts() {
-        long[] sum = new long[FuseOpcode.LIMIT];
+        long[] sum;
+        synchronized (retiredCounts) {
+            sum = retiredCounts.clone();
+        }
         for (FuseWorker w : workers) {
             long[] c = w.counts();
             for (int i = 0; i < sum.length; i++) {

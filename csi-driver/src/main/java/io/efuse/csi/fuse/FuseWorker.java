@@ -16,6 +16,9 @@ final class FuseWorker implements Runnable {
     private final int fd;
     private final Thread thread;
     private final long[] counts = new long[FuseOpcode.LIMIT];
+    /** Set by the session to shrink: the worker leaves after answering its next request. */
+    private volatile boolean retiring;
+    private boolean retired;
 
     FuseWorker(FuseSession session, int fd, int index) {
         this.session = session;
@@ -30,6 +33,14 @@ final class FuseWorker implements Runnable {
 
     int fd() {
         return fd;
+    }
+
+    void retire() {
+        retiring = true;
+    }
+
+    boolean retiring() {
+        return retiring;
     }
 
     long[] counts() {
@@ -77,11 +88,21 @@ final class FuseWorker implements Runnable {
                 if (op == FuseOpcode.DESTROY) {
                     return;
                 }
+                if (retiring) {
+                    // Its processing list is empty now (one request at a time), so closing its descriptor
+                    // aborts nothing.
+                    retired = true;
+                    return;
+                }
             }
         } finally {
             NativeMemory.free(rq.buffer());
             NativeMemory.free(rp.buffer());
-            session.workerExited(this);
+            if (retired) {
+                session.workerRetired(this);
+            } else {
+                session.workerExited(this);
+            }
         }
     }
 }

@@ -88,5 +88,6 @@ public final class RequestDispatcher {
         if (err != 0) {
             rp.error(err);
         }
+        fs.requestDone(rq);
     }
 }

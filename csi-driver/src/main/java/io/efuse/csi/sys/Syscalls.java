@@ -122,6 +122,12 @@ public final class Syscalls {
         return rl.getLong(0);
     }
 
+    /** The current soft RLIMIT_NOFILE, or 1024 if it cannot be read. */
+    public static long fileLimit() {
+        ByteBuffer rl = NativeMemory.allocate(16);
+        return LibC.getrlimit(RLIMIT_NOFILE, NativeMemory.address(rl)) < 0 ? 1024 : rl.getLong(0);
+    }
+
     /** fs.nr_open: the largest RLIMIT_NOFILE the kernel allows, or -1 if unreadable. */
     private static long kernelFileMax() {
         try {
