@@ -125,12 +125,9 @@ final class MountCommand implements Callable<Integer> {
                 b.workers(workers);
             }
             MountOptions options = b.build();
-            // The eBPF monitor (loaded, or reused from its pins) counts this volume's requests; without
-            // BPF the volume is served all the same and the reason is logged once.
-            NodeTelemetry telemetry = NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR,
-                    metricsAddress == null ? null : ListenAddress.parse(metricsAddress));
             // Registered before mounting, so that a signal at any moment leaves no mount behind.
             AtomicReference<EfuseMount> mounted = new AtomicReference<>();
+            AtomicReference<NodeTelemetry> telemetryRef = new AtomicReference<>();
             AtomicReference<AutoCloseable> published = new AtomicReference<>();
             Path target = mountPoint.toAbsolutePath().normalize();
             Thread hook = new Thread(() -> {
@@ -141,7 +138,7 @@ final class MountCommand implements Callable<Integer> {
                     detachIfOurs(target);
                 }
                 closeQuietly(published.get());
-                telemetry.close();
+                closeQuietly(telemetryRef.get());
             }, "efuse-unmount");
             Runtime.getRuntime().addShutdownHook(hook);
             EfuseMount mount;
@@ -149,10 +146,14 @@ final class MountCommand implements Callable<Integer> {
                 mount = EfuseMount.mount(options);
             } catch (IOException | RuntimeException e) {
                 Runtime.getRuntime().removeShutdownHook(hook);
-                telemetry.close();
                 throw e;
             }
             mounted.set(mount);
+            // The eBPF monitor (loaded, or reused from its pins) counts this volume's requests; without
+            // BPF the volume is served all the same and the reason is logged once.
+            NodeTelemetry telemetry = NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR,
+                    metricsAddress == null ? null : ListenAddress.parse(metricsAddress));
+            telemetryRef.set(telemetry);
             int min = options.workers();
             int max = maxWorkers != null ? maxWorkers : Math.max(min, 4 * Runtime.getRuntime().availableProcessors());
             if (max < min) {
@@ -179,11 +180,11 @@ final class MountCommand implements Callable<Integer> {
             mount.awaitUnmount();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
+                closeQuietly(published.get());
+                closeQuietly(telemetryRef.get());
             } catch (IllegalStateException shuttingDown) {
-                // the hook is running: the signal path unmounts
+                // the hook is running: the signal path unmounts and closes the telemetry
             }
-            closeQuietly(published.get());
-            telemetry.close();
             System.err.println("efuse-csi: " + mount.mountPoint() + " unmounted");
             return ExitCodes.OK;
         } catch (MountException e) {
