@@ -13,6 +13,7 @@ final class ExitCodes {
     static final int BAD_MOUNTPOINT = 6;
     static final int BUSY = 7;
     static final int TIER_UNAVAILABLE = 8;
+    static final int QUEUES_UNAVAILABLE = 9;
 
     private ExitCodes() {}
 
@@ -24,6 +25,7 @@ final class ExitCodes {
             case NOT_PERMITTED -> NOT_PERMITTED;
             case NO_FUSE -> NO_FUSE;
             case TIER_UNAVAILABLE -> TIER_UNAVAILABLE;
+            case QUEUES_UNAVAILABLE -> QUEUES_UNAVAILABLE;
         };
     }
 }

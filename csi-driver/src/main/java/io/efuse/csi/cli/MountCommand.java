@@ -3,6 +3,7 @@ package io.efuse.csi.cli;
 import io.efuse.csi.fs.EfuseMount;
 import io.efuse.csi.fs.MountException;
 import io.efuse.csi.fs.MountOptions;
+import io.efuse.csi.fs.Queues;
 import io.efuse.csi.fs.Tier;
 import io.efuse.csi.sys.LibC;
 import java.io.IOException;
@@ -28,6 +29,11 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--tier", defaultValue = "auto", paramLabel = "TIER",
             description = "Data path: auto, classic or passthrough (default: ${DEFAULT-VALUE}).")
     String tier;
+
+    @Option(names = "--queues", defaultValue = "auto", paramLabel = "QUEUES",
+            description = "Request transport: auto (io_uring when the kernel has it on), dev (/dev/fuse) or uring"
+                    + " (per-CPU io_uring queues, fail if unavailable) (default: ${DEFAULT-VALUE}).")
+    String queues;
 
     @Option(names = "--workers", paramLabel = "N", description = "Request threads (default: cores, at least 2).")
     Integer workers;
@@ -56,8 +62,10 @@ final class MountCommand implements Callable<Integer> {
             return ExitCodes.NO_FUSE;
         }
         Tier t;
+        Queues q;
         try {
             t = Tier.parse(tier);
+            q = Queues.parse(queues);
         } catch (IllegalArgumentException e) {
             System.err.println("efuse-csi mount: " + e.getMessage());
             return ExitCodes.USAGE;
@@ -71,7 +79,7 @@ final class MountCommand implements Callable<Integer> {
                 Files.createDirectories(backing);
                 Files.createDirectories(mountPoint);
             }
-            MountOptions.Builder b = MountOptions.builder(backing, mountPoint).tier(t)
+            MountOptions.Builder b = MountOptions.builder(backing, mountPoint).tier(t).queues(q)
                     .timeouts(Duration.ofNanos((long) (timeout * 1e9))).writebackCache(writeback).readOnly(readOnly);
             if (workers != null) {
                 b.workers(workers);
@@ -80,9 +88,9 @@ final class MountCommand implements Callable<Integer> {
             EfuseMount mount = EfuseMount.mount(options);
             Thread hook = new Thread(mount::close, "efuse-unmount");
             Runtime.getRuntime().addShutdownHook(hook);
-            System.err.printf("efuse-csi: %s mounted at %s (backing %s): FUSE 7.%d, tier=%s, workers=%d%n",
+            System.err.printf("efuse-csi: %s mounted at %s (backing %s): FUSE 7.%d, tier=%s, queues=%s, workers=%d%n",
                     options.fsName(), mount.mountPoint(), backing.toAbsolutePath(), mount.protocolMinor(),
-                    mount.tier().label(), mount.stats().workers());
+                    mount.tier().label(), mount.queues().label(), mount.stats().workers());
             mount.awaitUnmount();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);

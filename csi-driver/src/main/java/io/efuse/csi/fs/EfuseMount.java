@@ -6,6 +6,8 @@ import io.efuse.csi.fuse.FuseNotifier;
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.fuse.FuseSession;
 import io.efuse.csi.fuse.InitNegotiation;
+import io.efuse.csi.fuse.UringQueues;
+import io.efuse.csi.fuse.UringUnavailableException;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LibC;
@@ -33,6 +35,11 @@ public final class EfuseMount implements AutoCloseable {
 
     /** Mounts and returns once the kernel has negotiated INIT and requests are being served. */
     public static EfuseMount mount(MountOptions options) throws IOException {
+        return mount(options, UringQueues.ENABLE_URING);
+    }
+
+    /** As {@link #mount(MountOptions)}, reading the fuse module's enable_uring switch from enableUring. */
+    static EfuseMount mount(MountOptions options, Path enableUring) throws IOException {
         Path backing = options.backing().toAbsolutePath().normalize();
         Path mountPoint = options.mountPoint().toAbsolutePath().normalize();
         if (!Files.isDirectory(backing)) {
@@ -67,11 +74,20 @@ public final class EfuseMount implements AutoCloseable {
             throw e;
         }
         boolean wantPassthrough = options.tier() != Tier.CLASSIC;
+        UringQueues uring = switch (options.queues()) {
+            case AUTO -> UringQueues.auto();
+            case DEV -> UringQueues.OFF;
+            case URING -> UringQueues.mandatory();
+        };
         FuseSession.Options so = new FuseSession.Options(options.fsName(), "efuse", options.workers(),
-                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()));
+                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()),
+                uring.withEnableSwitch(enableUring));
         FuseSession session;
         try {
             session = FuseSession.mount(mountPoint, fs, so);
+        } catch (UringUnavailableException e) {
+            fs.destroy();
+            throw new MountException(MountException.Reason.QUEUES_UNAVAILABLE, "--queues uring: " + e.getMessage(), e);
         } catch (ErrnoException e) {
             fs.destroy();
             if (e.errno() == Errno.EPERM) {
@@ -96,6 +112,16 @@ public final class EfuseMount implements AutoCloseable {
     /** The tier really running: passthrough only if the kernel agreed to it. */
     public Tier tier() {
         return fs.passthroughActive() ? Tier.PASSTHROUGH : Tier.CLASSIC;
+    }
+
+    /** The request transport really running: io_uring queues only if they registered. */
+    public Queues queues() {
+        return session.uringActive() ? Queues.URING : Queues.DEV;
+    }
+
+    /** Requests the io_uring queues served since the mount; the rest came over /dev/fuse. */
+    public long requestsOverUring() {
+        return session.uringRequests();
     }
 
     public int protocolMinor() {

@@ -4,7 +4,7 @@ import java.io.IOException;
 
 /** A mount that cannot be made, with the reason a caller can act on (and a CLI can map to an exit code). */
 public final class MountException extends IOException {
-    public enum Reason { BAD_BACKING, BAD_MOUNTPOINT, BUSY, NOT_PERMITTED, NO_FUSE, TIER_UNAVAILABLE }
+    public enum Reason { BAD_BACKING, BAD_MOUNTPOINT, BUSY, NOT_PERMITTED, NO_FUSE, TIER_UNAVAILABLE, QUEUES_UNAVAILABLE }
 
     private final Reason reason;
 

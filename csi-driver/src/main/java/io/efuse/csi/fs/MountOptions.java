@@ -19,13 +19,23 @@ import java.util.Objects;
  * @param maxBytes byte limit of the volume, 0 for none: enforced by the daemon and shown by statfs
  * @param maxInodes inode limit of the volume, 0 for none
  * @param fsName the mount's source name, shown in the mount table
+ * @param queues the request transport wanted ({@link Queues#AUTO}: io_uring when the kernel has it on)
  */
 public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers, Duration entryTimeout,
         Duration attrTimeout, boolean writebackCache, boolean readOnly, long maxBytes, long maxInodes,
-        String fsName) {
+        String fsName, Queues queues) {
+
+    /** Options with {@link Queues#AUTO}. */
+    public MountOptions(Path backing, Path mountPoint, Tier tier, int workers, Duration entryTimeout,
+            Duration attrTimeout, boolean writebackCache, boolean readOnly, long maxBytes, long maxInodes,
+            String fsName) {
+        this(backing, mountPoint, tier, workers, entryTimeout, attrTimeout, writebackCache, readOnly, maxBytes,
+                maxInodes, fsName, Queues.AUTO);
+    }
 
     public MountOptions {
         Objects.requireNonNull(backing, "backing");
+        Objects.requireNonNull(queues, "queues");
         Objects.requireNonNull(mountPoint, "mountPoint");
         Objects.requireNonNull(tier, "tier");
         Objects.requireNonNull(entryTimeout, "entryTimeout");
@@ -65,6 +75,7 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         private long maxBytes;
         private long maxInodes;
         private String fsName = "efuse";
+        private Queues queues = Queues.AUTO;
 
         private Builder(Path backing, Path mountPoint) {
             this.backing = backing;
@@ -80,10 +91,11 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         public Builder readOnly(boolean b) { this.readOnly = b; return this; }
         public Builder limits(long bytes, long inodes) { this.maxBytes = bytes; this.maxInodes = inodes; return this; }
         public Builder fsName(String n) { this.fsName = n; return this; }
+        public Builder queues(Queues q) { this.queues = q; return this; }
 
         public MountOptions build() {
             return new MountOptions(backing, mountPoint, tier, workers, entryTimeout, attrTimeout, writebackCache,
-                    readOnly, maxBytes, maxInodes, fsName);
+                    readOnly, maxBytes, maxInodes, fsName, queues);
         }
     }
 }

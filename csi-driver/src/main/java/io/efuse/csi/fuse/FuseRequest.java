@@ -74,6 +74,16 @@ public final class FuseRequest {
     }
 
     /**
+     * Takes the next request delivered into the buffers already bound by {@link #bindSplit}, with its own
+     * split and payload length. Allocates nothing, unlike bindSplit, which resolves buffer addresses.
+     */
+    public void nextSplit(int split, int payloadLength) {
+        this.split = split;
+        this.length = buf.getInt(InHeader.LEN);
+        this.argLength = split + payloadLength;
+    }
+
+    /**
      * Per-worker state a filesystem keeps with the request object (scratch buffers, credentials): the
      * same request object always belongs to the same thread.
      */

@@ -30,7 +30,12 @@ public final class FuseSession implements AutoCloseable {
 
     /** How a session is mounted and served. */
     public record Options(String fsName, String subtype, int workers, boolean readOnly, long extraMountFlags,
-            InitNegotiation negotiation) {}
+            InitNegotiation negotiation, UringQueues uring) {
+        public Options(String fsName, String subtype, int workers, boolean readOnly, long extraMountFlags,
+                InitNegotiation negotiation) {
+            this(fsName, subtype, workers, readOnly, extraMountFlags, negotiation, UringQueues.OFF);
+        }
+    }
 
     private final Path mountPoint;
     private final FuseFilesystem fs;
@@ -42,6 +47,8 @@ public final class FuseSession implements AutoCloseable {
     private volatile boolean closing;
     private FuseConnection connection;
     private InitNegotiation.Result init;
+    private InitNegotiation negotiation;
+    private volatile FuseUringTransport uring;
     private FuseNotifier notifier;
 
     private FuseSession(Path mountPoint, FuseFilesystem fs, Options options, int deviceFd) {
@@ -57,6 +64,17 @@ public final class FuseSession implements AutoCloseable {
      * the filesystem is ready to serve requests.
      */
     public static FuseSession mount(Path mountPoint, FuseFilesystem fs, Options options) throws IOException {
+        boolean wantUring = options.uring().want();
+        if (wantUring) {
+            String unavailable = FuseUringTransport.unavailableReason(options.uring().enableSwitch());
+            if (unavailable != null) {
+                if (options.uring().required()) {
+                    throw new UringUnavailableException("FUSE-over-io_uring cannot run: " + unavailable);
+                }
+                LOG.log(Level.INFO, "{0}: serving over /dev/fuse: {1}", mountPoint, unavailable);
+                wantUring = false;
+            }
+        }
         int fd;
         try {
             fd = Syscalls.open(Path.of("/dev/fuse"), O_RDWR, 0);
@@ -65,6 +83,7 @@ public final class FuseSession implements AutoCloseable {
                     + (e.errno() == Errno.ENOENT ? "; load the fuse module or give the container /dev/fuse" : ""), e);
         }
         FuseSession session = new FuseSession(mountPoint, fs, options, fd);
+        session.negotiation = options.negotiation().withUring(wantUring);
         try {
             String data = "fd=" + fd + ",rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other";
             long flags = MS_NOSUID | MS_NODEV | options.extraMountFlags() | (options.readOnly() ? MS_RDONLY : 0);
@@ -75,6 +94,7 @@ public final class FuseSession implements AutoCloseable {
         }
         try {
             session.handleInit();
+            session.startUring(wantUring);
             session.startWorkers();
         } catch (IOException | RuntimeException e) {
             session.abortAfterFailedStart();
@@ -115,7 +135,7 @@ public final class FuseSession implements AutoCloseable {
             if ((kflags & FuseAbi.INIT_EXT) != 0 && rq.argLength() >= InitIn.SIZE) {
                 kflags |= (rq.u32(InitIn.FLAGS2) & 0xffffffffL) << 32;
             }
-            InitNegotiation.Result r = options.negotiation().negotiate(major, minor, kflags,
+            InitNegotiation.Result r = negotiation.negotiate(major, minor, kflags,
                     rq.u32(InitIn.MAX_READAHEAD));
             rp.begin(rq.unique());
             if (r.minor() < 0) {
@@ -153,6 +173,35 @@ public final class FuseSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts the io_uring queues if INIT agreed on them. Until every queue has registered, the kernel
+     * holds new requests back; if a queue cannot register, it falls back to /dev/fuse by itself.
+     */
+    private void startUring(boolean wanted) throws IOException {
+        boolean negotiated = (init.flags() & FuseAbi.OVER_IO_URING) != 0;
+        if (!negotiated) {
+            if (wanted && options.uring().required()) {
+                throw new UringUnavailableException("FUSE-over-io_uring cannot run: the kernel did not offer"
+                        + " FUSE_OVER_IO_URING in INIT (enable_uring off, or FUSE protocol 7." + init.minor()
+                        + " is older than 7.42)");
+            }
+            return;
+        }
+        // The kernel refuses entries smaller than max(FUSE_MIN_READ_BUFFER, max_write, max_pages pages).
+        int payload = Math.max(8192, Math.max(init.maxWrite(), init.maxPages() * 4096));
+        try {
+            uring = FuseUringTransport.start(this, fs, deviceFd, options.uring().entriesPerQueue(), payload);
+            LOG.log(Level.INFO, "{0}: serving over io_uring: {1} queues ({2} pinned to their CPU), {3} entries each,"
+                    + " /dev/fuse workers for FORGET and INTERRUPT", mountPoint, uring.queueCount(),
+                    uring.pinnedCount(), options.uring().entriesPerQueue());
+        } catch (IOException e) {
+            if (options.uring().required()) {
+                throw new UringUnavailableException("FUSE-over-io_uring cannot run: " + e.getMessage(), e);
+            }
+            LOG.log(Level.WARNING, "{0}: serving over /dev/fuse: {1}", mountPoint, e.getMessage());
+        }
+    }
+
     private void startWorkers() throws IOException {
         int n = Math.max(1, options.workers());
         for (int i = 0; i < n; i++) {
@@ -160,7 +209,10 @@ public final class FuseSession implements AutoCloseable {
             FuseWorker w = new FuseWorker(this, fd, i);
             workers.add(w);
         }
-        liveWorkers.set(workers.size());
+        liveWorkers.addAndGet(workers.size());
+        if (uring == null) {
+            LOG.log(Level.INFO, "{0}: serving over /dev/fuse: {1} workers", mountPoint, workers.size());
+        }
         for (FuseWorker w : workers) {
             w.start();
         }
@@ -194,6 +246,15 @@ public final class FuseSession implements AutoCloseable {
     }
 
     void workerExited(FuseWorker w) {
+        memberExited();
+    }
+
+    /** Threads other than the device workers (io_uring queues) that the session must outlive. */
+    void membersStarting(int n) {
+        liveWorkers.addAndGet(n);
+    }
+
+    void memberExited() {
         if (liveWorkers.decrementAndGet() == 0) {
             try {
                 LOG.log(Level.INFO, "{0} ended; requests served: {1}", mountPoint, describeCounts(opcodeCounts()));
@@ -215,6 +276,24 @@ public final class FuseSession implements AutoCloseable {
     public FuseConnection connection() { return connection; }
     public FuseNotifier notifier() { return notifier; }
     public int workerCount() { return workers.size(); }
+    /** True if requests are served over FUSE-over-io_uring queues (besides FORGET/INTERRUPT on /dev/fuse). */
+    public boolean uringActive() { return uring != null; }
+    public int uringQueueCount() { return uring == null ? 0 : uring.queueCount(); }
+
+    /** Requests served by the io_uring queues since the mount (0 on /dev/fuse alone). */
+    public long uringRequests() {
+        FuseUringTransport u = uring;
+        if (u == null) {
+            return 0;
+        }
+        long[] c = new long[FuseOpcode.LIMIT];
+        u.addCounts(c);
+        long n = 0;
+        for (long x : c) {
+            n += x;
+        }
+        return n;
+    }
     public boolean alive() { return terminated.getCount() > 0; }
 
     /** Requests served per opcode since the mount, summed over workers. */
@@ -225,6 +304,10 @@ public final class FuseSession implements AutoCloseable {
             for (int i = 0; i < sum.length; i++) {
                 sum[i] += c[i];
             }
+        }
+        FuseUringTransport u = uring;
+        if (u != null) {
+            u.addCounts(sum);
         }
         return sum;
     }

@@ -7,8 +7,18 @@ package io.efuse.csi.fuse;
  * @param wantPassthrough ask for FUSE_PASSTHROUGH (file data bypasses the daemon)
  * @param wantWritebackCache ask for the kernel's writeback cache (ignored with passthrough: the kernel
  *     does not combine them)
+ * @param wantUring ask for FUSE_OVER_IO_URING (requests then arrive on per-CPU io_uring queues)
  */
-public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache) {
+public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache, boolean wantUring) {
+
+    public InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache) {
+        this(wantPassthrough, wantWritebackCache, false);
+    }
+
+    /** The same wishes, with FUSE_OVER_IO_URING asked for or not. */
+    public InitNegotiation withUring(boolean uring) {
+        return new InitNegotiation(wantPassthrough, wantWritebackCache, uring);
+    }
 
     /** What the daemon always asks for when the kernel offers it. */
     static final long BASE_FLAGS = FuseAbi.ASYNC_READ | FuseAbi.ATOMIC_O_TRUNC | FuseAbi.BIG_WRITES
@@ -32,6 +42,9 @@ public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCach
         long want = BASE_FLAGS;
         if (wantPassthrough) {
             want |= FuseAbi.PASSTHROUGH;
+        }
+        if (wantUring) {
+            want |= FuseAbi.OVER_IO_URING;
         }
         long flags = want & kernelFlags;
         // INIT_EXT (flags2) only exists from 7.36; without it the upper flags are unreadable.

@@ -42,6 +42,7 @@ public final class Errno {
     public static final int ETIMEDOUT = 110;
     public static final int ESTALE = 116;
     public static final int EDQUOT = 122;
+    public static final int ECANCELED = 125;
 
     private Errno() {}
 
@@ -88,6 +89,7 @@ public final class Errno {
             case ETIMEDOUT -> "ETIMEDOUT";
             case ESTALE -> "ESTALE";
             case EDQUOT -> "EDQUOT";
+            case ECANCELED -> "ECANCELED";
             default -> "errno " + errno;
         };
     }

@@ -135,4 +135,14 @@ public final class LibC {
     public static native int setrlimit(int resource, long rlim);
 
     public static native long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+
+    /** Returns the mapping's address, or -1 (MAP_FAILED) with errno set. */
+    public static native long mmap(long addr, long length, int prot, int flags, int fd, long offset);
+
+    public static native int munmap(long addr, long length);
+
+    /** pid 0 is the calling thread; mask points at a cpu_set_t of cpusetsize bytes. */
+    public static native int sched_setaffinity(int pid, long cpusetsize, long mask);
+
+    public static native int sched_getcpu();
 }

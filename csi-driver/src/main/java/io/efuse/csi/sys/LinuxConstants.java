@@ -83,6 +83,14 @@ public final class LinuxConstants {
     public static final long SYS_CAPGET = 125;
     public static final long SYS_CAPSET = 126;
     public static final long SYS_OPENAT2 = 437;
+    public static final long SYS_IO_URING_SETUP = 425;
+    public static final long SYS_IO_URING_ENTER = 426;
+    public static final long SYS_IO_URING_REGISTER = 427;
+
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_POPULATE = 0x08000;
 
     public static final long RESOLVE_NO_XDEV = 0x01;
     public static final long RESOLVE_NO_MAGICLINKS = 0x02;
