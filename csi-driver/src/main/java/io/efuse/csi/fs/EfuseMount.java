@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static io.efuse.csi.sys.LinuxConstants.*;
 
+import io.efuse.csi.fuse.FuseFilesystem;
 import io.efuse.csi.fuse.FuseNotifier;
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.fuse.FuseSession;
@@ -26,11 +27,14 @@ public final class EfuseMount implements AutoCloseable {
     private final MountOptions options;
     private final EfuseFilesystem fs;
     private final FuseSession session;
+    /** Where the volume's recoverable state lives (null: the mount dies with this process). */
+    private final VolumeState state;
 
-    private EfuseMount(MountOptions options, EfuseFilesystem fs, FuseSession session) {
+    private EfuseMount(MountOptions options, EfuseFilesystem fs, FuseSession session, VolumeState state) {
         this.options = options;
         this.fs = fs;
         this.session = session;
+        this.state = state;
     }
 
     /** Mounts and returns once the kernel has negotiated INIT and requests are being served. */
@@ -40,6 +44,87 @@ public final class EfuseMount implements AutoCloseable {
 
     /** As {@link #mount(MountOptions)}, reading the fuse module's enable_uring switch from enableUring. */
     static EfuseMount mount(MountOptions options, Path enableUring) throws IOException {
+        return mount(options, enableUring, null);
+    }
+
+    /**
+     * Mounts a volume that survives the restart of its daemon: nodes and open files are recorded under
+     * stateDir (tmpfs, e.g. /run/efuse/VOLUME), requests are read from /dev/fuse (io_uring queues cannot
+     * be handed over), and {@link #deviceFds()} are what an fd keeper must hold to keep the connection up.
+     */
+    public static EfuseMount mountRecoverable(MountOptions options, Path stateDir) throws IOException {
+        if (options.queues() == Queues.URING) {
+            throw new MountException(MountException.Reason.QUEUES_UNAVAILABLE,
+                    "a volume that survives daemon restarts is served over /dev/fuse: --queues uring cannot be used");
+        }
+        MountOptions dev = new MountOptions(options.backing(), options.mountPoint(), options.tier(), options.workers(),
+                options.entryTimeout(), options.attrTimeout(), options.writebackCache(), options.readOnly(),
+                options.maxBytes(), options.maxInodes(), options.fsName(), Queues.DEV);
+        return mount(dev, UringQueues.ENABLE_URING, stateDir);
+    }
+
+    /**
+     * Serves a live connection left by a daemon that died or handed over: the state under stateDir
+     * says what was mounted and negotiated, deviceFds are the connection's /dev/fuse descriptors (from
+     * the fd keeper; owned by the mount from here on).
+     */
+    public static EfuseMount adopt(Path stateDir, int[] deviceFds) throws IOException {
+        SessionFile session = SessionFile.read(stateDir);
+        MountOptions options = session.options();
+        LibC.umask(0);
+        Syscalls.raiseFileLimit();
+        int rootFd = Syscalls.open(options.backing(), O_PATH | O_DIRECTORY, 0);
+        EfuseFilesystem fs;
+        VolumeState state;
+        try {
+            Statx st = Syscalls.fstatx(rootFd);
+            SpaceAccount account = options.limited() ? SpaceAccount.measure(options.backing(), options.maxBytes(),
+                    options.maxInodes()) : null;
+            fs = new EfuseFilesystem(options, rootFd, ((long) st.devMajor() << 32) | (st.devMinor() & 0xffffffffL),
+                    st.ino(), account);
+        } catch (IOException e) {
+            Syscalls.close(rootFd);
+            throw e;
+        }
+        try {
+            state = VolumeState.resume(stateDir, session, fs);
+        } catch (IOException | RuntimeException e) {
+            fs.destroy();
+            throw e;
+        }
+        fs.recoverable(state);
+        state.saveSession(options, session.init(), session.connectionId());
+        boolean wantPassthrough = options.tier() != Tier.CLASSIC;
+        FuseSession.Options so = new FuseSession.Options(options.fsName(), "efuse", deviceFds.length,
+                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()));
+        FuseSession fuse = FuseSession.adopt(options.mountPoint(), new ReplaySafeFilesystem(fs, state), so, deviceFds,
+                session.init(), session.connectionId());
+        return new EfuseMount(options, fs, fuse, state);
+    }
+
+    /** Every /dev/fuse descriptor the session reads from: an fd keeper holds a duplicate of each. */
+    public int[] deviceFds() {
+        return session.deviceFds();
+    }
+
+    /** The directory of the volume's recoverable state, or null if the mount does not survive its daemon. */
+    public Path stateDir() {
+        return state == null ? null : state.dir();
+    }
+
+    /**
+     * Planned handover: stops serving without unmounting (see {@link FuseSession#detach}) and closes the
+     * state journal. The connection stays up only if an fd keeper holds the device descriptors.
+     */
+    public boolean detach(long timeout, TimeUnit unit) throws InterruptedException, IOException {
+        boolean stopped = session.detach(timeout, unit);
+        if (state != null) {
+            state.close();
+        }
+        return stopped;
+    }
+
+    private static EfuseMount mount(MountOptions options, Path enableUring, Path stateDir) throws IOException {
         Path backing = options.backing().toAbsolutePath().normalize();
         Path mountPoint = options.mountPoint().toAbsolutePath().normalize();
         if (!Files.isDirectory(backing)) {
@@ -73,6 +158,18 @@ public final class EfuseMount implements AutoCloseable {
             Syscalls.close(rootFd);
             throw e;
         }
+        VolumeState state = null;
+        FuseFilesystem served = fs;
+        if (stateDir != null) {
+            try {
+                state = VolumeState.start(stateDir, backing);
+            } catch (IOException e) {
+                fs.destroy();
+                throw e;
+            }
+            fs.recoverable(state);
+            served = new ReplaySafeFilesystem(fs, state);
+        }
         boolean wantPassthrough = options.tier() != Tier.CLASSIC;
         UringQueues uring = switch (options.queues()) {
             case AUTO -> UringQueues.auto();
@@ -84,7 +181,7 @@ public final class EfuseMount implements AutoCloseable {
                 uring.withEnableSwitch(enableUring));
         FuseSession session;
         try {
-            session = FuseSession.mount(mountPoint, fs, so);
+            session = FuseSession.mount(mountPoint, served, so);
         } catch (UringUnavailableException e) {
             fs.destroy();
             throw new MountException(MountException.Reason.QUEUES_UNAVAILABLE, "--queues uring: " + e.getMessage(), e);
@@ -99,7 +196,10 @@ public final class EfuseMount implements AutoCloseable {
             fs.destroy();
             throw e;
         }
-        EfuseMount m = new EfuseMount(options, fs, session);
+        if (state != null) {
+            state.saveSession(options, session.negotiated(), session.connection().connectionId());
+        }
+        EfuseMount m = new EfuseMount(options, fs, session, state);
         if (options.tier() == Tier.PASSTHROUGH && !fs.passthroughActive()) {
             m.close();
             throw new MountException(MountException.Reason.TIER_UNAVAILABLE,
@@ -229,5 +329,12 @@ public final class EfuseMount implements AutoCloseable {
     @Override
     public void close() {
         session.close();
+        if (state != null) {
+            try {
+                state.close();
+            } catch (IOException ignored) {
+                // the journal is discarded with the volume's state directory by whoever owns it
+            }
+        }
     }
 }

@@ -18,6 +18,15 @@ final class Inode {
     int backingId = -1;
     int backingOpens;
 
+    /** A node restored from the state journal whose descriptor is opened on first use (fd is -1 until then). */
+    static Inode restored(long nodeId, int generation, long dev, long ino, int mode) {
+        return new Inode(nodeId, generation, -1, dev, ino, mode);
+    }
+
+    boolean pending() {
+        return fd < 0;
+    }
+
     Inode(long nodeId, int generation, int fd, long dev, long ino, int mode) {
         this.nodeId = nodeId;
         this.generation = generation;
