@@ -102,6 +102,48 @@ public final class EfuseMount implements AutoCloseable {
         return new EfuseMount(options, fs, fuse, state);
     }
 
+    /**
+     * Loads and runs once, on scratch files, the code a takeover needs (state files, journal, file
+     * handles), so that a standby daemon resumes a volume without paying for class loading then.
+     */
+    public static void prepareForAdoption() throws IOException {
+        Path tmp = Files.createTempDirectory("efuse-warmup");
+        try {
+            MountOptions o = MountOptions.builder(tmp, tmp).build();
+            new SessionFile(o, new InitNegotiation.Result(7, 45, 0, 4096, 1, 0, 0, 0, 1, 0), 0, 1).write(tmp);
+            SessionFile.read(tmp);
+            try (StateJournal j = StateJournal.open(tmp.resolve(VolumeState.JOURNAL), VolumeState.COMPACT_AT, null)) {
+                int fd = Syscalls.open(tmp, O_PATH | O_DIRECTORY, 0);
+                try {
+                    j.node(2, 0, 0, 0, S_IFDIR, io.efuse.csi.sys.FileHandle.of(fd));
+                    j.open(1, 2, 0);
+                    j.intent(3, 1);
+                    j.done(3, 1, 0);
+                } finally {
+                    Syscalls.close(fd);
+                }
+            }
+            StateJournal.read(tmp.resolve(VolumeState.JOURNAL));
+            for (String c : new String[] {"EfuseFilesystem", "ReplaySafeFilesystem", "VolumeState", "InodeTable",
+                    "Inode", "WorkerScratch", "SpaceAccount"}) {
+                Class.forName("io.efuse.csi.fs." + c, true, EfuseMount.class.getClassLoader());
+            }
+            for (String c : new String[] {"FuseSession", "FuseWorker", "RequestDispatcher", "FuseRequest", "FuseReply",
+                    "FuseNotifier", "FuseConnection", "DeviceReaders", "FuseStructs", "FuseOpcode"}) {
+                Class.forName("io.efuse.csi.fuse." + c, true, EfuseMount.class.getClassLoader());
+            }
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            try (var files = Files.list(tmp)) {
+                for (Path p : files.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(tmp);
+        }
+    }
+
     /** Every /dev/fuse descriptor the session reads from: an fd keeper holds a duplicate of each. */
     public int[] deviceFds() {
         return session.deviceFds();

@@ -29,7 +29,7 @@ final class StateJournal implements AutoCloseable {
     private static final int MAGIC = 0xEF5E0000;
     static final int HEADER = 0, NODE = 1, DROP = 2, OPEN = 3, CLOSE = 4, INTENT = 5, DONE = 6;
     /** Metadata changes remembered for replays: far more than requests can be in flight at once. */
-    private static final int OPS_KEPT = 4096;
+    private static final int OPS_KEPT = 1024;
 
     /** A node restored from the log. */
     record Node(long nodeId, int generation, long dev, long ino, int mode, FileHandle handle) {}
@@ -79,7 +79,14 @@ final class StateJournal implements AutoCloseable {
             j.recentOps.add(j.encode(o.done() ? DONE : INTENT, o.unique(), o.opcode(), 0, o.timeMillis(), o.ino()));
         }
         Files.createDirectories(file.getParent());
-        j.rewrite();
+        long size = Files.exists(file) ? Files.size(file) : 0;
+        if (size < RECORD) {
+            j.rewrite();
+        } else {
+            // Appending after the last whole record keeps takeover fast; a torn tail record stays unreadable.
+            j.channel = FileChannel.open(file, StandardOpenOption.WRITE);
+            j.end = size - size % RECORD;
+        }
         return j;
     }
 
@@ -87,7 +94,12 @@ final class StateJournal implements AutoCloseable {
     static Contents read(Path file) throws IOException {
         Map<Long, Node> nodes = new LinkedHashMap<>();
         Map<Long, Open> opens = new LinkedHashMap<>();
-        Map<Long, Op> ops = new LinkedHashMap<>();
+        Map<Long, Op> ops = new LinkedHashMap<>(OPS_KEPT * 2, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Long, Op> eldest) {
+                return size() > OPS_KEPT;
+            }
+        };
         Map<Long, Integer> nextGen = new LinkedHashMap<>();
         if (!Files.exists(file)) {
             return new Contents(nodes, opens, ops, nextGen);
@@ -233,7 +245,10 @@ final class StateJournal implements AutoCloseable {
             while (record.hasRemaining()) {
                 end += channel.write(record, end);
             }
-            if (end >= compactAt && (liveNodes.size() + liveOpens.size() + recentOps.size() + 1) * 2L * RECORD < compactAt) {
+            // Rewritten once mostly dead: a takeover reads the whole log, so it is kept within a few times
+            // the live records (and never rewritten below compactAt, to bound the rewrite cost).
+            long live = (liveNodes.size() + liveOpens.size() + recentOps.size() + 1L) * RECORD;
+            if (end >= Math.max(compactAt, 4 * live)) {
                 rewrite();
             }
         } catch (IOException e) {

@@ -24,8 +24,8 @@ import java.util.concurrent.ConcurrentHashMap;
 final class VolumeState implements InodeTable.Listener, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VolumeState.class.getName());
     static final String JOURNAL = "journal";
-    /** The journal is rewritten with only its live records past this size. */
-    static final long COMPACT_AT = 64L << 20;
+    /** The journal is rewritten with only its live records past this size (and four times the live size). */
+    static final long COMPACT_AT = 1L << 20;
 
     private final Path dir;
     private final StateJournal journal;
