@@ -127,11 +127,13 @@ public final class FuseSession implements AutoCloseable {
             session.workers.add(new FuseWorker(session, deviceFds[i], i));
         }
         session.liveWorkers.addAndGet(session.workers.size());
+        // Resend before any worker reads: it re-queues everything in the processing lists, which then
+        // hold only what the previous daemon read; a request of ours would be executed twice.
+        int err = session.notifier.resend();
         for (FuseWorker w : session.workers) {
             session.readers.prepare(w.fd());
             w.start();
         }
-        int err = session.notifier.resend();
         LOG.log(Level.INFO, "{0}: adopted connection {1,number,#} with {2} device descriptors; resend {3}",
                 mountPoint, connectionId, deviceFds.length, err == 0 ? "asked" : "failed: " + Errno.name(err));
         return session;
