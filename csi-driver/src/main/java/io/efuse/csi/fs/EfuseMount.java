@@ -69,6 +69,7 @@ public final class EfuseMount implements AutoCloseable {
      * the fd keeper; owned by the mount from here on).
      */
     public static EfuseMount adopt(Path stateDir, int[] deviceFds) throws IOException {
+        long t0 = System.nanoTime();
         SessionFile session = SessionFile.read(stateDir);
         MountOptions options = session.options();
         LibC.umask(0);
@@ -92,13 +93,19 @@ public final class EfuseMount implements AutoCloseable {
             fs.destroy();
             throw e;
         }
+        long t1 = System.nanoTime();
         fs.recoverable(state);
         state.saveSession(options, session.init(), session.connectionId());
+        long t2 = System.nanoTime();
         boolean wantPassthrough = options.tier() != Tier.CLASSIC;
         FuseSession.Options so = new FuseSession.Options(options.fsName(), "efuse", deviceFds.length,
                 options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()));
         FuseSession fuse = FuseSession.adopt(options.mountPoint(), new ReplaySafeFilesystem(fs, state), so, deviceFds,
                 session.init(), session.connectionId());
+        long t3 = System.nanoTime();
+        System.err.printf("efuse-csi: takeover of %s: state %d ms (journal %d kB), session file %d ms, serving %d ms%n",
+                options.mountPoint(), (t1 - t0) / 1_000_000, state.journalSize() / 1024, (t2 - t1) / 1_000_000,
+                (t3 - t2) / 1_000_000);
         return new EfuseMount(options, fs, fuse, state);
     }
 
@@ -112,17 +119,34 @@ public final class EfuseMount implements AutoCloseable {
             MountOptions o = MountOptions.builder(tmp, tmp).build();
             new SessionFile(o, new InitNegotiation.Result(7, 45, 0, 4096, 1, 0, 0, 0, 1, 0), 0, 1).write(tmp);
             SessionFile.read(tmp);
-            try (StateJournal j = StateJournal.open(tmp.resolve(VolumeState.JOURNAL), VolumeState.COMPACT_AT, null)) {
+            // A journal as large as a busy volume's, read a few times: the takeover then runs compiled code.
+            Path journal = tmp.resolve(VolumeState.JOURNAL);
+            try (StateJournal j = StateJournal.open(journal, Long.MAX_VALUE, null)) {
                 int fd = Syscalls.open(tmp, O_PATH | O_DIRECTORY, 0);
                 try {
-                    j.node(2, 0, 0, 0, S_IFDIR, io.efuse.csi.sys.FileHandle.of(fd));
-                    j.open(1, 2, 0);
-                    j.intent(3, 1);
-                    j.done(3, 1, 0);
+                    io.efuse.csi.sys.FileHandle h = io.efuse.csi.sys.FileHandle.of(fd);
+                    for (int i = 2; i < 6000; i++) {
+                        j.node(i, 0, 1, i, S_IFREG | 0644, h);
+                    }
+                    for (int i = 0; i < 1000; i++) {
+                        j.open(i, 2, 0);
+                        j.intent(i, 1);
+                        j.done(i, 1, 0);
+                    }
                 } finally {
                     Syscalls.close(fd);
                 }
             }
+            for (int round = 0; round < 3; round++) {
+                StateJournal.Contents[] c = new StateJournal.Contents[1];
+                StateJournal.open(journal, Long.MAX_VALUE, c).close();
+                InodeTable table = new InodeTable(fd -> { });
+                for (StateJournal.Node n : c[0].nodes().values()) {
+                    table.restore(n.nodeId(), n.generation(), n.dev(), n.ino(), n.mode());
+                }
+                table.finishRestore(slot -> c[0].nextGeneration().getOrDefault(slot, 0));
+            }
+            Thread.ofVirtual().start(() -> { }).join();
             StateJournal.read(tmp.resolve(VolumeState.JOURNAL));
             for (String c : new String[] {"EfuseFilesystem", "ReplaySafeFilesystem", "VolumeState", "InodeTable",
                     "Inode", "WorkerScratch", "SpaceAccount"}) {
@@ -134,6 +158,8 @@ public final class EfuseMount implements AutoCloseable {
             }
         } catch (ClassNotFoundException e) {
             throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             try (var files = Files.list(tmp)) {
                 for (Path p : files.toList()) {

@@ -62,6 +62,17 @@ final class NodeProcesses implements AutoCloseable {
             awaitLog(text, 1, bound);
         }
 
+        /** The time the daemon reported for its last takeover ("serving again ... after N ms"), or -1. */
+        long takeoverMillis() throws IOException {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("serving again at \\S+ after (\\d+) ms")
+                    .matcher(Files.readString(log));
+            long last = -1;
+            while (m.find()) {
+                last = Long.parseLong(m.group(1));
+            }
+            return last;
+        }
+
         void kill9() throws InterruptedException {
             process.destroyForcibly();
             if (!process.waitFor(30, TimeUnit.SECONDS)) {
@@ -114,6 +125,18 @@ final class NodeProcesses implements AutoCloseable {
         }
         for (Process p : started) {
             p.waitFor(30, TimeUnit.SECONDS);
+        }
+        // Kept for reading after a failure (the test's temporary directory is deleted).
+        try {
+            Path keep = Path.of("target", "fault-logs", dir.getFileName().toString());
+            Files.createDirectories(keep);
+            try (var logs = Files.list(dir)) {
+                for (Path log : logs.filter(p -> p.toString().endsWith(".log")).toList()) {
+                    Files.copy(log, keep.resolve(log.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } catch (IOException ignored) {
+            // only a debugging aid
         }
     }
 }
