@@ -399,9 +399,9 @@ public final class EfuseMount implements AutoCloseable {
         session.close();
         if (state != null) {
             try {
-                state.close();
+                state.discard();
             } catch (IOException ignored) {
-                // the journal is discarded with the volume's state directory by whoever owns it
+                // a leftover state directory is discarded by the next mount of the volume
             }
         }
     }

@@ -131,10 +131,14 @@ final class StateJournal implements AutoCloseable {
                     Node cur = nodes.get(key);
                     if (cur == null || cur.generation() <= gen) {
                         int hlen = b.getInt(off + 44);
-                        byte[] h = new byte[Math.min(hlen, FileHandle.MAX_BYTES)];
-                        b.get(off + 48, h);
+                        FileHandle handle = null;
+                        if (hlen >= 0) {
+                            byte[] h = new byte[Math.min(hlen, FileHandle.MAX_BYTES)];
+                            b.get(off + 48, h);
+                            handle = new FileHandle(b.getInt(off + 40), h);
+                        }
                         nodes.put(key, new Node(key, gen, b.getLong(off + 24), b.getLong(off + 32), b.getInt(off + 20),
-                                hlen < 0 ? null : new FileHandle(b.getInt(off + 40), h)));
+                                handle));
                     }
                     nextGen.merge(key, gen + 1, Math::max);
                 }

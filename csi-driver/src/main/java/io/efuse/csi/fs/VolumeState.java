@@ -51,6 +51,8 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
     /** A fresh volume: whatever dir held (a previous mount's leftovers) is discarded. */
     static VolumeState start(Path dir, Path backing) throws IOException {
         Files.createDirectories(dir);
+        // Holds file handles that open any file of the backing filesystem: root only.
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         Files.deleteIfExists(dir.resolve(JOURNAL));
         Files.deleteIfExists(dir.resolve(SessionFile.NAME));
         int mountFd = Syscalls.open(backing, O_RDONLY | O_DIRECTORY, 0);
@@ -224,6 +226,18 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
 
     long journalSize() {
         return journal.size();
+    }
+
+    /** Unmounted for good: the state can go. */
+    void discard() throws IOException {
+        close();
+        Files.deleteIfExists(dir.resolve(JOURNAL));
+        Files.deleteIfExists(dir.resolve(SessionFile.NAME));
+        try {
+            Files.deleteIfExists(dir);
+        } catch (java.nio.file.DirectoryNotEmptyException ignored) {
+            // something else lives there; leave it
+        }
     }
 
     @Override

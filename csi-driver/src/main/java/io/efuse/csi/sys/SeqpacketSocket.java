@@ -51,6 +51,9 @@ public final class SeqpacketSocket implements AutoCloseable {
             LibC.close(fd);
             throw new ErrnoException("bind/listen", path.toString(), errno);
         }
+        // Whoever connects may be handed descriptors: only the owner (root) may.
+        ByteBuffer p = NativeMemory.cString(path.toString());
+        LibC.fchmodat(LinuxConstants.AT_FDCWD, NativeMemory.address(p), 0600, 0);
         return new SeqpacketSocket(fd, path.toString());
     }
 
