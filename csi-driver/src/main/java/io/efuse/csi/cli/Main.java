@@ -5,7 +5,8 @@ import picocli.CommandLine.Command;
 
 /** The single entry point of the efuse-csi artifact; each role is a subcommand. */
 @Command(name = "efuse-csi", mixinStandardHelpOptions = true,
-        subcommands = {MountCommand.class, UmountCommand.class, FsdCommand.class, KeepCommand.class},
+        subcommands = {MountCommand.class, UmountCommand.class, StatusCommand.class, MonitorCommand.class,
+                FsdCommand.class, KeepCommand.class},
         versionProvider = Main.Version.class,
         description = "Kubernetes CSI driver backed by eFuse, a kernel-accelerated stackable FUSE filesystem.")
 public final class Main implements Runnable {
@@ -14,6 +15,11 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            // One line per record: time, level, logger, message (and the stack trace, if any).
+            System.setProperty("java.util.logging.SimpleFormatter.format",
+                    "%1$tFT%1$tT.%1$tL%1$tz %4$s %3$s: %5$s%6$s%n");
+        }
         System.exit(commandLine().execute(args));
     }
 

@@ -1,11 +1,20 @@
 package io.efuse.csi.cli;
 
+import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.fs.EfuseMount;
 import io.efuse.csi.fs.MountException;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Queues;
 import io.efuse.csi.fs.Tier;
+import io.efuse.csi.metrics.ListenAddress;
+import io.efuse.csi.metrics.NodeTelemetry;
+import io.efuse.csi.metrics.SessionFigures;
+import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.LibC;
+import io.efuse.csi.sys.LinuxConstants;
+import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.sys.Syscalls;
+import java.util.concurrent.atomic.AtomicReference;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,6 +60,32 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--create", description = "Create the backing directory and mount point if missing.")
     boolean create;
 
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
+            description = "Serve Prometheus metrics of this volume here (e.g. :9810); default: none.")
+    String metricsAddress;
+
+    /** A signal that came while the mount was being made: detach it if it is an eFuse mount. */
+    private static void detachIfOurs(Path target) {
+        try {
+            if (MountTable.find(target).filter(e -> e.fsType().startsWith("fuse.efuse")).isPresent()) {
+                Syscalls.umount(target, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
+            }
+        } catch (IOException ignored) {
+            // nothing mounted after all
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // telemetry of a volume that is gone
+        }
+    }
+
     @Override
     public Integer call() {
         if (LibC.geteuid() != 0) {
@@ -85,9 +120,46 @@ final class MountCommand implements Callable<Integer> {
                 b.workers(workers);
             }
             MountOptions options = b.build();
-            EfuseMount mount = EfuseMount.mount(options);
-            Thread hook = new Thread(mount::close, "efuse-unmount");
+            // The eBPF monitor (loaded, or reused from its pins) counts this volume's requests; without
+            // BPF the volume is served all the same and the reason is logged once.
+            NodeTelemetry telemetry = NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR,
+                    metricsAddress == null ? null : ListenAddress.parse(metricsAddress));
+            // Registered before mounting, so that a signal at any moment leaves no mount behind.
+            AtomicReference<EfuseMount> mounted = new AtomicReference<>();
+            AtomicReference<AutoCloseable> published = new AtomicReference<>();
+            Path target = mountPoint.toAbsolutePath().normalize();
+            Thread hook = new Thread(() -> {
+                EfuseMount m = mounted.get();
+                if (m != null) {
+                    m.close();
+                } else {
+                    detachIfOurs(target);
+                }
+                closeQuietly(published.get());
+                telemetry.close();
+            }, "efuse-unmount");
             Runtime.getRuntime().addShutdownHook(hook);
+            EfuseMount mount;
+            try {
+                mount = EfuseMount.mount(options);
+            } catch (IOException | RuntimeException e) {
+                Runtime.getRuntime().removeShutdownHook(hook);
+                telemetry.close();
+                throw e;
+            }
+            mounted.set(mount);
+            published.set(telemetry.volumeMounted((int) mount.connectionId(), options.fsName(),
+                    mount.mountPoint().toString(), mount.tier().label(), new SessionFigures() {
+                        @Override
+                        public int workers() {
+                            return mount.stats().workers();
+                        }
+
+                        @Override
+                        public long passthroughOpenFiles() {
+                            return mount.stats().passthroughOpenFiles();
+                        }
+                    }));
             System.err.printf("efuse-csi: %s mounted at %s (backing %s): FUSE 7.%d, tier=%s, queues=%s, workers=%d%n",
                     options.fsName(), mount.mountPoint(), backing.toAbsolutePath(), mount.protocolMinor(),
                     mount.tier().label(), mount.queues().label(), mount.stats().workers());
@@ -97,6 +169,8 @@ final class MountCommand implements Callable<Integer> {
             } catch (IllegalStateException shuttingDown) {
                 // the hook is running: the signal path unmounts
             }
+            closeQuietly(published.get());
+            telemetry.close();
             System.err.println("efuse-csi: " + mount.mountPoint() + " unmounted");
             return ExitCodes.OK;
         } catch (MountException e) {

@@ -365,6 +365,15 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 account.releaseBytes(size0 - size);
             }
         }
+        if ((valid & ~(FuseAbi.FATTR_FH | FuseAbi.FATTR_LOCKOWNER | FuseAbi.FATTR_CTIME)) == 0) {
+            // chown(2) to the current owner (-1, -1): with KILLPRIV_V2 the kernel leaves killing the
+            // set-id bits to the daemon but sends no attribute at all (ctime only travels with the
+            // writeback cache). The same chown on the backing file updates ctime and clears set-id
+            // bits exactly as the backing filesystem does natively.
+            if (LibC.fchownat(inode.fd, s.empty(), -1, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+                return LibC.errno();
+            }
+        }
         if ((valid & (FuseAbi.FATTR_UID | FuseAbi.FATTR_GID)) != 0) {
             int uid = (valid & FuseAbi.FATTR_UID) != 0 ? rq.u32(SetattrIn.UID) : -1;
             int gid = (valid & FuseAbi.FATTR_GID) != 0 ? rq.u32(SetattrIn.GID) : -1;
@@ -713,7 +722,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
     }
 
     private int openFlagsFor(int flags) {
-        int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+        // O_DIRECT is applied to the backing descriptor only if it goes passthrough (putOpenOut): the
+        // daemon's own reads land at an unaligned offset of its reply buffer.
+        int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
         if (writeback) {
             // The kernel reads pages to fill partial writes and appends itself: the daemon's fd must be
             // readable and must not append on its own.
@@ -735,7 +746,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
         // daemon's path. So do all files of a volume whose size limit the daemon enforces itself.
         boolean setId = (inode.mode & (S_ISUID | S_ISGID)) != 0;
         boolean accounted = account != null && account.maxBytes() > 0;
-        if (passthrough && isRegular(inode.mode) && !setId && !accounted) {
+        boolean direct = (flags & O_DIRECT) != 0;
+        if (passthrough && isRegular(inode.mode) && !setId && !accounted
+                && (!direct || LibC.fcntl(fd, F_SETFL, (LibC.fcntl(fd, F_GETFL, 0) | O_DIRECT)) == 0)) {
             int id = acquireBacking(inode, fd);
             if (id >= 0) {
                 backingId = id;
@@ -748,9 +761,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
                         + "); file data goes through the daemon");
             }
         }
-        if (backingId < 0) {
+        if (backingId < 0 && direct) {
+            // The caller asked to bypass caches: the kernel sends every read and write of this handle.
+            openFlags |= FuseAbi.FOPEN_DIRECT_IO;
+        } else if (backingId < 0) {
             // The daemon is the only writer of the backing tree, so cached pages stay valid across opens;
-            // AUTO_INVAL_DATA still drops them when size or mtime change.
+            // changes made behind the mount are announced with EfuseMount.invalidate.
             openFlags |= FuseAbi.FOPEN_KEEP_CACHE;
         }
         if (!writeback) {
@@ -1086,15 +1102,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
     }
 
     // ---- extended attributes ----
+    // Reached through /proc/self/fd/N of the node's O_PATH descriptor: the magic link resolves to the
+    // node itself and is not followed further, so symlinks' own attributes are read and written too.
 
     @Override
     public int setxattr(FuseRequest rq, FuseReply rp) {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP; // no race-free way to reach a symlink's xattrs from an O_PATH descriptor
         }
         WorkerScratch s = scratch(rq);
         int base = setxattrExt ? SetxattrIn.SIZE : SetxattrIn.COMPAT_SIZE;
@@ -1113,9 +1128,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
         }
         WorkerScratch s = scratch(rq);
         int size = rq.u32(GetxattrIn.SIZE_);
@@ -1145,9 +1157,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (inode == null) {
             return Errno.ESTALE;
         }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
-        }
         WorkerScratch s = scratch(rq);
         int size = rq.u32(GetxattrIn.SIZE_);
         long path = s.procPath(inode.fd);
@@ -1174,9 +1183,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
         Inode inode = inodes.get(rq.nodeId());
         if (inode == null) {
             return Errno.ESTALE;
-        }
-        if (isSymlink(inode.mode)) {
-            return ENOTSUP;
         }
         WorkerScratch s = scratch(rq);
         return LibC.removexattr(s.procPath(inode.fd), rq.argAddress(0)) < 0 ? LibC.errno() : 0;

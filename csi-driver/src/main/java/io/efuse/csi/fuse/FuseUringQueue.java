@@ -60,6 +60,9 @@ final class FuseUringQueue implements Runnable {
     private final Thread thread;
     private final long[] counts = new long[FuseOpcode.LIMIT];
     private volatile boolean pinned;
+    /** The fd SQEs name: index 0 of the ring's fixed files, or the /dev/fuse fd itself. */
+    private int sqeFd;
+    private byte sqeFlags;
 
     FuseUringQueue(FuseUringTransport transport, FuseFilesystem fs, String name, int qid, int cpu, int deviceFd,
             int entryCount, int payloadSize) {
@@ -140,6 +143,13 @@ final class FuseUringQueue implements Runnable {
 
     /** Submits REGISTER for every entry and collects errors the kernel reports at once. */
     private void register(IoUring ring, Entry[] entries) throws ErrnoException {
+        if (ring.registerFiles(deviceFd) == 0) {
+            sqeFd = 0;
+            sqeFlags = IoUring.SQE_FIXED_FILE;
+        } else {
+            sqeFd = deviceFd;
+            sqeFlags = 0;
+        }
         for (int i = 0; i < entries.length; i++) {
             int sqe = ring.nextSqe();
             ByteBuffer s = ring.sqes();
@@ -162,7 +172,8 @@ final class FuseUringQueue implements Runnable {
 
     private void prepareCommand(ByteBuffer s, int sqe, int cmdOp, int entry, long commitId) {
         s.put(sqe + IoUring.Sqe.OPCODE, (byte) IoUring.OP_URING_CMD);
-        s.putInt(sqe + IoUring.Sqe.FD, deviceFd);
+        s.put(sqe + IoUring.Sqe.FLAGS, sqeFlags);
+        s.putInt(sqe + IoUring.Sqe.FD, sqeFd);
         s.putInt(sqe + IoUring.Sqe.CMD_OP, cmdOp);
         s.putLong(sqe + IoUring.Sqe.USER_DATA, entry);
         s.putLong(sqe + IoUring.Sqe.CMD + CmdReq.COMMIT_ID, commitId);

@@ -28,6 +28,9 @@ public final class IoUring implements AutoCloseable {
 
     public static final int ENTER_GETEVENTS = 1;
 
+    public static final int SQE_FIXED_FILE = 1;
+    public static final int REGISTER_FILES = 2;
+
     public static final int OP_NOP = 0;
     public static final int OP_URING_CMD = 46;
 
@@ -201,6 +204,18 @@ public final class IoUring implements AutoCloseable {
     public void advanceCompletion() {
         cqHeadLocal++;
         INT.setRelease(cqRing, cqHead, cqHeadLocal);
+    }
+
+    /**
+     * Registers fds as the ring's fixed files (index = position), so SQEs with {@link #SQE_FIXED_FILE}
+     * name them by index and the kernel skips the per-SQE file lookup. Returns 0 or a negative errno.
+     */
+    public int registerFiles(int... fds) {
+        java.nio.ByteBuffer arr = NativeMemory.allocate(4 * fds.length);
+        for (int i = 0; i < fds.length; i++) {
+            arr.putInt(4 * i, fds[i]);
+        }
+        return register(REGISTER_FILES, NativeMemory.address(arr), fds.length);
     }
 
     /** io_uring_register(2); returns its result or a negative errno. */

@@ -95,16 +95,39 @@ public final class Syscalls {
         return new Statx(buf, 0);
     }
 
-    /** Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit. */
+    /**
+     * Raises RLIMIT_NOFILE as far as allowed: both limits to the kernel's maximum (fs.nr_open) when
+     * the process may raise its hard limit (CAP_SYS_RESOURCE), else the soft limit to the hard one.
+     * The daemon keeps a descriptor per node the kernel knows, and the kernel may know of many more
+     * nodes than a default hard limit (often 20,000 or fewer) allows. Returns the new soft limit.
+     */
     public static long raiseFileLimit() {
         ByteBuffer rl = NativeMemory.allocate(16);
         long a = NativeMemory.address(rl);
         if (LibC.getrlimit(RLIMIT_NOFILE, a) < 0) {
             return -1;
         }
-        rl.putLong(0, rl.getLong(8));
+        long hard = rl.getLong(8);
+        long max = kernelFileMax();
+        if (max > hard) {
+            rl.putLong(0, max).putLong(8, max);
+            if (LibC.setrlimit(RLIMIT_NOFILE, a) == 0) {
+                return max;
+            }
+            rl.putLong(8, hard);
+        }
+        rl.putLong(0, hard);
         LibC.setrlimit(RLIMIT_NOFILE, a);
         LibC.getrlimit(RLIMIT_NOFILE, a);
         return rl.getLong(0);
+    }
+
+    /** fs.nr_open: the largest RLIMIT_NOFILE the kernel allows, or -1 if unreadable. */
+    private static long kernelFileMax() {
+        try {
+            return Long.parseLong(java.nio.file.Files.readString(Path.of("/proc/sys/fs/nr_open")).strip());
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
     }
 }

@@ -6,7 +6,7 @@ import java.nio.file.Files;
 import org.junit.jupiter.api.Assumptions;
 
 /** Turns the fuse module's enable_uring on for a test and puts the old value back afterwards. */
-final class UringSwitch implements AutoCloseable {
+public final class UringSwitch implements AutoCloseable {
     private final String before;
 
     private UringSwitch(String before) {
@@ -14,13 +14,18 @@ final class UringSwitch implements AutoCloseable {
     }
 
     /** Skips the test, saying why, on kernels without FUSE-over-io_uring (before Linux 6.14). */
-    static UringSwitch on() throws IOException {
+    public static UringSwitch on() throws IOException {
+        return set("Y");
+    }
+
+    /** Sets the switch to Y or N (N: new connections are not offered io_uring). */
+    public static UringSwitch set(String value) throws IOException {
         FuseAvailability.assumeFuseMountable();
         Assumptions.assumeTrue(Files.exists(UringQueues.ENABLE_URING),
                 "skipped: " + UringQueues.ENABLE_URING + " is missing: this kernel has no FUSE-over-io_uring"
                         + " (Linux 6.14+ with CONFIG_FUSE_IO_URING)");
         String before = Files.readString(UringQueues.ENABLE_URING).trim();
-        Files.writeString(UringQueues.ENABLE_URING, "Y");
+        Files.writeString(UringQueues.ENABLE_URING, value);
         return new UringSwitch(before);
     }
 

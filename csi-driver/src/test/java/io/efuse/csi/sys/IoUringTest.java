@@ -46,6 +46,29 @@ class IoUringTest {
     }
 
     @Test
+    void fixedFilesAreNamedByIndex() throws Exception {
+        java.nio.file.Path f = java.nio.file.Files.createTempFile("ring", ".txt");
+        java.nio.file.Files.writeString(f, "fixed file");
+        int fd = Syscalls.open(f, LinuxConstants.O_RDONLY, 0);
+        try (IoUring ring = IoUring.setup(2, 0, 0)) {
+            assertEquals(0, ring.registerFiles(fd));
+            java.nio.ByteBuffer buf = NativeMemory.allocate(64);
+            int sqe = ring.nextSqe();
+            ring.sqes().put(sqe + IoUring.Sqe.OPCODE, (byte) 22); // IORING_OP_READ
+            ring.sqes().put(sqe + IoUring.Sqe.FLAGS, (byte) IoUring.SQE_FIXED_FILE);
+            ring.sqes().putInt(sqe + IoUring.Sqe.FD, 0);
+            ring.sqes().putLong(sqe + IoUring.Sqe.ADDR, NativeMemory.address(buf));
+            ring.sqes().putInt(sqe + IoUring.Sqe.LEN, 64);
+            assertEquals(1, ring.enter(1));
+            assertEquals(10, ring.cqeResult());
+            assertEquals("fixed file", NativeMemory.readCString(buf, 0, 10));
+        } finally {
+            Syscalls.close(fd);
+            java.nio.file.Files.delete(f);
+        }
+    }
+
+    @Test
     void impossibleSizeFailsWithErrno() {
         ErrnoException e = assertThrows(ErrnoException.class, () -> IoUring.setup(0, 0, 0));
         assertEquals(Errno.EINVAL, e.errno());

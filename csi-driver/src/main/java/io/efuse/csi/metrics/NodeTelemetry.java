@@ -1,0 +1,115 @@
+package io.efuse.csi.metrics;
+
+import io.efuse.csi.bpf.BpfHost;
+import io.efuse.csi.bpf.NodeMonitor;
+import io.efuse.csi.fuse.WorkerAdvisor;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Everything a process serving eFuse volumes needs for observability, in one owner: the eBPF monitor (attached or
+ * reused, or off with its reason), the metrics registry with the daemon's and the CSI figures, the directory of
+ * mounted volumes, and optionally the Prometheus endpoint.
+ */
+public final class NodeTelemetry implements AutoCloseable {
+
+    private final NodeMonitor monitor;
+    private final MetricsRegistry registry;
+    private final VolumeDirectory volumes;
+    private final DaemonMetrics daemon;
+    private final RpcMetrics rpc;
+    private final MetricsServer server;
+    private SlowRequestLog slowRequests;
+
+    private NodeTelemetry(NodeMonitor monitor, MetricsRegistry registry, VolumeDirectory volumes,
+            MetricsServer server) {
+        this.monitor = monitor;
+        this.registry = registry;
+        this.volumes = volumes;
+        this.daemon = new DaemonMetrics(registry);
+        this.rpc = new RpcMetrics(registry);
+        this.server = server;
+    }
+
+    /**
+     * @param host where BPF lives ({@link BpfHost#system()})
+     * @param stateDir where mounted volumes are published for other processes (null: not published)
+     * @param metricsAddress where to serve /metrics (null: no endpoint)
+     */
+    public static NodeTelemetry start(BpfHost host, Path stateDir, InetSocketAddress metricsAddress) {
+        NodeMonitor monitor = NodeMonitor.start(host);
+        MetricsRegistry registry = new MetricsRegistry();
+        VolumeDirectory volumes = stateDir == null ? new VolumeDirectory() : new VolumeDirectory(stateDir);
+        registry.register(new FuseMonitorCollector(monitor, volumes));
+        MetricsServer server = null;
+        if (metricsAddress != null) {
+            try {
+                server = MetricsServer.start(metricsAddress, registry);
+            } catch (RuntimeException e) {
+                monitor.close();
+                throw e;
+            }
+        }
+        return new NodeTelemetry(monitor, registry, volumes, server);
+    }
+
+    /**
+     * Reports a mounted volume until the returned handle is closed (at unmount).
+     *
+     * @param connection the mount's FUSE connection id (EfuseMount.connectionId())
+     */
+    public AutoCloseable volumeMounted(int connection, String volumeId, String mountPoint, String tier,
+            SessionFigures figures) {
+        volumes.register(new VolumeDirectory.Volume(connection, volumeId, mountPoint, tier));
+        AutoCloseable session = daemon.track(volumeId, figures);
+        return () -> {
+            session.close();
+            volumes.forget(connection);
+        };
+    }
+
+    /** The worker advisor for a session: load-aware with the monitor, {@link WorkerAdvisor#FIXED} without. */
+    public WorkerAdvisor workerAdvisor(int connection, int minWorkers, int maxWorkers) {
+        return monitor.monitor().<WorkerAdvisor>map(m -> new LoadAwareWorkers(m, connection,
+                new WorkerScaler(minWorkers, maxWorkers))).orElse(WorkerAdvisor.FIXED);
+    }
+
+    /**
+     * Counts and logs requests at least this slow (node-wide threshold; the ring buffer has one reader per node, so
+     * call this in one process of the node, e.g. the node plugin). No-op without the monitor.
+     */
+    public synchronized void watchSlowRequests(Duration threshold, int logsPerMinute) {
+        if (slowRequests == null && monitor.monitor().isPresent()) {
+            slowRequests = new SlowRequestLog(monitor.monitor().get(), threshold, volumes, registry, logsPerMinute);
+        }
+    }
+
+    public RpcMetrics rpc() {
+        return rpc;
+    }
+
+    public MetricsRegistry registry() {
+        return registry;
+    }
+
+    public NodeMonitor monitor() {
+        return monitor;
+    }
+
+    public Optional<Integer> metricsPort() {
+        return Optional.ofNullable(server).map(MetricsServer::port);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (slowRequests != null) {
+            slowRequests.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+        monitor.close();
+    }
+}

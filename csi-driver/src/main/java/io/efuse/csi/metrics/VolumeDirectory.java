@@ -1,0 +1,109 @@
+package io.efuse.csi.metrics;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Which eFuse volume each FUSE connection of this node serves, so that per-connection figures from the monitor
+ * become per-volume series. The process that mounts registers each mount and forgets it on unmount. With a state
+ * directory (e.g. /run/efuse/volumes) every entry is also a small file there, so that other processes on the node
+ * ({@code efuse-csi status}) can read the same directory.
+ */
+public final class VolumeDirectory {
+
+    /** A mounted volume: its CSI volume id (or a name for standalone mounts), mount point and running tier. */
+    public record Volume(int connection, String volumeId, String mountPoint, String tier) {
+    }
+
+    public static final Path DEFAULT_STATE_DIR = Path.of("/run/efuse/volumes");
+
+    private final Map<Integer, Volume> byConnection = new ConcurrentHashMap<>();
+    private final Path stateDir;
+
+    /** In memory only. */
+    public VolumeDirectory() {
+        this.stateDir = null;
+    }
+
+    /** Also published as files in stateDir. */
+    public VolumeDirectory(Path stateDir) {
+        this.stateDir = stateDir;
+    }
+
+    public void register(Volume v) {
+        byConnection.put(v.connection(), v);
+        if (stateDir != null) {
+            write(v);
+        }
+    }
+
+    public void forget(int connection) {
+        byConnection.remove(connection);
+        if (stateDir != null) {
+            try {
+                Files.deleteIfExists(stateDir.resolve(Integer.toString(connection)));
+            } catch (IOException e) {
+                throw new UncheckedIOException("forget volume of connection " + connection + " in " + stateDir, e);
+            }
+        }
+    }
+
+    public Optional<Volume> byConnection(int connection) {
+        return Optional.ofNullable(byConnection.get(connection));
+    }
+
+    public Map<Integer, Volume> all() {
+        return Map.copyOf(byConnection);
+    }
+
+    /** What the processes of this node published in stateDir (possibly stale: check against the mount table). */
+    public static Map<Integer, Volume> readPublished(Path stateDir) throws IOException {
+        Map<Integer, Volume> out = new TreeMap<>();
+        if (!Files.isDirectory(stateDir)) {
+            return out;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(stateDir, "[0-9]*")) {
+            for (Path f : files) {
+                Properties p = new Properties();
+                try (Reader r = Files.newBufferedReader(f)) {
+                    p.load(r);
+                } catch (IOException e) {
+                    continue; // removed meanwhile
+                }
+                int conn = Integer.parseInt(f.getFileName().toString());
+                out.put(conn, new Volume(conn, p.getProperty("volume", "?"), p.getProperty("mount_point", "?"),
+                        p.getProperty("tier", "?")));
+            }
+        }
+        return out;
+    }
+
+    private void write(Volume v) {
+        Properties p = new Properties();
+        p.setProperty("volume", v.volumeId());
+        p.setProperty("mount_point", v.mountPoint());
+        p.setProperty("tier", v.tier());
+        try {
+            Files.createDirectories(stateDir);
+            Path tmp = stateDir.resolve("." + v.connection() + ".tmp");
+            try (Writer w = Files.newBufferedWriter(tmp)) {
+                p.store(w, null);
+            }
+            Files.move(tmp, stateDir.resolve(Integer.toString(v.connection())), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("publish volume " + v.volumeId() + " in " + stateDir, e);
+        }
+    }
+}
