@@ -88,6 +88,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     /** The daemon's own size limit, or null when the volume has none (or the kernel enforces it). */
     private final SpaceAccount account;
+    /** Recoverable state (null: the volume does not survive a daemon restart) and this incarnation's number. */
+    private volatile VolumeState state;
+    private volatile int epoch;
 
     /** Takes ownership of rootFd, an O_PATH descriptor of the backing root directory. */
     public EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno) {
@@ -393,7 +396,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         WorkerScratch s = scratch(rq);
         int fd;
         if ((rq.u32(GetattrIn.GETATTR_FLAGS) & FuseAbi.GETATTR_FH) != 0) {
-            fd = fileFd(rq.u64(GetattrIn.FH));
+            fd = fileFd(rq.nodeId(), rq.u64(GetattrIn.FH));
         } else {
             fd = fdOf(s, inode);
             if (fd < 0) {
@@ -422,7 +425,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         }
         int valid = rq.u32(SetattrIn.VALID);
         boolean hasFh = (valid & FuseAbi.FATTR_FH) != 0;
-        int fh = hasFh ? fileFd(rq.u64(SetattrIn.FH)) : -1;
+        int fh = hasFh ? fileFd(rq.nodeId(), rq.u64(SetattrIn.FH)) : -1;
         boolean symlink = isSymlink(inode.mode);
         if ((valid & FuseAbi.FATTR_SIZE) != 0) {
             long size = rq.u64(SetattrIn.SIZE_);
@@ -721,13 +724,101 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     // ---- files ----
 
-    /** fh layout: low 32 bits the backing file descriptor, high 32 bits passthrough backing id + 1 (0: none). */
-    private static int fileFd(long fh) {
-        return (int) fh;
+    /**
+     * fh layout: bits 0-23 the backing file descriptor, 24-55 the passthrough backing id + 1 (0: none),
+     * 56-63 the daemon incarnation that opened it (0 when the volume is not recoverable). A handle from
+     * an earlier incarnation names a descriptor of a dead process: {@link VolumeState} opens the file again.
+     */
+    private int fileFd(long nodeId, long fh) {
+        VolumeState st = state;
+        if (st == null || (int) (fh >>> 56) == epoch) {
+            return (int) (fh & FD_MASK);
+        }
+        return st.fdOf(nodeId, fh, this);
     }
 
+    private static final long FD_MASK = 0xffffff;
+
     private static int backingIdOf(long fh) {
-        return (int) (fh >>> 32) - 1;
+        return (int) ((fh >>> 24) & 0xffffffffL) - 1;
+    }
+
+    private long fhOf(int fd, int backingId) {
+        return ((long) epoch << 56) | ((long) (backingId + 1) << 24) | (fd & FD_MASK);
+    }
+
+    /** Releases an open file: its record goes before its descriptor, so a reused fd number is logged after. */
+    private void closeFile(long nodeId, long fh) {
+        VolumeState st = state;
+        if (st == null) {
+            LibC.close((int) (fh & FD_MASK));
+        } else if ((int) (fh >>> 56) == epoch) {
+            st.closed(fh);
+            LibC.close((int) (fh & FD_MASK));
+        } else {
+            st.closeEarlier(fh);
+        }
+    }
+
+    /** Opens the file of a node again for an open file handle of an earlier daemon; -1 with errno set. */
+    int reopenFile(long nodeId, int flags) {
+        Inode inode = inodes.get(nodeId);
+        if (inode == null) {
+            return -1;
+        }
+        WorkerScratch s = new WorkerScratch();
+        int f = isDir(inode.mode) ? O_RDONLY | O_DIRECTORY | O_CLOEXEC
+                : openFlagsFor(flags & ~(O_TRUNC | O_APPEND | O_CREAT | O_EXCL));
+        int pathFd = fdOf(s, inode);
+        if (pathFd < 0) {
+            return -1;
+        }
+        try {
+            return LibC.open(s.procPath(pathFd), f, 0);
+        } finally {
+            s.closeTemporary();
+        }
+    }
+
+    /** Makes this filesystem record its state in st and serve handles of earlier incarnations through it. */
+    void recoverable(VolumeState st) {
+        this.epoch = st.epoch();
+        this.state = st;
+        inodes.listener(st);
+    }
+
+    InodeTable inodes() {
+        return inodes;
+    }
+
+    /** The entry of name (a C string at nameAddress) in directory parent, into rp at 0; 0 or an errno. */
+    int entryOf(long parent, long nameAddress, FuseReply rp) {
+        Inode p = inodes.get(parent);
+        if (p == null) {
+            return Errno.ESTALE;
+        }
+        return lookupName(new WorkerScratch(), p, nameAddress, rp, 0);
+    }
+
+    /** {ino, ctime in ms} of name in directory parent, or null if it does not exist. */
+    long[] identityOf(long parent, long nameAddress) {
+        Inode p = inodes.get(parent);
+        if (p == null) {
+            return null;
+        }
+        int fd = LibC.openat(p.fd, nameAddress, PATH_FLAGS, 0);
+        if (fd < 0) {
+            return null;
+        }
+        WorkerScratch s = new WorkerScratch();
+        int err = stat(s, fd);
+        LibC.close(fd);
+        if (err != 0) {
+            return null;
+        }
+        ByteBuffer sx = s.buf;
+        long ctimeMs = sx.getLong(WorkerScratch.STATX + 96) * 1000 + sx.getInt(WorkerScratch.STATX + 104) / 1_000_000;
+        return new long[] {sx.getLong(WorkerScratch.STATX + 32), ctimeMs};
     }
 
     private int openFlagsFor(int flags) {
@@ -782,7 +873,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
             // Writes reach the backing file before write(2) returns, so close has nothing to flush.
             openFlags |= FuseAbi.FOPEN_NOFLUSH;
         }
-        rp.putU64(off + OpenOut.FH, ((long) (backingId + 1) << 32) | (fd & 0xffffffffL));
+        long fh = fhOf(fd, backingId);
+        VolumeState st = state;
+        if (st != null) {
+            st.opened(fh, inode.nodeId, flags);
+        }
+        rp.putU64(off + OpenOut.FH, fh);
         rp.putU32(off + OpenOut.OPEN_FLAGS, openFlags);
         rp.putU32(off + OpenOut.BACKING_ID, backingId < 0 ? 0 : backingId);
     }
@@ -940,7 +1036,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     @Override
     public int read(FuseRequest rq, FuseReply rp) {
-        int fd = fileFd(rq.u64(ReadIn.FH));
+        int fd = fileFd(rq.nodeId(), rq.u64(ReadIn.FH));
         int size = Math.min(rq.u32(ReadIn.SIZE_), rp.capacity());
         long n = LibC.pread(fd, rp.payloadAddress(), size, rq.u64(ReadIn.OFFSET));
         if (n < 0) {
@@ -952,7 +1048,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     @Override
     public int write(FuseRequest rq, FuseReply rp) {
-        int fd = fileFd(rq.u64(WriteIn.FH));
+        int fd = fileFd(rq.nodeId(), rq.u64(WriteIn.FH));
         int size = rq.u32(WriteIn.SIZE_);
         if (size > rq.argLength() - WriteIn.SIZE) {
             return Errno.EINVAL;
@@ -997,20 +1093,20 @@ public final class EfuseFilesystem implements FuseFilesystem {
             releaseBacking(inodes.get(rq.nodeId()), backingId);
             passthroughOpen.decrementAndGet();
         }
-        LibC.close(fileFd(fh));
+        closeFile(rq.nodeId(), fh);
         return 0;
     }
 
     @Override
     public int fsync(FuseRequest rq, FuseReply rp) {
-        int fd = fileFd(rq.u64(FsyncIn.FH));
+        int fd = fileFd(rq.nodeId(), rq.u64(FsyncIn.FH));
         boolean data = (rq.u32(FsyncIn.FSYNC_FLAGS) & FuseAbi.FSYNC_FDATASYNC) != 0;
         return (data ? LibC.fdatasync(fd) : LibC.fsync(fd)) < 0 ? LibC.errno() : 0;
     }
 
     @Override
     public int fallocate(FuseRequest rq, FuseReply rp) {
-        int fd = fileFd(rq.u64(FallocateIn.FH));
+        int fd = fileFd(rq.nodeId(), rq.u64(FallocateIn.FH));
         int mode = rq.u32(FallocateIn.MODE);
         long end = rq.u64(FallocateIn.OFFSET) + rq.u64(FallocateIn.LENGTH);
         // Only a plain allocation without FALLOC_FL_KEEP_SIZE (1) grows the apparent size.
@@ -1031,7 +1127,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     @Override
     public int lseek(FuseRequest rq, FuseReply rp) {
-        long r = LibC.lseek(fileFd(rq.u64(LseekIn.FH)), rq.u64(LseekIn.OFFSET), rq.u32(LseekIn.WHENCE));
+        long r = LibC.lseek(fileFd(rq.nodeId(), rq.u64(LseekIn.FH)), rq.u64(LseekIn.OFFSET), rq.u32(LseekIn.WHENCE));
         if (r < 0) {
             return LibC.errno();
         }
@@ -1046,13 +1142,13 @@ public final class EfuseFilesystem implements FuseFilesystem {
         s.buf.putLong(WorkerScratch.SMALL, rq.u64(CopyFileRangeIn.OFF_IN));
         s.buf.putLong(WorkerScratch.SMALL + 8, rq.u64(CopyFileRangeIn.OFF_OUT));
         long len = Math.min(rq.u64(CopyFileRangeIn.LEN), Integer.MAX_VALUE & ~4095L);
-        int out = fileFd(rq.u64(CopyFileRangeIn.FH_OUT));
+        int out = fileFd(rq.u64(CopyFileRangeIn.NODEID_OUT), rq.u64(CopyFileRangeIn.FH_OUT));
         long offOut = rq.u64(CopyFileRangeIn.OFF_OUT);
         long size0 = account == null ? -1 : sizeOf(s, out);
         if (!chargeGrowth(size0, offOut + len)) {
             return Errno.EDQUOT;
         }
-        long n = LibC.copy_file_range(fileFd(rq.u64(CopyFileRangeIn.FH_IN)), s.small(), out, s.small() + 8, len,
+        long n = LibC.copy_file_range(fileFd(rq.nodeId(), rq.u64(CopyFileRangeIn.FH_IN)), s.small(), out, s.small() + 8, len,
                 (int) rq.u64(CopyFileRangeIn.FLAGS));
         if (size0 >= 0 && offOut + len > size0) {
             account.releaseBytes(offOut + len - Math.max(size0, offOut + Math.max(0, n)));
@@ -1226,7 +1322,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (fd < 0) {
             return LibC.errno();
         }
-        rp.putU64(OpenOut.FH, fd & 0xffffffffL);
+        long fh = fhOf(fd, -1);
+        VolumeState st = state;
+        if (st != null) {
+            st.opened(fh, inode.nodeId, O_RDONLY | O_DIRECTORY);
+        }
+        rp.putU64(OpenOut.FH, fh);
         // Listings change only through this mount, which invalidates the kernel's cached copy itself.
         rp.putU32(OpenOut.OPEN_FLAGS, FuseAbi.FOPEN_CACHE_DIR | FuseAbi.FOPEN_KEEP_CACHE);
         rp.putU32(OpenOut.BACKING_ID, 0);
@@ -1236,7 +1337,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     @Override
     public int readdir(FuseRequest rq, FuseReply rp, boolean plus) {
-        int fd = fileFd(rq.u64(ReadIn.FH));
+        int fd = fileFd(rq.nodeId(), rq.u64(ReadIn.FH));
         long offset = rq.u64(ReadIn.OFFSET);
         int size = Math.min(rq.u32(ReadIn.SIZE_), rp.capacity());
         Inode dir = plus ? inodes.get(rq.nodeId()) : null;
@@ -1316,13 +1417,13 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     @Override
     public int releasedir(FuseRequest rq, FuseReply rp) {
-        LibC.close(fileFd(rq.u64(ReleaseIn.FH)));
+        closeFile(rq.nodeId(), rq.u64(ReleaseIn.FH));
         return 0;
     }
 
     @Override
     public int fsyncdir(FuseRequest rq, FuseReply rp) {
-        int fd = fileFd(rq.u64(FsyncIn.FH));
+        int fd = fileFd(rq.nodeId(), rq.u64(FsyncIn.FH));
         return LibC.fsync(fd) < 0 ? LibC.errno() : 0;
     }
 

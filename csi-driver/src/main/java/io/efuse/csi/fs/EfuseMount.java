@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static io.efuse.csi.sys.LinuxConstants.*;
 
+import io.efuse.csi.fuse.FuseFilesystem;
 import io.efuse.csi.fuse.FuseNotifier;
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.fuse.WorkerAdvisor;
@@ -27,11 +28,14 @@ public final class EfuseMount implements AutoCloseable {
     private final MountOptions options;
     private final EfuseFilesystem fs;
     private final FuseSession session;
+    /** Where the volume's recoverable state lives (null: the mount dies with this process). */
+    private final VolumeState state;
 
-    private EfuseMount(MountOptions options, EfuseFilesystem fs, FuseSession session) {
+    private EfuseMount(MountOptions options, EfuseFilesystem fs, FuseSession session, VolumeState state) {
         this.options = options;
         this.fs = fs;
         this.session = session;
+        this.state = state;
     }
 
     /** Mounts and returns once the kernel has negotiated INIT and requests are being served. */
@@ -41,6 +45,155 @@ public final class EfuseMount implements AutoCloseable {
 
     /** As {@link #mount(MountOptions)}, reading the fuse module's enable_uring switch from enableUring. */
     static EfuseMount mount(MountOptions options, Path enableUring) throws IOException {
+        return mount(options, enableUring, null);
+    }
+
+    /**
+     * Mounts a volume that survives the restart of its daemon: nodes and open files are recorded under
+     * stateDir (tmpfs, e.g. /run/efuse/VOLUME), requests are read from /dev/fuse (io_uring queues cannot
+     * be handed over), and {@link #deviceFds()} are what an fd keeper must hold to keep the connection up.
+     */
+    public static EfuseMount mountRecoverable(MountOptions options, Path stateDir) throws IOException {
+        if (options.queues() == Queues.URING) {
+            throw new MountException(MountException.Reason.QUEUES_UNAVAILABLE,
+                    "a volume that survives daemon restarts is served over /dev/fuse: --queues uring cannot be used");
+        }
+        MountOptions dev = new MountOptions(options.backing(), options.mountPoint(), options.tier(), options.workers(),
+                options.entryTimeout(), options.attrTimeout(), options.writebackCache(), options.readOnly(),
+                options.maxBytes(), options.maxInodes(), options.fsName(), Queues.DEV);
+        return mount(dev, UringQueues.ENABLE_URING, stateDir);
+    }
+
+    /**
+     * Serves a live connection left by a daemon that died or handed over: the state under stateDir
+     * says what was mounted and negotiated, deviceFds are the connection's /dev/fuse descriptors (from
+     * the fd keeper; owned by the mount from here on).
+     */
+    public static EfuseMount adopt(Path stateDir, int[] deviceFds) throws IOException {
+        long t0 = System.nanoTime();
+        SessionFile session = SessionFile.read(stateDir);
+        MountOptions options = session.options();
+        LibC.umask(0);
+        Syscalls.raiseFileLimit();
+        int rootFd = Syscalls.open(options.backing(), O_PATH | O_DIRECTORY, 0);
+        EfuseFilesystem fs;
+        VolumeState state;
+        try {
+            Statx st = Syscalls.fstatx(rootFd);
+            SpaceAccount account = options.limited() ? SpaceAccount.measure(options.backing(), options.maxBytes(),
+                    options.maxInodes()) : null;
+            fs = new EfuseFilesystem(options, rootFd, ((long) st.devMajor() << 32) | (st.devMinor() & 0xffffffffL),
+                    st.ino(), account);
+        } catch (IOException e) {
+            Syscalls.close(rootFd);
+            throw e;
+        }
+        try {
+            state = VolumeState.resume(stateDir, session, fs);
+        } catch (IOException | RuntimeException e) {
+            fs.destroy();
+            throw e;
+        }
+        long t1 = System.nanoTime();
+        fs.recoverable(state);
+        state.saveSession(options, session.init(), session.connectionId());
+        long t2 = System.nanoTime();
+        boolean wantPassthrough = options.tier() != Tier.CLASSIC;
+        FuseSession.Options so = new FuseSession.Options(options.fsName(), "efuse", deviceFds.length,
+                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()));
+        FuseSession fuse = FuseSession.adopt(options.mountPoint(), new ReplaySafeFilesystem(fs, state), so, deviceFds,
+                session.init(), session.connectionId());
+        long t3 = System.nanoTime();
+        System.err.printf("efuse-csi: takeover of %s: state %d ms (journal %d kB), session file %d ms, serving %d ms%n",
+                options.mountPoint(), (t1 - t0) / 1_000_000, state.journalSize() / 1024, (t2 - t1) / 1_000_000,
+                (t3 - t2) / 1_000_000);
+        return new EfuseMount(options, fs, fuse, state);
+    }
+
+    /**
+     * Loads and runs once, on scratch files, the code a takeover needs (state files, journal, file
+     * handles), so that a standby daemon resumes a volume without paying for class loading then.
+     */
+    public static void prepareForAdoption() throws IOException {
+        Path tmp = Files.createTempDirectory("efuse-warmup");
+        try {
+            MountOptions o = MountOptions.builder(tmp, tmp).build();
+            new SessionFile(o, new InitNegotiation.Result(7, 45, 0, 4096, 1, 0, 0, 0, 1, 0), 0, 1).write(tmp);
+            SessionFile.read(tmp);
+            // A journal as large as a busy volume's, read a few times: the takeover then runs compiled code.
+            Path journal = tmp.resolve(VolumeState.JOURNAL);
+            try (StateJournal j = StateJournal.open(journal, Long.MAX_VALUE, null)) {
+                int fd = Syscalls.open(tmp, O_PATH | O_DIRECTORY, 0);
+                try {
+                    io.efuse.csi.sys.FileHandle h = io.efuse.csi.sys.FileHandle.of(fd);
+                    for (int i = 2; i < 6000; i++) {
+                        j.node(i, 0, 1, i, S_IFREG | 0644, h);
+                    }
+                    for (int i = 0; i < 1000; i++) {
+                        j.open(i, 2, 0);
+                        j.intent(i, 1);
+                        j.done(i, 1, 0);
+                    }
+                } finally {
+                    Syscalls.close(fd);
+                }
+            }
+            for (int round = 0; round < 3; round++) {
+                StateJournal.Contents[] c = new StateJournal.Contents[1];
+                StateJournal.open(journal, Long.MAX_VALUE, c).close();
+                InodeTable table = new InodeTable(fd -> { });
+                for (StateJournal.Node n : c[0].nodes().values()) {
+                    table.restore(n.nodeId(), n.generation(), n.dev(), n.ino(), n.mode());
+                }
+                table.finishRestore(slot -> c[0].nextGeneration().getOrDefault(slot, 0));
+            }
+            Thread.ofVirtual().start(() -> { }).join();
+            StateJournal.read(tmp.resolve(VolumeState.JOURNAL));
+            for (String c : new String[] {"EfuseFilesystem", "ReplaySafeFilesystem", "VolumeState", "InodeTable",
+                    "Inode", "WorkerScratch", "SpaceAccount"}) {
+                Class.forName("io.efuse.csi.fs." + c, true, EfuseMount.class.getClassLoader());
+            }
+            for (String c : new String[] {"FuseSession", "FuseWorker", "RequestDispatcher", "FuseRequest", "FuseReply",
+                    "FuseNotifier", "FuseConnection", "DeviceReaders", "FuseStructs", "FuseOpcode"}) {
+                Class.forName("io.efuse.csi.fuse." + c, true, EfuseMount.class.getClassLoader());
+            }
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            try (var files = Files.list(tmp)) {
+                for (Path p : files.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Every /dev/fuse descriptor the session reads from: an fd keeper holds a duplicate of each. */
+    public int[] deviceFds() {
+        return session.deviceFds();
+    }
+
+    /** The directory of the volume's recoverable state, or null if the mount does not survive its daemon. */
+    public Path stateDir() {
+        return state == null ? null : state.dir();
+    }
+
+    /**
+     * Planned handover: stops serving without unmounting (see {@link FuseSession#detach}) and closes the
+     * state journal. The connection stays up only if an fd keeper holds the device descriptors.
+     */
+    public boolean detach(long timeout, TimeUnit unit) throws InterruptedException, IOException {
+        boolean stopped = session.detach(timeout, unit);
+        if (state != null) {
+            state.close();
+        }
+        return stopped;
+    }
+
+    private static EfuseMount mount(MountOptions options, Path enableUring, Path stateDir) throws IOException {
         Path backing = options.backing().toAbsolutePath().normalize();
         Path mountPoint = options.mountPoint().toAbsolutePath().normalize();
         if (!Files.isDirectory(backing)) {
@@ -74,6 +227,18 @@ public final class EfuseMount implements AutoCloseable {
             Syscalls.close(rootFd);
             throw e;
         }
+        VolumeState state = null;
+        FuseFilesystem served = fs;
+        if (stateDir != null) {
+            try {
+                state = VolumeState.start(stateDir, backing);
+            } catch (IOException e) {
+                fs.destroy();
+                throw e;
+            }
+            fs.recoverable(state);
+            served = new ReplaySafeFilesystem(fs, state);
+        }
         boolean wantPassthrough = options.tier() != Tier.CLASSIC;
         UringQueues uring = switch (options.queues()) {
             case AUTO -> UringQueues.auto();
@@ -85,7 +250,7 @@ public final class EfuseMount implements AutoCloseable {
                 uring.withEnableSwitch(enableUring));
         FuseSession session;
         try {
-            session = FuseSession.mount(mountPoint, fs, so);
+            session = FuseSession.mount(mountPoint, served, so);
         } catch (UringUnavailableException e) {
             fs.destroy();
             throw new MountException(MountException.Reason.QUEUES_UNAVAILABLE, "--queues uring: " + e.getMessage(), e);
@@ -100,7 +265,10 @@ public final class EfuseMount implements AutoCloseable {
             fs.destroy();
             throw e;
         }
-        EfuseMount m = new EfuseMount(options, fs, session);
+        if (state != null) {
+            state.saveSession(options, session.negotiated(), session.connection().connectionId());
+        }
+        EfuseMount m = new EfuseMount(options, fs, session, state);
         if (options.tier() == Tier.PASSTHROUGH && !fs.passthroughActive()) {
             m.close();
             throw new MountException(MountException.Reason.TIER_UNAVAILABLE,
@@ -240,5 +408,12 @@ public final class EfuseMount implements AutoCloseable {
     @Override
     public void close() {
         session.close();
+        if (state != null) {
+            try {
+                state.discard();
+            } catch (IOException ignored) {
+                // a leftover state directory is discarded by the next mount of the volume
+            }
+        }
     }
 }

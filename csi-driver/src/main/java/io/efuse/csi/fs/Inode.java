@@ -23,6 +23,16 @@ final class Inode {
     int backingId = -1;
     int backingOpens;
 
+    /** A node restored from the state journal whose descriptor is opened on first use (fd is -1 until then). */
+    static Inode restored(long nodeId, int generation, long dev, long ino, int mode) {
+        return new Inode(nodeId, generation, -1, dev, ino, mode);
+    }
+
+    /** Restored and not yet reopened (a node kept by file handle is not pending: it has its handle). */
+    boolean pending() {
+        return fd < 0 && handle == null;
+    }
+
     Inode(long nodeId, int generation, int fd, long dev, long ino, int mode) {
         this(nodeId, generation, fd, dev, ino, mode, null);
     }

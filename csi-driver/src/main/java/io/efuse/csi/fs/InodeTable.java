@@ -22,9 +22,86 @@ final class InodeTable {
     private int[] index = new int[2048];
     private int used;
     private final IntConsumer closer;
+    private volatile Listener listener = Listener.NONE;
+
+    /**
+     * Told, under the table's lock, of nodes the kernel learns and forgets, so that a journal records
+     * them before the reply that names them reaches the kernel; and asked to open restored nodes.
+     */
+    interface Listener {
+        Listener NONE = new Listener() {};
+
+        default void created(Inode inode) {}
+
+        default void dropped(Inode inode) {}
+
+        /** Opens a restored node's O_PATH descriptor again; -1 if the file is gone. */
+        default int reopen(Inode inode) { return -1; }
+
+        /** A restored node got its descriptor: carries over state kept for it (passthrough sharing). */
+        default void reopened(Inode placeholder, Inode inode) {}
+    }
 
     InodeTable(IntConsumer closer) {
         this.closer = closer;
+    }
+
+    void listener(Listener l) {
+        this.listener = l;
+    }
+
+    /**
+     * Puts back a node the kernel still knows from before a daemon restart. Its lookup count is unknown,
+     * so it is never dropped by FORGET (one slot kept until unmount, which is safe: an id is never reused
+     * while the kernel may still use it).
+     */
+    synchronized void restore(long nodeId, int generation, long dev, long ino, int mode) {
+        int s = (int) nodeId;
+        while (s >= slots.length) {
+            slots = Arrays.copyOf(slots, slots.length * 2);
+            generations = Arrays.copyOf(generations, generations.length * 2);
+        }
+        Inode inode = Inode.restored(nodeId, generation, dev, ino, mode);
+        inode.nlookup = Long.MAX_VALUE / 2;
+        slots[s] = inode;
+        generations[s] = generation;
+        insertIndex(s, dev, ino);
+        size++;
+        nextSlot = Math.max(nextSlot, s + 1);
+    }
+
+    /**
+     * After {@link #restore}: slots below the highest restored one that are empty become free, each
+     * with a generation above any it had before (firstGeneration gives the lowest allowed per slot).
+     */
+    synchronized void finishRestore(java.util.function.LongToIntFunction firstGeneration) {
+        for (int s = 2; s < nextSlot; s++) {
+            if (slots[s] == null) {
+                generations[s] = Math.max(generations[s], firstGeneration.applyAsInt(s));
+                if (freeCount == free.length) {
+                    free = Arrays.copyOf(free, free.length * 2);
+                }
+                free[freeCount++] = s;
+            }
+        }
+    }
+
+    private synchronized Inode open(Inode placeholder) {
+        Inode now = slots[(int) placeholder.nodeId];
+        if (now != placeholder) {
+            return now;
+        }
+        int fd = listener.reopen(placeholder);
+        if (fd < 0) {
+            return null;
+        }
+        Inode real = new Inode(placeholder.nodeId, placeholder.generation, fd, placeholder.dev, placeholder.ino,
+                placeholder.mode);
+        real.nlookup = placeholder.nlookup;
+        listener.reopened(placeholder, real);
+        slots[(int) placeholder.nodeId] = real;
+        descriptors++;
+        return real;
     }
 
     static InodeTable withSyscallClose() {
@@ -47,7 +124,8 @@ final class InodeTable {
         if (nodeId <= 0 || nodeId >= s.length) {
             return null;
         }
-        return s[(int) nodeId];
+        Inode n = s[(int) nodeId];
+        return n == null || !n.pending() ? n : open(n);
     }
 
     /**
@@ -66,6 +144,15 @@ final class InodeTable {
         int slot = findIndex(dev, ino);
         if (slot > 0) {
             Inode existing = slots[slot];
+            if (existing.pending()) {
+                // A restored node found again by name: the new descriptor is as good as a reopened one.
+                Inode real = new Inode(existing.nodeId, existing.generation, fd, dev, ino, mode);
+                real.nlookup = existing.nlookup;
+                listener.reopened(existing, real);
+                slots[slot] = real;
+                descriptors++;
+                return real;
+            }
             existing.nlookup++;
             existing.mode = mode;
             closer.accept(fd);
@@ -84,6 +171,7 @@ final class InodeTable {
         slots[s] = inode;
         insertIndex(s, dev, ino);
         size++;
+        listener.created(inode);
         return inode;
     }
 
@@ -95,6 +183,7 @@ final class InodeTable {
         }
         inode.nlookup -= n;
         if (inode.nlookup <= 0) {
+            listener.dropped(inode);
             int s = (int) nodeId;
             removeIndex(s, inode.dev, inode.ino);
             slots[s] = null;

@@ -58,6 +58,24 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         return new Builder(backing, mountPoint);
     }
 
+    /** The options as key=value text, as they travel between the fd keeper and the daemon. */
+    public String toText() {
+        try {
+            return SessionFile.optionsText(this);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Options from {@link #toText()}; IllegalArgumentException for bad values. */
+    public static MountOptions fromText(String text) {
+        try {
+            return SessionFile.optionsFromText(text);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     public boolean limited() {
         return maxBytes > 0 || maxInodes > 0;
     }

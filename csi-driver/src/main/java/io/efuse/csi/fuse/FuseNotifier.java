@@ -48,6 +48,14 @@ public final class FuseNotifier {
         return send(FuseAbi.NOTIFY_INVAL_ENTRY, NotifyInvalEntryOut.SIZE + b.length + 1);
     }
 
+    /**
+     * FUSE_NOTIFY_RESEND: the kernel queues again every request that was read from one of the
+     * connection's devices but not answered (marked with FUSE_UNIQUE_RESEND in their unique).
+     */
+    public synchronized int resend() {
+        return send(FuseAbi.NOTIFY_RESEND, 0);
+    }
+
     private int send(int code, int payload) {
         int len = OutHeader.SIZE + payload;
         buf.putInt(OutHeader.LEN, len);

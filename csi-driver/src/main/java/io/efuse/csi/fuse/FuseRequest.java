@@ -107,6 +107,15 @@ public final class FuseRequest {
         return off < split ? argBuf.getInt(argBase + off) : payloadBuf.getInt(payloadBase + off - split);
     }
 
+    /** Rewrites an in-arg (a replayed request answered with adjusted flags). */
+    public void putU32(int off, int value) {
+        if (off < split) {
+            argBuf.putInt(argBase + off, value);
+        } else {
+            payloadBuf.putInt(payloadBase + off - split, value);
+        }
+    }
+
     public long u64(int off) {
         return off < split ? argBuf.getLong(argBase + off) : payloadBuf.getLong(payloadBase + off - split);
     }

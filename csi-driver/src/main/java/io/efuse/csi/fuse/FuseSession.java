@@ -52,6 +52,8 @@ public final class FuseSession implements AutoCloseable {
     private InitNegotiation negotiation;
     private volatile FuseUringTransport uring;
     private FuseNotifier notifier;
+    /** Stops the /dev/fuse workers without touching the connection (planned handover); see {@link DeviceReaders}. */
+    private final DeviceReaders readers = new DeviceReaders();
 
     private FuseSession(Path mountPoint, FuseFilesystem fs, Options options, int deviceFd) {
         this.mountPoint = mountPoint;
@@ -103,6 +105,68 @@ public final class FuseSession implements AutoCloseable {
             throw e;
         }
         return session;
+    }
+
+    /**
+     * Serves a connection that another process mounted and initialized (a daemon restarted while the
+     * fd keeper held its device descriptors): no mount and no INIT, the negotiated parameters come
+     * from the previous daemon. deviceFds are the connection's device descriptors (the first is the
+     * one mount used, the others its clones); the session owns them from here on. Requests the
+     * previous daemon had read but not answered are asked for again (FUSE_NOTIFY_RESEND).
+     */
+    public static FuseSession adopt(Path mountPoint, FuseFilesystem fs, Options options, int[] deviceFds,
+            InitNegotiation.Result init, long connectionId) throws IOException {
+        if (deviceFds.length == 0) {
+            throw new IllegalArgumentException("no device descriptors to serve " + mountPoint);
+        }
+        FuseSession session = new FuseSession(mountPoint, fs, options, deviceFds[0]);
+        session.negotiation = options.negotiation();
+        session.init = init;
+        session.connection = new FuseConnection(deviceFds[0], init.minor(), init.flags(), init.maxWrite(), connectionId);
+        session.notifier = new FuseNotifier(deviceFds[0]);
+        fs.init(session.connection);
+        for (int i = 0; i < deviceFds.length; i++) {
+            session.workers.add(new FuseWorker(session, deviceFds[i], i));
+        }
+        session.liveWorkers.addAndGet(session.workers.size());
+        // Resend before any worker reads: it re-queues everything in the processing lists, which then
+        // hold only what the previous daemon read; a request of ours would be executed twice.
+        int err = session.notifier.resend();
+        for (FuseWorker w : session.workers) {
+            session.readers.prepare(w.fd());
+            w.start();
+        }
+        LOG.log(Level.INFO, "{0}: adopted connection {1,number,#} with {2} device descriptors; resend {3}",
+                mountPoint, connectionId, deviceFds.length, err == 0 ? "asked" : "failed: " + Errno.name(err));
+        return session;
+    }
+
+    /** Every /dev/fuse descriptor this session reads from (the mount's own first, then its clones). */
+    public int[] deviceFds() {
+        return workers.stream().mapToInt(FuseWorker::fd).toArray();
+    }
+
+    /** What INIT settled (to be kept by whoever may serve this connection next). */
+    public InitNegotiation.Result negotiated() {
+        return init;
+    }
+
+    /**
+     * Planned handover: stops reading requests, lets the workers finish the ones they hold, then
+     * closes this process's device descriptors without unmounting or aborting. The connection lives
+     * on as long as another process holds a descriptor of it; requests wait in the kernel's queue
+     * for the next reader. Returns false if the workers did not stop within the timeout.
+     */
+    public boolean detach(long timeout, TimeUnit unit) throws InterruptedException {
+        if (uring != null) {
+            throw new IllegalStateException(mountPoint + ": a session served over io_uring cannot be handed over");
+        }
+        readers.stop();
+        return terminated.await(timeout, unit);
+    }
+
+    DeviceReaders readers() {
+        return readers;
     }
 
     private void handleInit() throws IOException {
@@ -216,6 +280,7 @@ public final class FuseSession implements AutoCloseable {
             LOG.log(Level.INFO, "{0}: serving over /dev/fuse: {1} workers", mountPoint, workers.size());
         }
         for (FuseWorker w : workers) {
+            readers.prepare(w.fd());
             w.start();
         }
     }
@@ -333,6 +398,7 @@ public final class FuseSession implements AutoCloseable {
                 for (FuseWorker x : workers) {
                     Syscalls.close(x.fd());
                 }
+                readers.close();
                 terminated.countDown();
             }
         }

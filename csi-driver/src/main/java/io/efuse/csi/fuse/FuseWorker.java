@@ -53,11 +53,19 @@ final class FuseWorker implements Runnable {
         FuseReply rp = new FuseReply(NativeMemory.allocateUntouched(session.replyBufferSize()));
         FuseFilesystem fs = session.filesystem();
         try {
+            DeviceReaders readers = session.readers();
             while (true) {
+                if (readers.stopping()) {
+                    return; // handover: the next daemon reads the rest
+                }
                 long n = LibC.read(fd, rq.address(), rq.buffer().capacity());
                 if (n < 0) {
                     int errno = LibC.errno();
-                    if (errno == Errno.EINTR || errno == Errno.EAGAIN || errno == Errno.ENOENT) {
+                    if (errno == Errno.EAGAIN) {
+                        readers.await(fd);
+                        continue;
+                    }
+                    if (errno == Errno.EINTR || errno == Errno.ENOENT) {
                         continue; // ENOENT: the request was interrupted before we read it
                     }
                     if (errno != Errno.ENODEV) {

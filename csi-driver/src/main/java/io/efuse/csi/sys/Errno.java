@@ -43,6 +43,9 @@ public final class Errno {
     public static final int ESTALE = 116;
     public static final int EDQUOT = 122;
     public static final int ECANCELED = 125;
+    public static final int EPIPE = 32;
+    public static final int ECONNRESET = 104;
+    public static final int ECONNREFUSED = 111;
 
     private Errno() {}
 
@@ -90,6 +93,9 @@ public final class Errno {
             case ESTALE -> "ESTALE";
             case EDQUOT -> "EDQUOT";
             case ECANCELED -> "ECANCELED";
+            case EPIPE -> "EPIPE";
+            case ECONNRESET -> "ECONNRESET";
+            case ECONNREFUSED -> "ECONNREFUSED";
             default -> "errno " + errno;
         };
     }

@@ -145,4 +145,25 @@ public final class LibC {
     public static native int sched_setaffinity(int pid, long cpusetsize, long mask);
 
     public static native int sched_getcpu();
+
+    public static native int socket(int domain, int type, int protocol);
+
+    public static native int bind(int fd, long addr, int addrlen);
+
+    public static native int listen(int fd, int backlog);
+
+    public static native int accept4(int fd, long addr, long addrlen, int flags);
+
+    public static native int connect(int fd, long addr, int addrlen);
+
+    public static native long sendmsg(int fd, long msghdr, int flags);
+
+    public static native long recvmsg(int fd, long msghdr, int flags);
+
+    public static native int shutdown(int fd, int how);
+
+    /** fds points at an array of struct pollfd {int fd; short events; short revents;}. */
+    public static native int poll(long fds, long nfds, int timeout);
+
+    public static native int eventfd(int initval, int flags);
 }

@@ -80,6 +80,19 @@ public final class LinuxConstants {
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
 
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_CLOEXEC = 02000000;
+    public static final int SOL_SOCKET = 1;
+    public static final int SCM_RIGHTS = 1;
+    public static final int MSG_CTRUNC = 0x8;
+    public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    public static final int SHUT_RDWR = 2;
+    public static final short POLLIN = 0x1;
+    public static final int EFD_CLOEXEC = 02000000;
+    public static final int EFD_NONBLOCK = 04000;
+
     public static final long SYS_GETDENTS64 = 217;
     public static final long SYS_CAPGET = 125;
     public static final long SYS_CAPSET = 126;

@@ -1,0 +1,328 @@
+package io.efuse.csi.fsd;
+
+import io.efuse.csi.fs.MountOptions;
+import io.efuse.csi.fsd.KeeperMessage.Type;
+import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.SeqpacketSocket;
+import io.efuse.csi.sys.Syscalls;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Holds a duplicate of every /dev/fuse descriptor of every volume the FUSE daemon host serves, so
+ * that a daemon that dies or hands over leaves its connections alive: the kernel ends a connection's
+ * requests in flight only when the last reference to its device files goes. Runs in the process that
+ * owns the volumes (the CSI node plugin, or {@code efuse-csi keep}) and listens on a unix socket for
+ * daemons. One daemon serves at a time; others that connect wait as standbys and are given every
+ * volume (descriptors and state directory) the moment the serving one goes away. A restarted keeper
+ * gets the descriptors back from the serving daemon, which reconnects and sends them again.
+ */
+public final class FdKeeper implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(FdKeeper.class.getName());
+
+    /** A volume's descriptors as held here. */
+    public record Held(String volumeId, Path mountPoint, Path stateDir, int[] fds) {}
+
+    private final SeqpacketSocket listener;
+    private final Path socketPath;
+    private final Thread acceptor;
+    private final Map<String, Held> held = new LinkedHashMap<>();
+    private final ArrayDeque<Daemon> standbys = new ArrayDeque<>();
+    private final Map<String, CompletableFuture<Void>> pending = new LinkedHashMap<>();
+    private Daemon active;
+    /** Volumes the serving daemon said it serves in its HELLO (their HOLDs follow). */
+    private final Set<String> announced = new HashSet<>();
+    private long handovers;
+    private volatile boolean closed;
+
+    private FdKeeper(SeqpacketSocket listener, Path socketPath) {
+        this.listener = listener;
+        this.socketPath = socketPath;
+        this.acceptor = Thread.ofPlatform().daemon(true).name("fd-keeper-accept").unstarted(this::acceptLoop);
+    }
+
+    /** Listens for daemons at socketPath. */
+    public static FdKeeper start(Path socketPath) throws ErrnoException {
+        FdKeeper k = new FdKeeper(SeqpacketSocket.listen(socketPath), socketPath);
+        k.acceptor.start();
+        LOG.log(Level.INFO, "fd keeper listening on {0}", socketPath);
+        return k;
+    }
+
+    public Path socketPath() {
+        return socketPath;
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                SeqpacketSocket s = listener.accept();
+                Daemon d = new Daemon(new KeeperLink(s));
+                Thread.ofPlatform().daemon(true).name("fd-keeper-daemon").start(d::serve);
+            } catch (ErrnoException e) {
+                if (!closed) {
+                    LOG.log(Level.ERROR, "fd keeper: " + e.getMessage());
+                }
+                return;
+            }
+        }
+    }
+
+    /** A connected daemon. */
+    private final class Daemon {
+        final KeeperLink link;
+        long pid;
+
+        Daemon(KeeperLink link) {
+            this.link = link;
+        }
+
+        void serve() {
+            try {
+                KeeperMessage hello = link.receive();
+                if (hello == null) {
+                    return;
+                }
+                if (hello.type() != Type.HELLO) {
+                    throw new IOException("daemon spoke " + hello.type() + " before HELLO");
+                }
+                pid = Long.parseLong(hello.get("pid", "0"));
+                register(this, hello.get("volumes", ""));
+                while (true) {
+                    KeeperMessage m = link.receive();
+                    if (m == null) {
+                        break;
+                    }
+                    handle(this, m);
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "fd keeper: daemon " + pid + ": " + e.getMessage());
+            } finally {
+                gone(this);
+                link.close();
+            }
+        }
+    }
+
+    private synchronized void register(Daemon d, String volumes) throws ErrnoException {
+        if (active != null) {
+            standbys.add(d);
+            d.link.send(KeeperMessage.of(Type.STANDBY));
+            LOG.log(Level.INFO, "fd keeper: daemon {0} is on standby", d.pid);
+            return;
+        }
+        activate(d, volumes.isEmpty() ? Set.of() : Set.of(volumes.split(",")));
+    }
+
+    /** Makes d the serving daemon and gives it every held volume it does not already serve. */
+    private void activate(Daemon d, Set<String> serves) throws ErrnoException {
+        active = d;
+        announced.clear();
+        announced.addAll(serves);
+        for (Held h : held.values()) {
+            if (!serves.contains(h.volumeId())) {
+                d.link.send(KeeperMessage.of(Type.ADOPT, "volume", h.volumeId(), "mountPoint", h.mountPoint().toString(),
+                        "stateDir", h.stateDir().toString()).withFds(h.fds()));
+            }
+        }
+        handovers++;
+        LOG.log(Level.INFO, "fd keeper: daemon {0} serves; {1} volumes handed to it", d.pid, held.size() - serves.size());
+        notifyAll();
+    }
+
+    private synchronized void handle(Daemon d, KeeperMessage m) throws ErrnoException {
+        switch (m.type()) {
+            case HOLD -> {
+                Held h = new Held(m.get("volume"), Path.of(m.get("mountPoint")), Path.of(m.get("stateDir")), m.fds());
+                Held old = held.put(h.volumeId(), h);
+                if (old != null) {
+                    closeAll(old.fds());
+                }
+                LOG.log(Level.INFO, "fd keeper: holding {0} device descriptors of {1}", h.fds().length, h.volumeId());
+            }
+            case MOUNTED -> complete(m.get("volume"), null);
+            case FAILED -> complete(m.get("volume"), m.get("error", "mount failed"));
+            case RELEASED -> {
+                Held h = held.remove(m.get("volume"));
+                if (h != null) {
+                    closeAll(h.fds());
+                }
+                announced.remove(m.get("volume"));
+                complete(m.get("volume"), null);
+            }
+            case DETACHED -> {
+                if (active == d) {
+                    LOG.log(Level.INFO, "fd keeper: daemon {0} handed over", d.pid);
+                    active = null;
+                    promote();
+                }
+            }
+            default -> throw new IllegalStateException("unexpected " + m.type() + " from a daemon");
+        }
+        closeUnexpected(m);
+    }
+
+    private static void closeUnexpected(KeeperMessage m) {
+        if (m.type() != Type.HOLD) {
+            closeAll(m.fds());
+        }
+    }
+
+    private void complete(String volume, String error) {
+        CompletableFuture<Void> f = pending.remove(volume);
+        if (f != null) {
+            if (error == null) {
+                f.complete(null);
+            } else {
+                f.completeExceptionally(new IOException(error));
+            }
+        }
+    }
+
+    private synchronized void gone(Daemon d) {
+        standbys.remove(d);
+        if (active == d) {
+            LOG.log(Level.WARNING, "fd keeper: serving daemon {0} is gone; its volumes wait for the next one", d.pid);
+            active = null;
+            for (Map.Entry<String, CompletableFuture<Void>> e : pending.entrySet()) {
+                e.getValue().completeExceptionally(new IOException("the daemon went away while mounting " + e.getKey()));
+            }
+            pending.clear();
+            promote();
+        }
+    }
+
+    private void promote() {
+        while (active == null && !standbys.isEmpty()) {
+            Daemon next = standbys.poll();
+            try {
+                activate(next, Set.of());
+            } catch (ErrnoException e) {
+                LOG.log(Level.WARNING, "fd keeper: standby daemon " + next.pid + " unreachable: " + e.getMessage());
+                active = null;
+                next.link.shutdown();
+            }
+        }
+    }
+
+    private static void closeAll(int[] fds) {
+        for (int fd : fds) {
+            Syscalls.close(fd);
+        }
+    }
+
+    /** Waits until a daemon serves (at most timeout); false if none did. */
+    public synchronized boolean awaitDaemon(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (active == null) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+        return true;
+    }
+
+    /** Whether volumeId is served (held here, or announced by the serving daemon). */
+    public synchronized boolean serves(String volumeId) {
+        return held.containsKey(volumeId) || announced.contains(volumeId);
+    }
+
+    public synchronized List<Held> held() {
+        return List.copyOf(held.values());
+    }
+
+    /** How many times a daemon was given the volumes (the first start included). */
+    public synchronized long activations() {
+        return handovers;
+    }
+
+    /** Has the serving daemon mount a volume; returns once it is mounted and its descriptors are held here. */
+    public void mount(String volumeId, MountOptions options, Path stateDir, Duration timeout)
+            throws IOException, InterruptedException {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        synchronized (this) {
+            if (!awaitDaemon(timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to mount " + volumeId);
+            }
+            if (held.containsKey(volumeId) || pending.containsKey(volumeId)) {
+                throw new IOException("volume " + volumeId + " is already mounted or being mounted");
+            }
+            pending.put(volumeId, f);
+            active.link.send(KeeperMessage.of(Type.MOUNT, "volume", volumeId, "stateDir", stateDir.toString(),
+                    "options", options.toText()));
+        }
+        await(f, volumeId, "mount", timeout);
+    }
+
+    /** Has the serving daemon unmount a volume. */
+    public void unmount(String volumeId, Duration timeout) throws IOException, InterruptedException {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        synchronized (this) {
+            if (!held.containsKey(volumeId)) {
+                return;
+            }
+            if (!awaitDaemon(timeout)) {
+                throw new IOException("no eFuse daemon to unmount " + volumeId);
+            }
+            pending.put(volumeId, f);
+            active.link.send(KeeperMessage.of(Type.UNMOUNT, "volume", volumeId));
+        }
+        await(f, volumeId, "unmount", timeout);
+    }
+
+    private void await(CompletableFuture<Void> f, String volumeId, String what, Duration timeout)
+            throws IOException, InterruptedException {
+        try {
+            f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new IOException(what + " " + volumeId + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            synchronized (this) {
+                pending.remove(volumeId);
+            }
+            throw new IOException(what + " " + volumeId + ": no answer from the daemon within " + timeout.toSeconds() + " s");
+        }
+    }
+
+    /**
+     * Stops listening and closes every held descriptor: connections whose daemon is gone die with this
+     * (a keeper that exits for an upgrade leaves the serving daemon holding them; it reconnects).
+     */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        listener.close();
+        for (Held h : held.values()) {
+            closeAll(h.fds());
+        }
+        held.clear();
+        if (active != null) {
+            active.link.shutdown();
+        }
+        for (Daemon d : standbys) {
+            d.link.shutdown();
+        }
+        notifyAll();
+    }
+
+    @Override
+    public String toString() {
+        return "fd keeper at " + socketPath + " holding " + Arrays.toString(held.keySet().toArray());
+    }
+}

@@ -1,0 +1,230 @@
+package io.efuse.csi.fsd;
+
+import io.efuse.csi.fs.EfuseMount;
+import io.efuse.csi.fs.MountOptions;
+import io.efuse.csi.fsd.KeeperMessage.Type;
+import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.LibC;
+import io.efuse.csi.sys.SeqpacketSocket;
+import io.efuse.csi.sys.Syscalls;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The FUSE daemon host: serves every volume the fd keeper gives it or asks it to mount, each as a
+ * recoverable {@link EfuseMount}. It connects to the keeper's socket (again and again while the keeper
+ * restarts), tells the keeper what it serves and hands it the device descriptors of every volume.
+ * {@link #handOver} (SIGTERM) stops serving without unmounting so that the next daemon continues.
+ */
+public final class FsDaemon {
+    private static final System.Logger LOG = System.getLogger(FsDaemon.class.getName());
+
+    private final Path socket;
+    private final Map<String, EfuseMount> mounts = new LinkedHashMap<>();
+    private volatile KeeperLink link;
+    private volatile boolean stopping;
+    private volatile boolean standby;
+
+    public FsDaemon(Path socket) {
+        this.socket = socket;
+    }
+
+    /** Serves until {@link #handOver} or until interrupted; reconnects whenever the keeper goes away. */
+    public void run() throws InterruptedException {
+        boolean warned = false;
+        while (!stopping) {
+            KeeperLink l;
+            try {
+                l = new KeeperLink(SeqpacketSocket.connect(socket));
+            } catch (ErrnoException e) {
+                if (!warned) {
+                    LOG.log(Level.WARNING, "no fd keeper at {0} ({1}); retrying", socket, e.getMessage());
+                    warned = true;
+                }
+                Thread.sleep(50); // polling for a socket that does not exist yet: nothing to wait on
+                continue;
+            }
+            warned = false;
+            try {
+                serve(l);
+            } catch (IOException | RuntimeException e) {
+                if (!stopping) {
+                    LOG.log(Level.WARNING, "fd keeper connection: " + e.getMessage());
+                }
+            } finally {
+                link = null;
+                l.close();
+            }
+            if (!stopping) {
+                LOG.log(Level.WARNING, "fd keeper went away; serving on and reconnecting");
+            }
+        }
+    }
+
+    private void serve(KeeperLink l) throws IOException {
+        synchronized (this) {
+            if (stopping) {
+                return;
+            }
+            link = l;
+            l.send(KeeperMessage.of(Type.HELLO, "pid", Long.toString(ProcessHandle.current().pid()),
+                    "volumes", String.join(",", mounts.keySet())));
+            for (Map.Entry<String, EfuseMount> e : mounts.entrySet()) {
+                hold(l, e.getKey(), e.getValue());
+            }
+        }
+        while (true) {
+            KeeperMessage m = l.receive();
+            if (m == null) {
+                return;
+            }
+            synchronized (this) {
+                if (stopping) {
+                    closeFds(m.fds());
+                    return;
+                }
+                handle(l, m);
+            }
+        }
+    }
+
+    private void handle(KeeperLink l, KeeperMessage m) throws ErrnoException {
+        switch (m.type()) {
+            case STANDBY -> {
+                standby = true;
+                try {
+                    long t0 = System.nanoTime();
+                    EfuseMount.prepareForAdoption();
+                    // Also brings up the logging system, which a takeover would otherwise pay for.
+                    LOG.log(Level.INFO, "warmed up for a takeover in {0} ms", (System.nanoTime() - t0) / 1_000_000);
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "warming up for a takeover: " + e.getMessage());
+                }
+                System.err.println("efuse-csi fsd: on standby: another daemon serves");
+            }
+            case ADOPT -> {
+                standby = false;
+                String volume = m.get("volume");
+                long t0 = System.nanoTime();
+                try {
+                    EfuseMount mount = EfuseMount.adopt(Path.of(m.get("stateDir")), m.fds());
+                    mounts.put(volume, mount);
+                    watch(volume, mount);
+                    System.err.printf("efuse-csi fsd: %s: serving again at %s after %d ms%n", volume,
+                            mount.mountPoint(), (System.nanoTime() - t0) / 1_000_000);
+                } catch (IOException | RuntimeException e) {
+                    closeFds(m.fds());
+                    LOG.log(Level.ERROR, volume + ": cannot take over: " + e.getMessage());
+                }
+            }
+            case MOUNT -> {
+                String volume = m.get("volume");
+                try {
+                    MountOptions options = MountOptions.fromText(m.get("options"));
+                    EfuseMount mount = EfuseMount.mountRecoverable(options, Path.of(m.get("stateDir")));
+                    mounts.put(volume, mount);
+                    hold(l, volume, mount);
+                    l.send(KeeperMessage.of(Type.MOUNTED, "volume", volume));
+                    watch(volume, mount);
+                } catch (IOException | RuntimeException e) {
+                    l.send(KeeperMessage.of(Type.FAILED, "volume", volume, "error", String.valueOf(e.getMessage())));
+                }
+            }
+            case UNMOUNT -> {
+                String volume = m.get("volume");
+                EfuseMount mount = mounts.remove(volume);
+                if (mount != null) {
+                    mount.close();
+                }
+                l.send(KeeperMessage.of(Type.RELEASED, "volume", volume));
+            }
+            default -> {
+                closeFds(m.fds());
+                LOG.log(Level.WARNING, "ignored {0} from the fd keeper", m.type());
+            }
+        }
+    }
+
+    private static void hold(KeeperLink l, String volume, EfuseMount mount) throws ErrnoException {
+        l.send(KeeperMessage.of(Type.HOLD, "volume", volume, "mountPoint", mount.mountPoint().toString(),
+                "stateDir", mount.stateDir().toString()).withFds(mount.deviceFds()));
+    }
+
+    /** Tells the keeper when a volume is unmounted from outside, so that it lets its descriptors go. */
+    private void watch(String volume, EfuseMount mount) {
+        Thread.ofVirtual().name("watch-" + volume).start(() -> {
+            try {
+                mount.awaitUnmount();
+            } catch (InterruptedException e) {
+                return;
+            }
+            synchronized (this) {
+                if (stopping || mounts.get(volume) != mount) {
+                    return;
+                }
+                mounts.remove(volume);
+                KeeperLink l = link;
+                if (l != null) {
+                    try {
+                        l.send(KeeperMessage.of(Type.RELEASED, "volume", volume));
+                    } catch (ErrnoException ignored) {
+                        // the keeper is gone; a new one never learns of this volume
+                    }
+                }
+            }
+        });
+    }
+
+    private static void closeFds(int[] fds) {
+        for (int fd : fds) {
+            Syscalls.close(fd);
+        }
+    }
+
+    public synchronized int volumeCount() {
+        return mounts.size();
+    }
+
+    public boolean standby() {
+        return standby;
+    }
+
+    /**
+     * Planned handover: every volume stops being served (requests in progress are finished, new ones
+     * wait in the kernel), its state is closed, and the keeper is told to give the volumes to the next
+     * daemon. Nothing is unmounted. Returns the time it took in milliseconds.
+     */
+    public long handOver() {
+        long t0 = System.nanoTime();
+        synchronized (this) {
+            stopping = true;
+            for (Map.Entry<String, EfuseMount> e : mounts.entrySet()) {
+                try {
+                    if (!e.getValue().detach(5, TimeUnit.SECONDS)) {
+                        LOG.log(Level.WARNING, "{0}: workers did not stop within 5 s", e.getKey());
+                    }
+                } catch (IOException | InterruptedException ex) {
+                    LOG.log(Level.WARNING, e.getKey() + ": " + ex.getMessage());
+                }
+            }
+            mounts.clear();
+            KeeperLink l = link;
+            if (l != null) {
+                try {
+                    l.send(KeeperMessage.of(Type.DETACHED));
+                } catch (ErrnoException e) {
+                    LOG.log(Level.WARNING, "cannot tell the fd keeper about the handover: " + e.getMessage());
+                }
+                l.shutdown();
+            }
+        }
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        // Printed, not logged: the logging system is being shut down by now (SIGTERM).
+        System.err.printf("efuse-csi fsd: handed over in %d ms (pid %d)%n", ms, LibC.getpid());
+        return ms;
+    }
+}

@@ -1,0 +1,132 @@
+package io.efuse.csi.fsd;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One message between the fd keeper and the FUSE daemon host, sent as one SOCK_SEQPACKET packet with
+ * its /dev/fuse descriptors attached. Wire format (big-endian): magic "EFKP", u16 protocol version,
+ * u16 type, u16 field count, then per field a u16-length UTF-8 key and a u32-length UTF-8 value.
+ * A peer refuses a message of another version with a clear error rather than guess.
+ *
+ * @param fds descriptors attached to (or received with) the message
+ */
+public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
+    public static final int VERSION = 1;
+    private static final int MAGIC = 0x45464b50; // "EFKP"
+
+    public enum Type {
+        /** daemon → keeper, first message: {@code pid}, {@code volumes} it serves (comma-separated). */
+        HELLO,
+        /** keeper → daemon: another daemon serves; wait to be given the volumes. */
+        STANDBY,
+        /** daemon → keeper: keep these device descriptors of {@code volume} ({@code mountPoint}, {@code stateDir}). */
+        HOLD,
+        /** keeper → daemon: serve {@code volume} from the attached descriptors and the state in {@code stateDir}. */
+        ADOPT,
+        /** keeper → daemon: mount {@code volume} ({@code options}: mount options, {@code stateDir}). */
+        MOUNT,
+        /** daemon → keeper: {@code volume} is mounted (its HOLD came first). */
+        MOUNTED,
+        /** daemon → keeper: {@code volume} could not be mounted: {@code error}. */
+        FAILED,
+        /** keeper → daemon: unmount {@code volume}. */
+        UNMOUNT,
+        /** daemon → keeper: {@code volume} is unmounted; its descriptors can go. */
+        RELEASED,
+        /** daemon → keeper: this daemon stopped serving every volume without unmounting; hand them on. */
+        DETACHED
+    }
+
+    public KeeperMessage {
+        fields = Map.copyOf(fields);
+        fds = fds.clone();
+    }
+
+    public static KeeperMessage of(Type type, String... keyValues) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i + 1 < keyValues.length; i += 2) {
+            m.put(keyValues[i], keyValues[i + 1]);
+        }
+        return new KeeperMessage(type, m, new int[0]);
+    }
+
+    public KeeperMessage withFds(int[] descriptors) {
+        return new KeeperMessage(type, fields, descriptors);
+    }
+
+    public String get(String key) {
+        String v = fields.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException(type + " message without " + key);
+        }
+        return v;
+    }
+
+    public String get(String key, String fallback) {
+        return fields.getOrDefault(key, fallback);
+    }
+
+    public byte[] encode() {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeInt(MAGIC);
+            out.writeShort(VERSION);
+            out.writeShort(type.ordinal());
+            out.writeShort(fields.size());
+            for (Map.Entry<String, String> e : fields.entrySet()) {
+                byte[] k = e.getKey().getBytes(StandardCharsets.UTF_8);
+                byte[] v = e.getValue().getBytes(StandardCharsets.UTF_8);
+                out.writeShort(k.length);
+                out.write(k);
+                out.writeInt(v.length);
+                out.write(v);
+            }
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Decodes a packet; fds are the descriptors that came with it. */
+    public static KeeperMessage decode(byte[] body, int[] fds) throws IOException {
+        DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(body));
+        if (body.length < 10 || in.readInt() != MAGIC) {
+            throw new IOException("not an fd keeper message (" + body.length + " bytes)");
+        }
+        int version = in.readUnsignedShort();
+        if (version != VERSION) {
+            throw new IOException("fd keeper protocol version " + version + " from the peer, this side speaks "
+                    + VERSION + ": run matching versions of the node plugin and the daemon");
+        }
+        int t = in.readUnsignedShort();
+        if (t >= Type.values().length) {
+            throw new IOException("unknown fd keeper message type " + t);
+        }
+        int n = in.readUnsignedShort();
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            byte[] k = new byte[in.readUnsignedShort()];
+            in.readFully(k);
+            int vl = in.readInt();
+            if (vl < 0 || vl > body.length) {
+                throw new IOException("bad field length " + vl + " in fd keeper message");
+            }
+            byte[] v = new byte[vl];
+            in.readFully(v);
+            m.put(new String(k, StandardCharsets.UTF_8), new String(v, StandardCharsets.UTF_8));
+        }
+        return new KeeperMessage(Type.values()[t], m, fds);
+    }
+
+    @Override
+    public String toString() {
+        return type + fields.toString() + (fds.length > 0 ? " +" + fds.length + " fds" : "");
+    }
+}
