@@ -222,6 +222,8 @@ def write_chart(results, env, targets, rows):
     finite = [r for row in charted for r in (row.ratio(t) for t in others) if r]
     lo = 2 ** math.floor(math.log2(min(finite + [0.5])))
     hi = 2 ** math.ceil(math.log2(max(finite + [2.0])))
+    powers = range(int(math.log2(lo)), int(math.log2(hi)) + 1)
+    ytics = ", ".join(f'"{2 ** p:g}" {2 ** p:g}' if p >= 0 else f'"1/{2 ** -p}" {2 ** p:g}' for p in powers)
     title = f"speed relative to native (higher is better), kernel {env.get('kernel', '?')}, {env.get('cores', '?')} cores"
     if env.get("mode", "").startswith("quick"):
         title += ", QUICK SMOKE RUN"
@@ -243,7 +245,7 @@ set grid ytics
 # Ratios on a log scale: 0.5x and 2x are the same distance from native, and one outlier does not flatten the rest.
 set logscale y 2
 set yrange [{lo}:{hi}]
-set ytics ("1/32" 0.03125, "1/16" 0.0625, "1/8" 0.125, "1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8, "16" 16, "32" 32)
+set ytics ({ytics})
 set ylabel "ratio to native (log scale)"
 set key outside right top
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 linewidth 1.5 front
