@@ -16,7 +16,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The data of volumes and snapshots under one backing root:
@@ -30,7 +31,7 @@ import java.util.logging.Logger;
  * {@link VolumeIds} accepts become paths.
  */
 public final class BackingStore {
-    private static final Logger LOG = Logger.getLogger(BackingStore.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(BackingStore.class);
 
     private final Path root;
     private final Path volumes;
@@ -103,7 +104,7 @@ public final class BackingStore {
                     Files.createDirectory(tmp);
                     applyQuota(id, tmp, limits); // before the copy, so the copied files are charged to the volume
                     TreeCopy.Result r = treeCopy.copy(sourceDir, tmp);
-                    LOG.fine(() -> "filled " + id + " from " + sourceDir + ": " + r);
+                    LOG.debug("filled " + id + " from " + sourceDir + ": " + r);
                 } else {
                     Files.createDirectory(tmp);
                     applyQuota(id, tmp, limits);
@@ -131,7 +132,7 @@ public final class BackingStore {
             try {
                 quota.get().release(VolumeIds.projectId(id));
             } catch (SyscallException e) {
-                LOG.warning("releasing the quota of " + id + ": " + e.getMessage());
+                LOG.warn("releasing the quota of " + id + ": " + e.getMessage());
             }
         }
     }

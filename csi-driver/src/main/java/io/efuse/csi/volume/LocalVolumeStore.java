@@ -12,7 +12,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -22,11 +23,10 @@ import tools.jackson.databind.json.JsonMapper;
  * and as READY after; a CREATING record found at start is a crash in between, and is rolled back.
  */
 public final class LocalVolumeStore implements VolumeStore {
-    private static final Logger LOG = Logger.getLogger(LocalVolumeStore.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(LocalVolumeStore.class);
 
     private final String nodeId;
-    private final BackingStore local;
-    private final BackingStore shared;
+    private final BackingRoots roots;
     private final StateFiles volumeFiles;
     private final StateFiles snapshotFiles;
     private final FileChannel lockChannel;
@@ -36,13 +36,9 @@ public final class LocalVolumeStore implements VolumeStore {
     private final ConcurrentMap<String, Snapshot> snapshots = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Object> idLocks = new ConcurrentHashMap<>();
 
-    /**
-     * @param shared the shared backend's store, or null when this machine has none
-     */
-    public LocalVolumeStore(Path stateDir, String nodeId, BackingStore local, BackingStore shared) throws IOException {
+    public LocalVolumeStore(Path stateDir, String nodeId, BackingRoots roots) throws IOException {
         this.nodeId = nodeId;
-        this.local = local;
-        this.shared = shared;
+        this.roots = roots;
         java.nio.file.Files.createDirectories(stateDir);
         this.lockChannel = FileChannel.open(stateDir.resolve("lock"), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
@@ -170,7 +166,7 @@ public final class LocalVolumeStore implements VolumeStore {
             store.deleteVolume(id);
             volumeFiles.delete(id);
         } catch (IOException e) {
-            LOG.warning("rolling back volume " + id + ": " + e.getMessage());
+            LOG.warn("rolling back volume " + id + ": " + e.getMessage());
         }
         volumes.remove(id);
     }
@@ -337,20 +333,12 @@ public final class LocalVolumeStore implements VolumeStore {
         return lock.isValid();
     }
 
-    /** The backing store that holds a volume, for the node service of a standalone process. */
-    public BackingStore backingFor(Volume v) throws VolumeException {
-        return backing(v.backend());
+    private BackingStore backingFor(Volume v) throws VolumeException {
+        return roots.of(v.backend());
     }
 
-    public BackingStore backing(Backend backend) throws VolumeException {
-        if (backend == Backend.SHARED) {
-            if (shared == null) {
-                throw new VolumeException(VolumeException.Reason.INVALID,
-                        "the shared backend is not configured on this driver (--shared-root)");
-            }
-            return shared;
-        }
-        return local;
+    private BackingStore backing(Backend backend) throws VolumeException {
+        return roots.of(backend);
     }
 
     private Volume require(String id) throws VolumeException {
@@ -379,7 +367,7 @@ public final class LocalVolumeStore implements VolumeStore {
             lock.release();
             lockChannel.close();
         } catch (IOException e) {
-            LOG.warning("releasing the state directory lock: " + e.getMessage());
+            LOG.warn("releasing the state directory lock: " + e.getMessage());
         }
     }
 }
