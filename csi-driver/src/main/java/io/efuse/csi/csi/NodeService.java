@@ -3,13 +3,16 @@ package io.efuse.csi.csi;
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.sys.MountSyscalls;
-import io.efuse.csi.sys.SyscallException;
+import io.efuse.csi.sys.Errno;
+import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.LinuxConstants;
+import io.efuse.csi.sys.MountFlags;
+import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.sys.Syscalls;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.volume.Limits;
 import io.efuse.csi.volume.MountSpec;
-import io.efuse.csi.volume.MountTable;
 import io.efuse.csi.volume.MountedVolume;
 import io.efuse.csi.volume.Usage;
 import io.efuse.csi.volume.Volume;
@@ -27,7 +30,6 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,34 +40,22 @@ import org.slf4j.LoggerFactory;
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
-    private static final Map<String, Long> MOUNT_FLAGS = Map.ofEntries(
-            Map.entry("ro", MountSyscalls.MS_RDONLY), Map.entry("rw", 0L),
-            Map.entry("nosuid", MountSyscalls.MS_NOSUID), Map.entry("nodev", MountSyscalls.MS_NODEV),
-            Map.entry("noexec", MountSyscalls.MS_NOEXEC), Map.entry("noatime", MountSyscalls.MS_NOATIME),
-            Map.entry("nodiratime", MountSyscalls.MS_NODIRATIME), Map.entry("relatime", MountSyscalls.MS_RELATIME),
-            Map.entry("strictatime", MountSyscalls.MS_STRICTATIME), Map.entry("sync", MountSyscalls.MS_SYNCHRONOUS),
-            Map.entry("dirsync", MountSyscalls.MS_DIRSYNC), Map.entry("defaults", 0L));
-
     private final String nodeId;
     private final long maxVolumes;
     private final VolumeStore store;
     private final BackingRoots roots;
     private final VolumeMounter mounter;
-    private final MountSyscalls sys;
-    private final MountTable mountTable;
     private final PathProbe probe;
     private final OperationLocks locks = new OperationLocks();
     private final StagedVolumes staged = new StagedVolumes();
 
     public NodeService(String nodeId, long maxVolumes, VolumeStore store, BackingRoots roots, VolumeMounter mounter,
-                       MountSyscalls sys, MountTable mountTable, Duration statTimeout) {
+                       Duration statTimeout) {
         this.nodeId = nodeId;
         this.maxVolumes = maxVolumes;
         this.store = store;
         this.roots = roots;
         this.mounter = mounter;
-        this.sys = sys;
-        this.mountTable = mountTable;
         this.probe = new PathProbe(statTimeout);
     }
 
@@ -78,6 +68,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Volume v = requireVolume(id);
             checkCapability(cap, v);
             boolean readOnly = Capabilities.readOnly(cap.getAccessMode().getMode());
+            String group = cap.getMount().getVolumeMountGroup();
+            int gid = group.isEmpty() ? -1 : parseGroup(group);
             try (var held = locks.acquire(id)) {
                 var existing = staged.get(id);
                 if (existing.isPresent()) {
@@ -106,8 +98,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     throw CsiErrors.unavailable("volume " + id + " has no data directory on node " + nodeId
                             + " yet (" + dir + ")");
                 }
-                if (!req.getVolumeCapability().getMount().getVolumeMountGroup().isEmpty()) {
-                    applyGroup(dir, parseGroup(req.getVolumeCapability().getMount().getVolumeMountGroup()));
+                if (gid >= 0) {
+                    applyGroup(dir, gid);
                 }
                 Files.createDirectories(staging);
                 detachLeftover(staging);
@@ -160,9 +152,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             checkCapability(cap, v);
             boolean readOnly = req.getReadonly() || Capabilities.readOnly(cap.getAccessMode().getMode());
             long flags = mountFlags(cap.getMount().getMountFlagsList());
-            if ((flags & MountSyscalls.MS_RDONLY) != 0) {
+            if ((flags & LinuxConstants.MS_RDONLY) != 0) {
                 readOnly = true;
             }
+            String group = cap.getMount().getVolumeMountGroup();
+            int gid = group.isEmpty() ? -1 : parseGroup(group);
             try (var held = locks.acquire(id)) {
                 StagedVolumes.Staged s = staged.get(id).filter(x -> x.stagingPath.equals(staging)).orElseThrow(() ->
                         CsiErrors.failedPrecondition("volume " + id + " is not staged at " + staging));
@@ -173,24 +167,23 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                         throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
                                 + " with other options (read-only " + have.readOnly() + ")");
                     }
-                    if (mountTable.isMountPoint(target)) {
+                    if (MountTable.isMountPoint(target)) {
                         return Csi.NodePublishVolumeResponse.getDefaultInstance();
                     }
                 }
-                if (!cap.getMount().getVolumeMountGroup().isEmpty()) {
-                    applyGroup(roots.of(v.backend()).volumeDir(id),
-                            parseGroup(cap.getMount().getVolumeMountGroup()));
+                if (gid >= 0) {
+                    applyGroup(roots.of(v.backend()).volumeDir(id), gid);
                 }
                 Files.createDirectories(target);
                 unmountAll(target);
-                sys.mount(staging.toString(), target.toString(), null, MountSyscalls.MS_BIND, null);
-                long remount = flags & ~MountSyscalls.MS_RDONLY;
+                Syscalls.mount(staging.toString(), target, null, LinuxConstants.MS_BIND, null);
+                long remount = flags & ~LinuxConstants.MS_RDONLY;
                 if (readOnly || remount != 0) {
                     try {
-                        sys.mount("none", target.toString(), null, MountSyscalls.MS_REMOUNT | MountSyscalls.MS_BIND
-                                | remount | (readOnly ? MountSyscalls.MS_RDONLY : 0), null);
-                    } catch (SyscallException e) {
-                        sys.umount2(target.toString(), MountSyscalls.MNT_DETACH);
+                        Syscalls.mount("none", target, null, LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND
+                                | remount | (readOnly ? LinuxConstants.MS_RDONLY : 0), null);
+                    } catch (ErrnoException e) {
+                        Syscalls.umount(target, LinuxConstants.MNT_DETACH);
                         throw e;
                     }
                 }
@@ -241,7 +234,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Usage u;
             try {
                 BackingStore backing = roots.of(v.backend());
-                u = backing.kernelQuota() ? backing.usage(id, v.limits()) : s.mount.usage();
+                u = backing.usage(id, v.limits());
             } catch (IOException e) {
                 u = null;
                 if (problem.isEmpty()) {
@@ -376,12 +369,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private static long mountFlags(List<String> flags) {
         long out = 0;
         for (String f : flags) {
-            Long bits = MOUNT_FLAGS.get(f);
-            if (bits == null) {
-                throw CsiErrors.invalid("mount flag '" + f + "' is not supported; supported: "
-                        + new java.util.TreeSet<>(MOUNT_FLAGS.keySet()));
-            }
-            out |= bits;
+            out |= MountFlags.of(f).orElseThrow(() -> CsiErrors.invalid("mount flag '" + f
+                    + "' is not supported; supported: " + MountFlags.known()));
         }
         return out;
     }
@@ -432,7 +421,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
 
     /** A mount left at a staging path by an earlier process (its session is gone): detach it before reuse. */
     private void detachLeftover(Path path) throws IOException {
-        if (mountTable.isMountPoint(path)) {
+        if (MountTable.isMountPoint(path)) {
             LOG.warn("detaching a leftover mount at {}", path);
             unmountAll(path);
         }
@@ -443,17 +432,17 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
      * is detached, which never blocks on the filesystem.
      */
     private void unmountAll(Path path) throws IOException {
-        for (int i = 0; i < 16 && mountTable.isMountPoint(path); i++) {
+        for (int i = 0; i < 16 && MountTable.isMountPoint(path); i++) {
             try {
-                sys.umount2(path.toString(), MountSyscalls.UMOUNT_NOFOLLOW);
-            } catch (SyscallException e) {
-                if (e.errno() == SyscallException.EINVAL && !mountTable.isMountPoint(path)) {
+                Syscalls.umount(path, LinuxConstants.UMOUNT_NOFOLLOW);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.EINVAL && !MountTable.isMountPoint(path)) {
                     return;
                 }
-                sys.umount2(path.toString(), MountSyscalls.MNT_DETACH | MountSyscalls.UMOUNT_NOFOLLOW);
+                Syscalls.umount(path, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
             }
         }
-        if (mountTable.isMountPoint(path)) {
+        if (MountTable.isMountPoint(path)) {
             throw new IOException("unmount " + path + ": still mounted after 16 unmounts");
         }
     }

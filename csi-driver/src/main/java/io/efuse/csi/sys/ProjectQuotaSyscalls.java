@@ -1,10 +1,7 @@
 package io.efuse.csi.sys;
 
-import com.sun.jna.LastErrorException;
-import com.sun.jna.Library;
-import com.sun.jna.Memory;
-import com.sun.jna.Native;
-import com.sun.jna.Pointer;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
 
 /**
  * Kernel project quotas (ext4 with the quota and project features, XFS with prjquota): the project id of a
@@ -12,9 +9,6 @@ import com.sun.jna.Pointer;
  * descriptor of any file on the filesystem instead of its block device.
  */
 public final class ProjectQuotaSyscalls {
-    private static final int O_RDONLY = 0;
-    private static final int O_CLOEXEC = 02000000;
-
     // _IOR('X', 31, struct fsxattr) and _IOW('X', 32, struct fsxattr); struct fsxattr is 28 bytes
     private static final long FS_IOC_FSGETXATTR = 0x801C581FL;
     private static final long FS_IOC_FSSETXATTR = 0x401C5820L;
@@ -23,7 +17,7 @@ public final class ProjectQuotaSyscalls {
     private static final int FSX_XFLAGS = 0;
     private static final int FSX_PROJID = 12;
 
-    private static final long SYS_QUOTACTL_FD = 443; // x86_64 and aarch64 alike (new syscall table)
+    private static final long SYS_QUOTACTL_FD = 443; // x86_64 and aarch64 alike (the shared new-syscall table)
     private static final int PRJQUOTA = 2;
     private static final int Q_GETQUOTA = 0x800007;
     private static final int Q_SETQUOTA = 0x800008;
@@ -43,124 +37,90 @@ public final class ProjectQuotaSyscalls {
     private static final int QIF_BLIMITS = 1;
     private static final int QIF_ILIMITS = 4;
 
-    private interface LibC extends Library {
-        int open(String path, int flags) throws LastErrorException;
-
-        int close(int fd) throws LastErrorException;
-
-        int ioctl(int fd, long request, Pointer arg) throws LastErrorException;
-
-        long syscall(long number, int fd, int cmd, int id, Pointer addr) throws LastErrorException;
-    }
-
-    private final LibC libc = Native.load("c", LibC.class);
-
-    /** What the filesystem holding {@code path} does with project quotas. */
+    /** What the filesystem holding a path does with project quotas. */
     public record QuotaState(boolean accounting, boolean enforcing) {}
 
     /** Usage of one project as the kernel accounts it. */
     public record ProjectUsage(long bytes, long inodes, long byteLimit, long inodeLimit) {}
 
-    public QuotaState state(String path) throws SyscallException {
-        int fd = open(path);
-        try (Memory stat = new Memory(128)) {
-            stat.clear();
-            stat.setByte(0, (byte) 1); // FS_QSTAT_VERSION
-            quotactl(fd, path, "Q_XGETQSTAT", qcmd(Q_XGETQSTAT), 0, stat);
+    public QuotaState state(Path path) throws ErrnoException {
+        int fd = Syscalls.open(path, LinuxConstants.O_RDONLY, 0);
+        try {
+            ByteBuffer stat = NativeMemory.allocate(128);
+            stat.put(0, (byte) 1); // FS_QSTAT_VERSION
+            quotactl(fd, path, "Q_XGETQSTAT", Q_XGETQSTAT, 0, stat);
             int flags = Short.toUnsignedInt(stat.getShort(2));
             return new QuotaState((flags & FS_QUOTA_PDQ_ACCT) != 0, (flags & FS_QUOTA_PDQ_ENFD) != 0);
         } finally {
-            close(fd);
+            Syscalls.close(fd);
         }
     }
 
-    public int projectId(String dir) throws SyscallException {
-        int fd = open(dir);
-        try (Memory fsx = new Memory(FSXATTR_SIZE)) {
+    public int projectId(Path dir) throws ErrnoException {
+        int fd = Syscalls.open(dir, LinuxConstants.O_RDONLY, 0);
+        try {
+            ByteBuffer fsx = NativeMemory.allocate(FSXATTR_SIZE);
             ioctl(fd, dir, "FS_IOC_FSGETXATTR", FS_IOC_FSGETXATTR, fsx);
             return fsx.getInt(FSX_PROJID);
         } finally {
-            close(fd);
+            Syscalls.close(fd);
         }
     }
 
     /** Sets the project id of {@code dir} and marks it so that everything created below inherits the id. */
-    public void assignProject(String dir, int projectId) throws SyscallException {
-        int fd = open(dir);
-        try (Memory fsx = new Memory(FSXATTR_SIZE)) {
+    public void assignProject(Path dir, int projectId) throws ErrnoException {
+        int fd = Syscalls.open(dir, LinuxConstants.O_RDONLY, 0);
+        try {
+            ByteBuffer fsx = NativeMemory.allocate(FSXATTR_SIZE);
             ioctl(fd, dir, "FS_IOC_FSGETXATTR", FS_IOC_FSGETXATTR, fsx);
-            fsx.setInt(FSX_PROJID, projectId);
-            fsx.setInt(FSX_XFLAGS, fsx.getInt(FSX_XFLAGS) | FS_XFLAG_PROJINHERIT);
+            fsx.putInt(FSX_PROJID, projectId);
+            fsx.putInt(FSX_XFLAGS, fsx.getInt(FSX_XFLAGS) | FS_XFLAG_PROJINHERIT);
             ioctl(fd, dir, "FS_IOC_FSSETXATTR", FS_IOC_FSSETXATTR, fsx);
         } finally {
-            close(fd);
+            Syscalls.close(fd);
         }
     }
 
     /** Hard limits for a project; 0 means no limit. Bytes are rounded up to whole KiB, the kernel's unit. */
-    public void setLimits(String anyPathOnFs, int projectId, long bytes, long inodes) throws SyscallException {
-        int fd = open(anyPathOnFs);
-        try (Memory dq = new Memory(DQBLK_SIZE)) {
-            dq.clear();
+    public void setLimits(Path anyPathOnFs, int projectId, long bytes, long inodes) throws ErrnoException {
+        int fd = Syscalls.open(anyPathOnFs, LinuxConstants.O_RDONLY, 0);
+        try {
+            ByteBuffer dq = NativeMemory.allocate(DQBLK_SIZE);
             long blocks = (bytes + 1023) / 1024;
-            dq.setLong(DQB_BHARDLIMIT, blocks);
-            dq.setLong(DQB_BSOFTLIMIT, blocks);
-            dq.setLong(DQB_IHARDLIMIT, inodes);
-            dq.setLong(DQB_ISOFTLIMIT, inodes);
-            dq.setInt(DQB_VALID, QIF_BLIMITS | QIF_ILIMITS);
-            quotactl(fd, anyPathOnFs, "Q_SETQUOTA", qcmd(Q_SETQUOTA), projectId, dq);
+            dq.putLong(DQB_BHARDLIMIT, blocks);
+            dq.putLong(DQB_BSOFTLIMIT, blocks);
+            dq.putLong(DQB_IHARDLIMIT, inodes);
+            dq.putLong(DQB_ISOFTLIMIT, inodes);
+            dq.putInt(DQB_VALID, QIF_BLIMITS | QIF_ILIMITS);
+            quotactl(fd, anyPathOnFs, "Q_SETQUOTA", Q_SETQUOTA, projectId, dq);
         } finally {
-            close(fd);
+            Syscalls.close(fd);
         }
     }
 
-    public ProjectUsage usage(String anyPathOnFs, int projectId) throws SyscallException {
-        int fd = open(anyPathOnFs);
-        try (Memory dq = new Memory(DQBLK_SIZE)) {
-            dq.clear();
-            quotactl(fd, anyPathOnFs, "Q_GETQUOTA", qcmd(Q_GETQUOTA), projectId, dq);
+    public ProjectUsage usage(Path anyPathOnFs, int projectId) throws ErrnoException {
+        int fd = Syscalls.open(anyPathOnFs, LinuxConstants.O_RDONLY, 0);
+        try {
+            ByteBuffer dq = NativeMemory.allocate(DQBLK_SIZE);
+            quotactl(fd, anyPathOnFs, "Q_GETQUOTA", Q_GETQUOTA, projectId, dq);
             return new ProjectUsage(dq.getLong(DQB_CURSPACE), dq.getLong(DQB_CURINODES),
                     dq.getLong(DQB_BHARDLIMIT) * 1024, dq.getLong(DQB_IHARDLIMIT));
         } finally {
-            close(fd);
+            Syscalls.close(fd);
         }
     }
 
-    private static int qcmd(int cmd) {
-        return (cmd << 8) | (PRJQUOTA & 0xff);
-    }
-
-    private int open(String path) throws SyscallException {
-        try {
-            return libc.open(path, O_RDONLY | O_CLOEXEC);
-        } catch (LastErrorException e) {
-            throw new SyscallException("open", path, e.getErrorCode(), MountSyscalls.strerror(e));
+    private static void ioctl(int fd, Path path, String name, long request, ByteBuffer arg) throws ErrnoException {
+        if (LibC.ioctl(fd, request, NativeMemory.address(arg)) < 0) {
+            throw new ErrnoException("ioctl " + name, path.toString(), LibC.errno());
         }
     }
 
-    private void close(int fd) {
-        try {
-            libc.close(fd);
-        } catch (LastErrorException ignored) {
-            // a failed close of a read-only descriptor loses nothing
+    private static void quotactl(int fd, Path path, String name, int cmd, int id, ByteBuffer addr)
+            throws ErrnoException {
+        long qcmd = ((long) cmd << 8) | (PRJQUOTA & 0xff);
+        if (LibC.syscall(SYS_QUOTACTL_FD, fd, qcmd, id, NativeMemory.address(addr), 0, 0) < 0) {
+            throw new ErrnoException("quotactl_fd " + name + " project " + id, path.toString(), LibC.errno());
         }
     }
-
-    private void ioctl(int fd, String path, String name, long request, Pointer arg) throws SyscallException {
-        try {
-            libc.ioctl(fd, request, arg);
-        } catch (LastErrorException e) {
-            throw new SyscallException("ioctl " + name, path, e.getErrorCode(), MountSyscalls.strerror(e));
-        }
-    }
-
-    private void quotactl(int fd, String path, String name, int cmd, int id, Pointer addr) throws SyscallException {
-        try {
-            libc.syscall(SYS_QUOTACTL_FD, fd, cmd, id, addr);
-        } catch (LastErrorException e) {
-            throw new SyscallException("quotactl_fd " + name + " project " + id, path, e.getErrorCode(),
-                    MountSyscalls.strerror(e));
-        }
-    }
-
 }

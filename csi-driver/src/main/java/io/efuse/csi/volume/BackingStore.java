@@ -2,7 +2,7 @@ package io.efuse.csi.volume;
 
 import io.efuse.csi.sys.FileCloneSyscalls;
 import io.efuse.csi.sys.ProjectQuotaSyscalls;
-import io.efuse.csi.sys.SyscallException;
+import io.efuse.csi.sys.ErrnoException;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -131,7 +131,7 @@ public final class BackingStore {
         if (quota.isPresent()) {
             try {
                 quota.get().release(VolumeIds.projectId(id));
-            } catch (SyscallException e) {
+            } catch (ErrnoException e) {
                 LOG.warn("releasing the quota of " + id + ": " + e.getMessage());
             }
         }

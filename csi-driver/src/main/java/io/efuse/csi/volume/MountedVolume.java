@@ -13,9 +13,6 @@ public interface MountedVolume extends AutoCloseable {
     /** The I/O tier really in use. */
     String tier();
 
-    /** Usage against the limits this mount enforces. */
-    Usage usage() throws IOException;
-
     /** Applies new limits to a live mount (online expansion). */
     void resize(Limits limits) throws IOException;
 

@@ -1,7 +1,7 @@
 package io.efuse.csi.volume;
 
 import io.efuse.csi.sys.ProjectQuotaSyscalls;
-import io.efuse.csi.sys.SyscallException;
+import io.efuse.csi.sys.ErrnoException;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -23,28 +23,28 @@ public final class ProjectQuota {
     /** Project quotas for {@code root}, if its filesystem accounts and enforces them. */
     public static Optional<ProjectQuota> probe(ProjectQuotaSyscalls sys, Path root) {
         try {
-            ProjectQuotaSyscalls.QuotaState state = sys.state(root.toString());
+            ProjectQuotaSyscalls.QuotaState state = sys.state(root);
             if (state.accounting() && state.enforcing()) {
                 return Optional.of(new ProjectQuota(sys, root));
             }
             return Optional.empty();
-        } catch (SyscallException e) {
+        } catch (ErrnoException e) {
             return Optional.empty(); // ENOSYS, ENOTTY, ESRCH…: this filesystem has no project quotas
         }
     }
 
-    public void apply(Path volumeDir, int projectId, Limits limits) throws SyscallException {
-        sys.assignProject(volumeDir.toString(), projectId);
-        sys.setLimits(root.toString(), projectId, limits.bytes(), limits.inodes());
+    public void apply(Path volumeDir, int projectId, Limits limits) throws ErrnoException {
+        sys.assignProject(volumeDir, projectId);
+        sys.setLimits(root, projectId, limits.bytes(), limits.inodes());
     }
 
     /** Removes the limits of a project whose directory is gone, so that a reused id starts clean. */
-    public void release(int projectId) throws SyscallException {
-        sys.setLimits(root.toString(), projectId, 0, 0);
+    public void release(int projectId) throws ErrnoException {
+        sys.setLimits(root, projectId, 0, 0);
     }
 
-    public Usage usage(int projectId, Limits limits) throws SyscallException {
-        ProjectQuotaSyscalls.ProjectUsage u = sys.usage(root.toString(), projectId);
+    public Usage usage(int projectId, Limits limits) throws ErrnoException {
+        ProjectQuotaSyscalls.ProjectUsage u = sys.usage(root, projectId);
         return new Usage(u.bytes(), limits.bytes(), u.inodes(), limits.inodes());
     }
 }

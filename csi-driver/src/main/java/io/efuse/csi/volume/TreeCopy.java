@@ -1,7 +1,8 @@
 package io.efuse.csi.volume;
 
 import io.efuse.csi.sys.FileCloneSyscalls;
-import io.efuse.csi.sys.SyscallException;
+import io.efuse.csi.sys.Errno;
+import io.efuse.csi.sys.ErrnoException;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -79,14 +80,14 @@ public final class TreeCopy {
         Files.deleteIfExists(to);
         Files.createFile(to);
         try {
-            clone.cloneFile(from.toString(), to.toString());
+            clone.cloneFile(from, to);
             return true;
-        } catch (SyscallException e) {
+        } catch (ErrnoException e) {
             Files.delete(to);
             int errno = e.errno();
-            if (errno == SyscallException.EOPNOTSUPP || errno == SyscallException.EXDEV
-                    || errno == SyscallException.EINVAL || errno == SyscallException.ENOTTY
-                    || errno == SyscallException.ENOSYS) {
+            if (errno == Errno.EOPNOTSUPP || errno == Errno.EXDEV
+                    || errno == Errno.EINVAL || errno == Errno.ENOTTY
+                    || errno == Errno.ENOSYS) {
                 return false;
             }
             throw e;
