@@ -66,10 +66,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private volatile boolean writeback;
     private volatile boolean setxattrExt;
     private volatile boolean passthroughFailureLogged;
+    /** The daemon's own size limit, or null when the volume has none (or the kernel enforces it). */
+    private final SpaceAccount account;
 
     /** Takes ownership of rootFd, an O_PATH descriptor of the backing root directory. */
     public EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno) {
+        this(options, rootFd, rootDev, rootIno, null);
+    }
+
+    EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno, SpaceAccount account) {
         this.options = options;
+        this.account = account;
         this.entrySec = options.entryTimeout().getSeconds();
         this.entryNsec = options.entryTimeout().getNano();
         this.attrSec = options.attrTimeout().getSeconds();
@@ -133,6 +140,54 @@ public final class EfuseFilesystem implements FuseFilesystem {
     /** statx of fd itself into the scratch statx region; 0 or an errno. */
     private static int stat(WorkerScratch s, int fd) {
         return LibC.statx(fd, s.empty(), STATX_FLAGS, STATX_BASIC_STATS, s.statx()) < 0 ? LibC.errno() : 0;
+    }
+
+    /** Apparent size of fd (statx into the second region), or -1 with the errno lost: callers then charge nothing. */
+    private static long sizeOf(WorkerScratch s, int fd) {
+        if (LibC.statx(fd, s.empty(), STATX_FLAGS, STATX_BASIC_STATS, s.statx2()) < 0) {
+            return -1;
+        }
+        return s.buf.getLong(WorkerScratch.STATX2 + 40);
+    }
+
+    /** Charges the growth of a file from size0 to end; false if the volume is full. */
+    private boolean chargeGrowth(long size0, long end) {
+        return account == null || size0 < 0 || end <= size0 || account.chargeBytes(end - size0);
+    }
+
+    /** Before removing name in parent: what its removal frees, {bytes, 1 if it is the last link}; null if unknown. */
+    private long[] removalOf(WorkerScratch s, Inode parent, long name) {
+        int fd = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
+        if (fd < 0) {
+            return null;
+        }
+        int r = LibC.statx(fd, s.empty(), STATX_FLAGS, STATX_BASIC_STATS, s.statx2());
+        LibC.close(fd);
+        if (r < 0) {
+            return null;
+        }
+        ByteBuffer b = s.buf;
+        int mode = b.getShort(WorkerScratch.STATX2 + 28) & 0xffff;
+        int nlink = b.getInt(WorkerScratch.STATX2 + 16);
+        boolean last = isDir(mode) || nlink <= 1;
+        return new long[] {isRegular(mode) ? b.getLong(WorkerScratch.STATX2 + 40) : 0, last ? 1 : 0};
+    }
+
+    private void release(long[] removed) {
+        if (account != null && removed != null && removed[1] == 1) {
+            account.releaseInode();
+            account.releaseBytes(removed[0]);
+        }
+    }
+
+    private boolean chargeInode() {
+        return account == null || account.chargeInode();
+    }
+
+    private void refundInode() {
+        if (account != null) {
+            account.releaseInode();
+        }
     }
 
     private static void putAttr(FuseReply rp, int off, ByteBuffer sx) {
@@ -291,9 +346,20 @@ public final class EfuseFilesystem implements FuseFilesystem {
         boolean symlink = isSymlink(inode.mode);
         if ((valid & FuseAbi.FATTR_SIZE) != 0) {
             long size = rq.u64(SetattrIn.SIZE_);
+            long size0 = account == null ? -1 : sizeOf(s, inode.fd);
+            if (!chargeGrowth(size0, size)) {
+                return Errno.EDQUOT;
+            }
             int r = fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(inode.fd), size);
             if (r < 0) {
-                return LibC.errno();
+                int err = LibC.errno();
+                if (account != null && size0 >= 0 && size > size0) {
+                    account.releaseBytes(size - size0);
+                }
+                return err;
+            }
+            if (account != null && size0 > size) {
+                account.releaseBytes(size0 - size);
             }
         }
         if ((valid & (FuseAbi.FATTR_UID | FuseAbi.FATTR_GID)) != 0) {
@@ -407,11 +473,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
         WorkerScratch s = scratch(rq);
         long name = rq.argAddress(0);
         long target = rq.argAddress(rq.stringLength(0) + 1);
+        if (!chargeInode()) {
+            return Errno.EDQUOT;
+        }
         boolean as = s.credentials.become(rq.uid(), rq.gid());
         int r = LibC.symlinkat(target, parent.fd, name);
         int err = r < 0 ? LibC.errno() : 0;
         if (as) {
             s.credentials.restore();
+        }
+        if (err != 0) {
+            refundInode();
         }
         return err != 0 ? err : lookupName(s, parent, name, rp, 0);
     }
@@ -434,11 +506,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
         int major = (rdev >>> 8) & 0xfff;
         int minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
         long dev = io.efuse.csi.sys.Statx.makedev(major, minor);
+        if (!chargeInode()) {
+            return Errno.EDQUOT;
+        }
         boolean as = s.credentials.become(rq.uid(), rq.gid());
         int r = LibC.mknodat(parent.fd, name, mode, dev);
         int err = r < 0 ? LibC.errno() : 0;
         if (as) {
             s.credentials.restore();
+        }
+        if (err != 0) {
+            refundInode();
         }
         return err != 0 ? err : lookupName(s, parent, name, rp, 0);
     }
@@ -455,11 +533,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.EEXIST;
         }
         long name = rq.argAddress(nameOff);
+        if (!chargeInode()) {
+            return Errno.EDQUOT;
+        }
         boolean as = s.credentials.become(rq.uid(), rq.gid());
         int r = LibC.mkdirat(parent.fd, name, rq.u32(MkdirIn.MODE));
         int err = r < 0 ? LibC.errno() : 0;
         if (as) {
             s.credentials.restore();
+        }
+        if (err != 0) {
+            refundInode();
         }
         return err != 0 ? err : lookupName(s, parent, name, rp, 0);
     }
@@ -482,7 +566,13 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (rq.isDotOrDotDot(0)) {
             return flags == AT_REMOVEDIR ? Errno.EINVAL : Errno.EISDIR;
         }
-        return LibC.unlinkat(parent.fd, rq.argAddress(0), flags) < 0 ? LibC.errno() : 0;
+        long name = rq.argAddress(0);
+        long[] removed = account == null ? null : removalOf(scratch(rq), parent, name);
+        if (LibC.unlinkat(parent.fd, name, flags) < 0) {
+            return LibC.errno();
+        }
+        release(removed);
+        return 0;
     }
 
     @Override
@@ -499,8 +589,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0) {
             return Errno.EINVAL;
         }
+        long[] replaced = account == null || (flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)) != 0 ? null
+                : removalOf(scratch(rq), to, rq.argAddress(newNameOff));
         int r = LibC.renameat2(from.fd, rq.argAddress(namesOffset), to.fd, rq.argAddress(newNameOff), flags);
-        return r < 0 ? LibC.errno() : 0;
+        if (r < 0) {
+            return LibC.errno();
+        }
+        release(replaced);
+        return 0;
     }
 
     @Override
@@ -550,12 +646,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private void putOpenOut(FuseReply rp, int off, int fd, Inode inode, int flags) {
         int openFlags = 0;
         int backingId = -1;
-        boolean writable = (flags & O_ACCMODE) != O_RDONLY;
-        // Writes through passthrough run with the daemon's credentials, which the backing filesystem
-        // exempts from clearing set-id bits; such files keep their data on the daemon's path.
-        boolean setId = writable && (inode.mode & (S_ISUID | S_ISGID)) != 0;
-        if (passthrough && isRegular(inode.mode) && !setId) {
-            int id = connection.openBacking(fd);
+        // The kernel serves an inode either through passthrough or through its page cache, never both at
+        // once, so the choice is per inode. Writes through passthrough run with the daemon's credentials,
+        // which the backing filesystem exempts from clearing set-id bits: set-id files stay on the
+        // daemon's path. So do all files of a volume whose size limit the daemon enforces itself.
+        boolean setId = (inode.mode & (S_ISUID | S_ISGID)) != 0;
+        boolean accounted = account != null && account.maxBytes() > 0;
+        if (passthrough && isRegular(inode.mode) && !setId && !accounted) {
+            int id = acquireBacking(inode, fd);
             if (id >= 0) {
                 backingId = id;
                 openFlags |= FuseAbi.FOPEN_PASSTHROUGH;
@@ -569,7 +667,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         }
         if (backingId < 0) {
             // The daemon is the only writer of the backing tree, so cached pages stay valid across opens;
-            // AUTO_INVAL_DATA still drops them when size or mtime change.
+            // changes made behind the mount are announced with EfuseMount.invalidate.
             openFlags |= FuseAbi.FOPEN_KEEP_CACHE;
         }
         if (!writeback) {
@@ -579,6 +677,39 @@ public final class EfuseFilesystem implements FuseFilesystem {
         rp.putU64(off + OpenOut.FH, ((long) (backingId + 1) << 32) | (fd & 0xffffffffL));
         rp.putU32(off + OpenOut.OPEN_FLAGS, openFlags);
         rp.putU32(off + OpenOut.BACKING_ID, backingId < 0 ? 0 : backingId);
+    }
+
+    /**
+     * The passthrough backing id for an open of inode. The kernel accepts only one backing file per
+     * inode at a time (another one fails the open with EIO), so all open files of a node share the id
+     * registered by the first; it is closed when the last of them is released.
+     */
+    private int acquireBacking(Inode inode, int fd) {
+        synchronized (inode) {
+            if (inode.backingOpens > 0) {
+                inode.backingOpens++;
+                return inode.backingId;
+            }
+            int id = connection.openBacking(fd);
+            if (id >= 0) {
+                inode.backingId = id;
+                inode.backingOpens = 1;
+            }
+            return id;
+        }
+    }
+
+    private void releaseBacking(Inode inode, int backingId) {
+        if (inode == null) {
+            connection.closeBacking(backingId);
+            return;
+        }
+        synchronized (inode) {
+            if (inode.backingId == backingId && --inode.backingOpens == 0) {
+                inode.backingId = -1;
+                connection.closeBacking(backingId);
+            }
+        }
     }
 
     @Override
@@ -617,6 +748,18 @@ public final class EfuseFilesystem implements FuseFilesystem {
         WorkerScratch s = scratch(rq);
         long name = rq.argAddress(nameOff);
         int flags = rq.u32(CreateIn.FLAGS);
+        // CREATE also opens existing files (without O_EXCL); only a new file costs an inode.
+        boolean charged = false;
+        if (account != null) {
+            int probe = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
+            if (probe >= 0) {
+                LibC.close(probe);
+            } else if (!chargeInode()) {
+                return Errno.EDQUOT;
+            } else {
+                charged = true;
+            }
+        }
         boolean as = s.credentials.become(rq.uid(), rq.gid());
         int fd = LibC.openat(parent.fd, name, openFlagsFor(flags) | O_CREAT | (flags & O_EXCL) | O_NOFOLLOW,
                 rq.u32(CreateIn.MODE));
@@ -625,6 +768,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
             s.credentials.restore();
         }
         if (err != 0) {
+            if (charged) {
+                refundInode();
+            }
             return err;
         }
         int pathFd = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
@@ -705,7 +851,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 killSuidSgid(scratch(rq), inode);
             }
         }
-        long n = LibC.pwrite(fd, rq.argAddress(WriteIn.SIZE), size, rq.u64(WriteIn.OFFSET));
+        long offset = rq.u64(WriteIn.OFFSET);
+        long size0 = account == null ? -1 : sizeOf(scratch(rq), fd);
+        if (!chargeGrowth(size0, offset + size)) {
+            return Errno.EDQUOT;
+        }
+        long n = LibC.pwrite(fd, rq.argAddress(WriteIn.SIZE), size, offset);
+        if (size0 >= 0 && offset + size > size0) {
+            // Give back what was reserved but not written.
+            long written = n < 0 ? 0 : n;
+            account.releaseBytes(offset + size - Math.max(size0, offset + written));
+        }
         if (n < 0) {
             return LibC.errno();
         }
@@ -726,7 +882,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         long fh = rq.u64(ReleaseIn.FH);
         int backingId = backingIdOf(fh);
         if (backingId >= 0) {
-            connection.closeBacking(backingId);
+            releaseBacking(inodes.get(rq.nodeId()), backingId);
             passthroughOpen.decrementAndGet();
         }
         LibC.close(fileFd(fh));
@@ -743,8 +899,22 @@ public final class EfuseFilesystem implements FuseFilesystem {
     @Override
     public int fallocate(FuseRequest rq, FuseReply rp) {
         int fd = fileFd(rq.u64(FallocateIn.FH));
-        int r = LibC.fallocate(fd, rq.u32(FallocateIn.MODE), rq.u64(FallocateIn.OFFSET), rq.u64(FallocateIn.LENGTH));
-        return r < 0 ? LibC.errno() : 0;
+        int mode = rq.u32(FallocateIn.MODE);
+        long end = rq.u64(FallocateIn.OFFSET) + rq.u64(FallocateIn.LENGTH);
+        // Only a plain allocation without FALLOC_FL_KEEP_SIZE (1) grows the apparent size.
+        long size0 = account == null || mode != 0 ? -1 : sizeOf(scratch(rq), fd);
+        if (!chargeGrowth(size0, end)) {
+            return Errno.EDQUOT;
+        }
+        int r = LibC.fallocate(fd, mode, rq.u64(FallocateIn.OFFSET), rq.u64(FallocateIn.LENGTH));
+        if (r < 0) {
+            int err = LibC.errno();
+            if (size0 >= 0 && end > size0) {
+                account.releaseBytes(end - size0);
+            }
+            return err;
+        }
+        return 0;
     }
 
     @Override
@@ -764,8 +934,17 @@ public final class EfuseFilesystem implements FuseFilesystem {
         s.buf.putLong(WorkerScratch.SMALL, rq.u64(CopyFileRangeIn.OFF_IN));
         s.buf.putLong(WorkerScratch.SMALL + 8, rq.u64(CopyFileRangeIn.OFF_OUT));
         long len = Math.min(rq.u64(CopyFileRangeIn.LEN), Integer.MAX_VALUE & ~4095L);
-        long n = LibC.copy_file_range(fileFd(rq.u64(CopyFileRangeIn.FH_IN)), s.small(),
-                fileFd(rq.u64(CopyFileRangeIn.FH_OUT)), s.small() + 8, len, (int) rq.u64(CopyFileRangeIn.FLAGS));
+        int out = fileFd(rq.u64(CopyFileRangeIn.FH_OUT));
+        long offOut = rq.u64(CopyFileRangeIn.OFF_OUT);
+        long size0 = account == null ? -1 : sizeOf(s, out);
+        if (!chargeGrowth(size0, offOut + len)) {
+            return Errno.EDQUOT;
+        }
+        long n = LibC.copy_file_range(fileFd(rq.u64(CopyFileRangeIn.FH_IN)), s.small(), out, s.small() + 8, len,
+                (int) rq.u64(CopyFileRangeIn.FLAGS));
+        if (size0 >= 0 && offOut + len > size0) {
+            account.releaseBytes(offOut + len - Math.max(size0, offOut + Math.max(0, n)));
+        }
         if (n < 0) {
             return LibC.errno();
         }
@@ -793,6 +972,18 @@ public final class EfuseFilesystem implements FuseFilesystem {
         long ffree = b.getLong(base + 48);
         long namelen = b.getLong(base + 64);
         long frsize = b.getLong(base + 72);
+        if (account != null && account.maxBytes() > 0 && bsize > 0) {
+            // df inside the volume shows the volume's size, bounded by what the disk really has left.
+            long limitBlocks = account.maxBytes() / bsize;
+            long left = Math.max(0, account.maxBytes() - account.usedBytes()) / bsize;
+            blocks = limitBlocks;
+            bfree = Math.min(left, bfree);
+            bavail = Math.min(left, bavail);
+        }
+        if (account != null && account.maxInodes() > 0) {
+            files = account.maxInodes();
+            ffree = Math.min(ffree, Math.max(0, account.maxInodes() - account.usedInodes()));
+        }
         rp.zero(0, Kstatfs.SIZE);
         rp.putU64(Kstatfs.BLOCKS, blocks);
         rp.putU64(Kstatfs.BFREE, bfree);

@@ -58,9 +58,11 @@ public final class EfuseMount implements AutoCloseable {
         EfuseFilesystem fs;
         try {
             Statx st = Syscalls.fstatx(rootFd);
+            SpaceAccount account = options.limited() ? SpaceAccount.measure(backing, options.maxBytes(),
+                    options.maxInodes()) : null;
             fs = new EfuseFilesystem(options, rootFd, ((long) st.devMajor() << 32) | (st.devMinor() & 0xffffffffL),
-                    st.ino());
-        } catch (ErrnoException e) {
+                    st.ino(), account);
+        } catch (IOException e) {
             Syscalls.close(rootFd);
             throw e;
         }

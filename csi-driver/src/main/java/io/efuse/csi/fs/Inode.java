@@ -14,6 +14,9 @@ final class Inode {
     volatile int mode;
     /** Guarded by the owning {@link InodeTable}. */
     long nlookup;
+    /** The passthrough backing id all open files of this node share, valid while backingOpens > 0. Guarded by this. */
+    int backingId = -1;
+    int backingOpens;
 
     Inode(long nodeId, int generation, int fd, long dev, long ino, int mode) {
         this.nodeId = nodeId;

@@ -10,11 +10,15 @@ package io.efuse.csi.fuse;
  */
 public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache) {
 
-    /** What the daemon always asks for when the kernel offers it. */
+    /**
+     * What the daemon always asks for when the kernel offers it. Not AUTO_INVAL_DATA: the daemon is the
+     * only writer of the backing tree, and with it every read after a write refreshes attributes
+     * (GETATTR), which also makes the next write ask for security.capability again (GETXATTR).
+     */
     static final long BASE_FLAGS = FuseAbi.ASYNC_READ | FuseAbi.ATOMIC_O_TRUNC | FuseAbi.BIG_WRITES
             | FuseAbi.DO_READDIRPLUS | FuseAbi.READDIRPLUS_AUTO | FuseAbi.ASYNC_DIO | FuseAbi.PARALLEL_DIROPS
             | FuseAbi.MAX_PAGES | FuseAbi.CACHE_SYMLINKS | FuseAbi.HANDLE_KILLPRIV_V2 | FuseAbi.SETXATTR_EXT
-            | FuseAbi.INIT_EXT | FuseAbi.AUTO_INVAL_DATA;
+            | FuseAbi.INIT_EXT;
 
     /** The reply's fields. minor < 0 means: answer with only our major so the kernel retries. */
     public record Result(int major, int minor, long flags, int maxWrite, int maxPages, int maxReadahead,
@@ -41,9 +45,6 @@ public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCach
         boolean passthrough = (flags & FuseAbi.PASSTHROUGH) != 0;
         if (wantWritebackCache && !passthrough && (kernelFlags & FuseAbi.WRITEBACK_CACHE) != 0) {
             flags |= FuseAbi.WRITEBACK_CACHE;
-            // With the writeback cache the kernel owns size and mtime; data invalidation on attribute
-            // changes would throw away its own dirty pages' view.
-            flags &= ~FuseAbi.AUTO_INVAL_DATA;
         }
         int maxPages = (flags & FuseAbi.MAX_PAGES) != 0 ? FuseAbi.MAX_PAGES_PER_REQUEST : 32;
         int maxWrite = maxPages * 4096;

@@ -64,9 +64,23 @@ class EfuseMountTest {
                     ch.write(buf, (long) i * 4096);
                 }
             }
-            assertEquals(200, m.requests(FuseOpcode.WRITE));
-            assertTrue(m.requests(FuseOpcode.GETXATTR) <= 1,
-                    "at most one security.capability query, not one per write: " + m.requests(FuseOpcode.GETXATTR));
+            // A mixed workload: reads after writes must not refresh attributes, which would re-arm the
+            // kernel's security.capability check for the next write.
+            try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.READ,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                var buf = java.nio.ByteBuffer.allocate(4096);
+                for (int i = 0; i < 200; i++) {
+                    buf.clear();
+                    ch.write(buf, (long) i * 4096);
+                    buf.clear();
+                    ch.read(buf, (long) ((i * 7) % 200) * 4096);
+                }
+            }
+            assertEquals(400, m.requests(FuseOpcode.WRITE));
+            assertTrue(m.requests(FuseOpcode.GETXATTR) <= 2,
+                    "security.capability asked once per open, not per write: " + m.requests(FuseOpcode.GETXATTR));
+            assertTrue(m.requests(FuseOpcode.GETATTR) <= 4,
+                    "reads do not refresh attributes: " + m.requests(FuseOpcode.GETATTR));
         }
     }
 

@@ -1,0 +1,164 @@
+package io.efuse.csi.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.sys.MountTable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Runs efuse-csi mount/umount as separate processes, the way users and scripts do. */
+class MountCommandTest {
+    @TempDir
+    Path tmp;
+    Path backing;
+    Path mnt;
+
+    @BeforeEach
+    void dirs() throws IOException {
+        FuseAvailability.assumeFuseMountable();
+        backing = Files.createDirectory(tmp.resolve("backing"));
+        mnt = Files.createDirectory(tmp.resolve("mnt"));
+    }
+
+    private static List<String> java(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "io.efuse.csi.cli.Main"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    private record Result(int code, String stderr) {}
+
+    private static Result run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        return new Result(p.exitValue(), out);
+    }
+
+    private void awaitMounted(Process p) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!MountTable.isMountPoint(mnt)) {
+            assertTrue(p.isAlive(), "efuse-csi mount exited early");
+            assertTrue(System.nanoTime() < deadline, "not mounted within 30 s");
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void sigtermUnmountsCleanly() throws Exception {
+        Process p = new ProcessBuilder(java("mount", "--backing", backing.toString(), mnt.toString()))
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("log").toFile()).start();
+        try {
+            awaitMounted(p);
+            Files.writeString(mnt.resolve("f"), "data");
+            p.destroy(); // SIGTERM
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "exits after SIGTERM");
+            assertFalse(MountTable.isMountPoint(mnt), "no mount left behind");
+            assertEquals("data", Files.readString(backing.resolve("f")));
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void umountCommandEndsTheServingProcess() throws Exception {
+        Process p = new ProcessBuilder(java("mount", "--tier", "classic", "--backing", backing.toString(),
+                mnt.toString())).redirectErrorStream(true).redirectOutput(tmp.resolve("log").toFile()).start();
+        try {
+            awaitMounted(p);
+            Result r = run(java("umount", mnt.toString()));
+            assertEquals(ExitCodes.OK, r.code(), r.stderr());
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(ExitCodes.OK, p.exitValue());
+            String log = Files.readString(tmp.resolve("log"));
+            assertTrue(log.contains("tier=classic"), log);
+            assertTrue(log.contains("FUSE 7."), "logs the negotiated protocol: " + log);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void missingBackingDirectoryIsOneClearMessage() throws Exception {
+        Result r = run(java("mount", "--backing", tmp.resolve("missing").toString(), mnt.toString()));
+        assertEquals(ExitCodes.BAD_BACKING, r.code());
+        assertTrue(r.stderr().contains("does not exist"), r.stderr());
+        assertEquals(1, r.stderr().strip().lines().count(), r.stderr());
+    }
+
+    @Test
+    void busyMountPointIsOneClearMessage() throws Exception {
+        Process p = new ProcessBuilder(java("mount", "--backing", backing.toString(), mnt.toString()))
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("log").toFile()).start();
+        try {
+            awaitMounted(p);
+            Result r = run(java("mount", "--backing", backing.toString(), mnt.toString()));
+            assertEquals(ExitCodes.BUSY, r.code());
+            assertTrue(r.stderr().contains("busy"), r.stderr());
+        } finally {
+            run(java("umount", mnt.toString()));
+            p.waitFor(30, TimeUnit.SECONDS);
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void nonRootCallerIsToldToBeRoot() throws Exception {
+        // An unprivileged user cannot read the build's class path (under root's home), so it gets a copy.
+        Path cp = Files.createTempDirectory("efuse-cli-cp");
+        try {
+            Files.setPosixFilePermissions(cp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            List<String> entries = new ArrayList<>();
+            for (Class<?> c : List.of(Main.class, picocli.CommandLine.class, com.sun.jna.Native.class,
+                    org.slf4j.LoggerFactory.class, org.slf4j.simple.SimpleLogger.class)) {
+                Path src = Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI());
+                Path dst = cp.resolve(entries.size() + "-" + src.getFileName());
+                new ProcessBuilder("cp", "-r", src.toString(), dst.toString()).start().waitFor();
+                new ProcessBuilder("chmod", "-R", "a+rX", dst.toString()).start().waitFor();
+                entries.add(dst.toString());
+            }
+            List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid", "65534", "--regid", "65534",
+                    "--clear-groups", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-cp", String.join(":", entries), "io.efuse.csi.cli.Main",
+                    "mount", "--backing", backing.toString(), mnt.toString()));
+            checkNotRoot(run(cmd));
+        } finally {
+            new ProcessBuilder("rm", "-rf", cp.toString()).start().waitFor();
+        }
+    }
+
+    private static void checkNotRoot(Result r) {
+        assertEquals(ExitCodes.NOT_PERMITTED, r.code(), r.stderr());
+        assertTrue(r.stderr().contains("root"), r.stderr());
+    }
+
+    @Test
+    void missingDevFuseIsOneClearMessage() throws Exception {
+        // A private mount namespace whose /dev has everything a JVM needs, but no fuse device.
+        String inner = "mount -t tmpfs tmpfs /dev && for d in null:1:3 zero:1:5 random:1:8 urandom:1:9; do "
+                + "IFS=: read n a b <<EOF\n$d\nEOF\nmknod -m 666 /dev/$n c $a $b; done && exec \"$@\"";
+        List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "bash", "-c", inner, "sh"));
+        cmd.addAll(java("mount", "--backing", backing.toString(), mnt.toString()));
+        Result r = run(cmd);
+        assertEquals(ExitCodes.NO_FUSE, r.code(), r.stderr());
+        assertTrue(r.stderr().contains("/dev/fuse"), r.stderr());
+    }
+
+    @Test
+    void unknownTierIsAUsageError() throws Exception {
+        Result r = run(java("mount", "--tier", "turbo", "--backing", backing.toString(), mnt.toString()));
+        assertEquals(ExitCodes.USAGE, r.code());
+        assertTrue(r.stderr().contains("turbo"), r.stderr());
+    }
+}
