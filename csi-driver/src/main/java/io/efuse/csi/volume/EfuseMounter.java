@@ -52,8 +52,10 @@ public final class EfuseMounter implements VolumeMounter {
 
         @Override
         public void resize(Limits limits) {
-            // EfuseMount takes its limits at mount time only; a new size reaches the daemon at the next stage.
-            // Kernel project quotas, where the backing filesystem has them, change at once (BackingStore).
+            if (mount.options().limited()) {
+                mount.resize(limits.bytes(), limits.inodes());
+            }
+            // a mount without daemon limits is held by a kernel project quota, which BackingStore resizes
         }
 
         @Override
