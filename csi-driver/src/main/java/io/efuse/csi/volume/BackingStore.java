@@ -83,6 +83,13 @@ public final class BackingStore {
         return snapshots.resolve(id);
     }
 
+    /** The ids of the volume directories present. */
+    public java.util.List<String> volumeIds() throws IOException {
+        try (var entries = Files.list(volumes)) {
+            return entries.map(p -> p.getFileName().toString()).filter(VolumeIds::isVolumeId).sorted().toList();
+        }
+    }
+
     public boolean volumeExists(String id) {
         return Files.isDirectory(volumeDir(id), LinkOption.NOFOLLOW_LINKS);
     }

@@ -19,8 +19,9 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * The embedded store for one machine with no cluster: records in a state directory ({@link StateFiles}), data in
  * {@link BackingStore}s on this machine — the node-local root and, when configured, a shared root. It does on the
- * spot what the node reconciler does in a cluster. A volume is recorded as CREATING before its directory is made
- * and as READY after; a CREATING record found at start is a crash in between, and is rolled back.
+ * spot what the node reconciler does in a cluster. A volume's directory is made before its record is written and
+ * removed after its record is; a directory without a record found at start is a create or delete that a crash
+ * cut short, and is removed.
  */
 public final class LocalVolumeStore implements VolumeStore {
     private static final Logger LOG = LoggerFactory.getLogger(LocalVolumeStore.class);
@@ -42,7 +43,12 @@ public final class LocalVolumeStore implements VolumeStore {
         java.nio.file.Files.createDirectories(stateDir);
         this.lockChannel = FileChannel.open(stateDir.resolve("lock"), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
-        FileLock l = lockChannel.tryLock();
+        FileLock l;
+        try {
+            l = lockChannel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            l = null; // held by this very process
+        }
         if (l == null) {
             lockChannel.close();
             throw new IOException("state directory " + stateDir + " is in use by another efuse-csi process");
@@ -72,6 +78,14 @@ public final class LocalVolumeStore implements VolumeStore {
                 snapshots.put(s.id(), s);
             }
         }
+        java.util.Set<String> recorded = new java.util.HashSet<>();
+        for (StateFiles.Entry e : volumeFiles.readAll()) {
+            recorded.add(e.key());
+        }
+        removeOrphans(roots.local(), recorded);
+        if (roots.shared() != null) {
+            removeOrphans(roots.shared(), recorded);
+        }
         for (StateFiles.Entry e : volumeFiles.readAll()) {
             Volume v = json.readValue(e.content(), Volume.class);
             if (v.state() == Volume.State.CREATING || v.state() == Volume.State.DELETING) {
@@ -80,6 +94,16 @@ public final class LocalVolumeStore implements VolumeStore {
                 volumeFiles.delete(v.id());
             } else {
                 volumes.put(v.id(), v);
+            }
+        }
+    }
+
+    /** Volume directories with no record: creates or deletes that a crash cut short. */
+    private static void removeOrphans(BackingStore store, java.util.Set<String> recorded) throws IOException {
+        for (String id : store.volumeIds()) {
+            if (!recorded.contains(id)) {
+                LOG.info("removing volume directory {} that has no record (an interrupted create or delete)", id);
+                store.deleteVolume(id);
             }
         }
     }
@@ -110,7 +134,8 @@ public final class LocalVolumeStore implements VolumeStore {
                     spec.source(), spec.parameters(), spec.mutableParameters(), Volume.State.CREATING, "",
                     System.currentTimeMillis());
             try {
-                save(v);
+                // the directory first, then its record: a crash in between leaves a directory without a
+                // record, which the next start removes (one fsynced write per create instead of two)
                 store.createVolume(id, v.limits(), sourceDir);
                 Volume ready = v.withState(Volume.State.READY, "");
                 save(ready);
@@ -191,10 +216,11 @@ public final class LocalVolumeStore implements VolumeStore {
                 return;
             }
             try {
-                save(v.withState(Volume.State.DELETING, ""));
-                backingFor(v).deleteVolume(id);
+                // the record first, then the directory: a crash in between leaves an orphan directory that the
+                // next start removes
                 volumeFiles.delete(id);
                 volumes.remove(id);
+                backingFor(v).deleteVolume(id);
             } catch (IOException e) {
                 throw new VolumeException(VolumeException.Reason.INTERNAL, "delete volume " + id + ": "
                         + e.getMessage(), e);
