@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The single entry point of the efuse-csi artifact; each role is a subcommand. */
 @Command(name = "efuse-csi", mixinStandardHelpOptions = true,
         subcommands = {MountCommand.class, UmountCommand.class, StatusCommand.class, MonitorCommand.class,
-                FsdCommand.class, KeepCommand.class},
+                StandaloneCommand.class, ControllerCommand.class, NodeCommand.class, FsdCommand.class,
+                KeepCommand.class},
         versionProvider = Main.Version.class,
         description = "Kubernetes CSI driver backed by eFuse, a kernel-accelerated stackable FUSE filesystem.")
 public final class Main implements Runnable {
@@ -31,6 +32,11 @@ public final class Main implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(System.err);
+    }
+
+    static String version() {
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

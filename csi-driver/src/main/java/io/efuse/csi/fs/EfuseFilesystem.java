@@ -97,6 +97,15 @@ public final class EfuseFilesystem implements FuseFilesystem {
         this(options, rootFd, rootDev, rootIno, null);
     }
 
+    /** Changes the limits of a volume mounted with limits; false if it was mounted without. */
+    boolean resize(long maxBytes, long maxInodes) {
+        if (account == null) {
+            return false;
+        }
+        account.setLimits(maxBytes, maxInodes);
+        return true;
+    }
+
     EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno, SpaceAccount account) {
         this.options = options;
         this.rootDev = rootDev;

@@ -279,6 +279,19 @@ public final class EfuseMount implements AutoCloseable {
     }
 
     /** The tier really running: passthrough only if the kernel agreed to it. */
+    /**
+     * Changes the size limits of a live mount (online expansion). Only a mount made with limits has an account
+     * to change; one made without refuses, since its usage was never counted.
+     */
+    public void resize(long maxBytes, long maxInodes) {
+        if (maxBytes <= 0 && maxInodes <= 0) {
+            throw new IllegalArgumentException("resize needs a byte or inode limit");
+        }
+        if (!fs.resize(maxBytes, maxInodes)) {
+            throw new IllegalStateException("mount " + options.mountPoint() + " was made without limits");
+        }
+    }
+
     public Tier tier() {
         return fs.passthroughActive() ? Tier.PASSTHROUGH : Tier.CLASSIC;
     }

@@ -18,8 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * same file, never by more than the racing writes.
  */
 final class SpaceAccount {
-    private final long maxBytes;
-    private final long maxInodes;
+    private volatile long maxBytes;
+    private volatile long maxInodes;
     private final AtomicLong usedBytes;
     private final AtomicLong usedInodes;
 
@@ -107,6 +107,12 @@ final class SpaceAccount {
 
     void releaseInode() {
         usedInodes.updateAndGet(u -> Math.max(0, u - 1));
+    }
+
+    /** New limits for a live volume (online expansion); usage already counted stays. */
+    void setLimits(long bytes, long inodes) {
+        this.maxBytes = bytes;
+        this.maxInodes = inodes;
     }
 
     long maxBytes() { return maxBytes; }

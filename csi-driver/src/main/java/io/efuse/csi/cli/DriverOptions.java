@@ -1,0 +1,64 @@
+package io.efuse.csi.cli;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The options every CSI role shares (picocli mixin). */
+final class DriverOptions {
+    @Option(names = "--endpoint", defaultValue = "unix:///csi/csi.sock", paramLabel = "URL",
+            description = "CSI endpoint, a unix socket: unix:///path (default: ${DEFAULT-VALUE}).")
+    String endpoint;
+
+    @Option(names = "--node-id", paramLabel = "ID",
+            description = "This node's id, as Kubernetes names the node (default: the host name).")
+    String nodeId;
+
+    @Option(names = "--driver-name", defaultValue = "efuse.csi.io", paramLabel = "NAME",
+            description = "CSI driver name (default: ${DEFAULT-VALUE}).")
+    String driverName;
+
+    @Option(names = "--state-dir", defaultValue = "/var/lib/efuse/state", paramLabel = "DIR",
+            description = "Where the embedded store keeps its records (default: ${DEFAULT-VALUE}).")
+    Path stateDir;
+
+    @Option(names = "--backing-root", defaultValue = "/var/lib/efuse", paramLabel = "DIR",
+            description = "Node-local data root: volumes live in DIR/volumes/ID (default: ${DEFAULT-VALUE}).")
+    Path backingRoot;
+
+    @Option(names = "--shared-root", paramLabel = "DIR",
+            description = "A directory every node has mounted (NFS, CephFS…) for the shared backend.")
+    Path sharedRoot;
+
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
+            description = "Serve /metrics and /healthz over HTTP here (e.g. 127.0.0.1:9808); off when unset.")
+    String metricsAddress;
+
+    @Option(names = "--max-volumes", defaultValue = "0", paramLabel = "N",
+            description = "Most volumes staged on this node at once, 0 for no limit (default: ${DEFAULT-VALUE}).")
+    long maxVolumes;
+
+    @Option(names = "--workers-per-volume", defaultValue = "0", paramLabel = "N",
+            description = "FUSE request threads per staged volume, 0 for one per core (default: ${DEFAULT-VALUE}).")
+    int workersPerVolume;
+
+    @Option(names = "--grace-seconds", defaultValue = "10", paramLabel = "S",
+            description = "How long calls in flight may finish at shutdown (default: ${DEFAULT-VALUE}).")
+    long graceSeconds;
+
+    String nodeId() {
+        if (nodeId != null && !nodeId.isBlank()) {
+            return nodeId;
+        }
+        String env = System.getenv("NODE_NAME");
+        if (env != null && !env.isBlank()) {
+            return env;
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException("no --node-id given and the host name is unknown", e);
+        }
+    }
+}

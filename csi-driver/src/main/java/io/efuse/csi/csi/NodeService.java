@@ -1,0 +1,476 @@
+package io.efuse.csi.csi;
+
+import csi.v1.Csi;
+import csi.v1.Csi.VolumeCapability;
+import csi.v1.NodeGrpc;
+import io.efuse.csi.sys.Errno;
+import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.LinuxConstants;
+import io.efuse.csi.sys.MountFlags;
+import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.volume.BackingRoots;
+import io.efuse.csi.volume.BackingStore;
+import io.efuse.csi.volume.Limits;
+import io.efuse.csi.volume.MountSpec;
+import io.efuse.csi.volume.MountedVolume;
+import io.efuse.csi.volume.Usage;
+import io.efuse.csi.volume.Volume;
+import io.efuse.csi.volume.VolumeException;
+import io.efuse.csi.volume.VolumeIds;
+import io.efuse.csi.volume.VolumeMounter;
+import io.efuse.csi.volume.VolumeStore;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * CSI Node: stages a volume by mounting an eFuse session over its backing directory at the staging path, and
+ * publishes it by bind-mounting the staging path into the pod's target. Unpublish and unstage are idempotent and
+ * work from the mount table, so targets that vanished or whose FUSE connection died are still cleaned up.
+ */
+public final class NodeService extends NodeGrpc.NodeImplBase {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
+    private final String nodeId;
+    private final long maxVolumes;
+    private final VolumeStore store;
+    private final BackingRoots roots;
+    private final VolumeMounter mounter;
+    private final PathProbe probe;
+    private final OperationLocks locks = new OperationLocks();
+    private final StagedVolumes staged = new StagedVolumes();
+
+    public NodeService(String nodeId, long maxVolumes, VolumeStore store, BackingRoots roots, VolumeMounter mounter,
+                       Duration statTimeout) {
+        this.nodeId = nodeId;
+        this.maxVolumes = maxVolumes;
+        this.store = store;
+        this.roots = roots;
+        this.mounter = mounter;
+        this.probe = new PathProbe(statTimeout);
+    }
+
+    @Override
+    public void nodeStageVolume(Csi.NodeStageVolumeRequest req, StreamObserver<Csi.NodeStageVolumeResponse> out) {
+        ControllerService.run(out, () -> {
+            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
+            VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
+            Volume v = requireVolume(id);
+            checkCapability(cap, v);
+            boolean readOnly = Capabilities.readOnly(cap.getAccessMode().getMode());
+            String group = cap.getMount().getVolumeMountGroup();
+            int gid = group.isEmpty() ? -1 : parseGroup(group);
+            try (var held = locks.acquire(id)) {
+                var existing = staged.get(id);
+                if (existing.isPresent()) {
+                    StagedVolumes.Staged s = existing.get();
+                    if (!s.stagingPath.equals(staging)) {
+                        throw CsiErrors.failedPrecondition("volume " + id + " is already staged at " + s.stagingPath);
+                    }
+                    if (s.readOnly != readOnly) {
+                        throw CsiErrors.alreadyExists("volume " + id + " is staged at " + staging + " "
+                                + (s.readOnly ? "read-only" : "read-write"));
+                    }
+                    if (s.mount.alive()) {
+                        return Csi.NodeStageVolumeResponse.getDefaultInstance();
+                    }
+                    LOG.warn("volume {}: the session at {} is dead; staging it again", id, staging);
+                    closeQuietly(s);
+                    staged.remove(id);
+                }
+                if (maxVolumes > 0 && staged.size() >= maxVolumes) {
+                    throw new VolumeException(VolumeException.Reason.RESOURCE_EXHAUSTED, "node " + nodeId
+                            + " already has " + staged.size() + " volumes staged, its maximum");
+                }
+                BackingStore backing = roots.of(v.backend());
+                Path dir = backing.volumeDir(id);
+                if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    throw CsiErrors.unavailable("volume " + id + " has no data directory on node " + nodeId
+                            + " yet (" + dir + ")");
+                }
+                if (gid >= 0) {
+                    applyGroup(dir, gid);
+                }
+                Files.createDirectories(staging);
+                detachLeftover(staging);
+                String tier = VolumeParameters.effective(VolumeParameters.TIER, v.parameters(), v.mutableParameters(),
+                        "auto");
+                boolean writeback = Boolean.parseBoolean(VolumeParameters.effective(VolumeParameters.WRITEBACK_CACHE,
+                        v.parameters(), v.mutableParameters(), "false"));
+                Limits limits = backing.kernelQuota() ? Limits.NONE : v.limits();
+                MountedVolume mount = mounter.mount(new MountSpec(id, dir, staging, tier, writeback, readOnly, limits));
+                staged.put(new StagedVolumes.Staged(id, staging, readOnly, mount));
+                return Csi.NodeStageVolumeResponse.getDefaultInstance();
+            } catch (IOException e) {
+                throw CsiErrors.internal("stage volume " + id + " at " + staging + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    @Override
+    public void nodeUnstageVolume(Csi.NodeUnstageVolumeRequest req,
+                                  StreamObserver<Csi.NodeUnstageVolumeResponse> out) {
+        ControllerService.run(out, () -> {
+            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
+            try (var held = locks.acquire(id)) {
+                var s = staged.get(id);
+                if (s.isPresent() && s.get().stagingPath.equals(staging)) {
+                    s.get().mount.close();
+                    staged.remove(id);
+                }
+                unmountAll(staging);
+                return Csi.NodeUnstageVolumeResponse.getDefaultInstance();
+            } catch (IOException e) {
+                throw CsiErrors.internal("unstage volume " + id + " from " + staging + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    @Override
+    public void nodePublishVolume(Csi.NodePublishVolumeRequest req,
+                                  StreamObserver<Csi.NodePublishVolumeResponse> out) {
+        ControllerService.run(out, () -> {
+            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            Path target = requirePath(req.getTargetPath(), "target_path");
+            VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
+            if (req.getStagingTargetPath().isEmpty()) {
+                throw CsiErrors.failedPrecondition("staging_target_path is required: volumes are staged first");
+            }
+            Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
+            Volume v = requireVolume(id);
+            checkCapability(cap, v);
+            boolean readOnly = req.getReadonly() || Capabilities.readOnly(cap.getAccessMode().getMode());
+            long flags = mountFlags(cap.getMount().getMountFlagsList());
+            if ((flags & LinuxConstants.MS_RDONLY) != 0) {
+                readOnly = true;
+            }
+            String group = cap.getMount().getVolumeMountGroup();
+            int gid = group.isEmpty() ? -1 : parseGroup(group);
+            try (var held = locks.acquire(id)) {
+                StagedVolumes.Staged s = staged.get(id).filter(x -> x.stagingPath.equals(staging)).orElseThrow(() ->
+                        CsiErrors.failedPrecondition("volume " + id + " is not staged at " + staging));
+                StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags);
+                StagedVolumes.Publication have = s.publications.get(target);
+                if (have != null) {
+                    if (!have.equals(want)) {
+                        throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
+                                + " with other options (read-only " + have.readOnly() + ")");
+                    }
+                    if (MountTable.isMountPoint(target)) {
+                        return Csi.NodePublishVolumeResponse.getDefaultInstance();
+                    }
+                }
+                if (gid >= 0) {
+                    applyGroup(roots.of(v.backend()).volumeDir(id), gid);
+                }
+                Files.createDirectories(target);
+                unmountAll(target);
+                Syscalls.mount(staging.toString(), target, null, LinuxConstants.MS_BIND, null);
+                long remount = flags & ~LinuxConstants.MS_RDONLY;
+                if (readOnly || remount != 0) {
+                    try {
+                        Syscalls.mount("none", target, null, LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND
+                                | remount | (readOnly ? LinuxConstants.MS_RDONLY : 0), null);
+                    } catch (ErrnoException e) {
+                        Syscalls.umount(target, LinuxConstants.MNT_DETACH);
+                        throw e;
+                    }
+                }
+                s.publications.put(target, want);
+                return Csi.NodePublishVolumeResponse.getDefaultInstance();
+            } catch (IOException e) {
+                throw CsiErrors.internal("publish volume " + id + " at " + target + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    @Override
+    public void nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest req,
+                                    StreamObserver<Csi.NodeUnpublishVolumeResponse> out) {
+        ControllerService.run(out, () -> {
+            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            Path target = requirePath(req.getTargetPath(), "target_path");
+            try (var held = locks.acquire(id)) {
+                unmountAll(target);
+                removeTarget(target);
+                staged.get(id).ifPresent(s -> s.publications.remove(target));
+                return Csi.NodeUnpublishVolumeResponse.getDefaultInstance();
+            } catch (IOException e) {
+                throw CsiErrors.internal("unpublish volume " + id + " from " + target + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    @Override
+    public void nodeGetVolumeStats(Csi.NodeGetVolumeStatsRequest req,
+                                   StreamObserver<Csi.NodeGetVolumeStatsResponse> out) {
+        ControllerService.run(out, () -> {
+            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            Path path = requirePath(req.getVolumePath(), "volume_path");
+            Volume v = requireVolume(id);
+            StagedVolumes.Staged s = staged.get(id).orElseThrow(() ->
+                    CsiErrors.notFound("volume " + id + " is not staged on node " + nodeId));
+            if (!path.equals(s.stagingPath) && !s.publications.containsKey(path)) {
+                throw CsiErrors.notFound("volume " + id + " is not mounted at " + path);
+            }
+            PathProbe.Result r = probe.probe(path);
+            if (r.state() == PathProbe.State.MISSING) {
+                throw CsiErrors.notFound("volume path " + path + " does not exist");
+            }
+            boolean alive = s.mount.alive();
+            String problem = !alive ? "the eFuse session of this volume has stopped"
+                    : r.state() == PathProbe.State.BROKEN ? r.detail() : "";
+            Usage u;
+            try {
+                BackingStore backing = roots.of(v.backend());
+                u = backing.usage(id, v.limits());
+            } catch (IOException e) {
+                u = null;
+                if (problem.isEmpty()) {
+                    problem = "reading usage: " + e.getMessage();
+                }
+            }
+            var resp = Csi.NodeGetVolumeStatsResponse.newBuilder();
+            if (u != null) {
+                resp.addUsage(Csi.VolumeUsage.newBuilder().setUnit(Csi.VolumeUsage.Unit.BYTES)
+                        .setTotal(u.bytesTotal()).setUsed(u.bytesUsed()).setAvailable(u.bytesAvailable()));
+                resp.addUsage(Csi.VolumeUsage.newBuilder().setUnit(Csi.VolumeUsage.Unit.INODES)
+                        .setTotal(u.inodesTotal()).setUsed(u.inodesUsed()).setAvailable(u.inodesAvailable()));
+            }
+            resp.setVolumeCondition(Csi.VolumeCondition.newBuilder().setAbnormal(!problem.isEmpty())
+                    .setMessage(problem.isEmpty() ? "the volume is served (tier " + s.mount.tier() + ")" : problem));
+            return resp.build();
+        });
+    }
+
+    @Override
+    public void nodeExpandVolume(Csi.NodeExpandVolumeRequest req, StreamObserver<Csi.NodeExpandVolumeResponse> out) {
+        ControllerService.run(out, () -> {
+            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            Path path = requirePath(req.getVolumePath(), "volume_path");
+            Volume v = requireVolume(id);
+            if (req.hasVolumeCapability() && req.getVolumeCapability().hasBlock()) {
+                throw CsiErrors.invalid("block access is not supported: eFuse volumes are filesystems");
+            }
+            long required = req.getCapacityRange().getRequiredBytes();
+            long limit = req.getCapacityRange().getLimitBytes();
+            if (required < 0 || limit < 0 || (limit > 0 && limit < required)) {
+                throw CsiErrors.invalid("capacity_range is not a valid range");
+            }
+            if (probe.probe(path).state() == PathProbe.State.MISSING) {
+                throw CsiErrors.notFound("volume path " + path + " does not exist");
+            }
+            long bytes = Math.max(required, v.capacityBytes());
+            if (limit > 0 && bytes > limit) {
+                throw CsiErrors.outOfRange("volume " + id + " has " + v.capacityBytes() + " bytes, above limit " + limit);
+            }
+            Limits limits = new Limits(bytes, Math.max(v.inodeLimit(), VolumeParameters.inodeLimit(v.parameters(),
+                    bytes)));
+            try (var held = locks.acquire(id)) {
+                BackingStore backing = roots.of(v.backend());
+                if (backing.kernelQuota()) {
+                    backing.resizeVolume(id, limits);
+                } else {
+                    var s = staged.get(id);
+                    if (s.isPresent()) {
+                        s.get().mount.resize(limits);
+                    }
+                }
+                return Csi.NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
+            } catch (IOException e) {
+                throw CsiErrors.internal("expand volume " + id + " at " + path + ": " + e.getMessage(), e);
+            }
+        });
+    }
+
+    @Override
+    public void nodeGetCapabilities(Csi.NodeGetCapabilitiesRequest req,
+                                    StreamObserver<Csi.NodeGetCapabilitiesResponse> out) {
+        var resp = Csi.NodeGetCapabilitiesResponse.newBuilder();
+        for (var type : Capabilities.NODE) {
+            resp.addCapabilities(Csi.NodeServiceCapability.newBuilder().setRpc(
+                    Csi.NodeServiceCapability.RPC.newBuilder().setType(type)));
+        }
+        out.onNext(resp.build());
+        out.onCompleted();
+    }
+
+    @Override
+    public void nodeGetInfo(Csi.NodeGetInfoRequest req, StreamObserver<Csi.NodeGetInfoResponse> out) {
+        out.onNext(Csi.NodeGetInfoResponse.newBuilder().setNodeId(nodeId).setMaxVolumesPerNode(maxVolumes)
+                .setAccessibleTopology(Csi.Topology.newBuilder().putSegments(Capabilities.TOPOLOGY_NODE_KEY, nodeId))
+                .build());
+        out.onCompleted();
+    }
+
+    /** Unmounts everything this process staged; for shutdown. */
+    public void unstageAll() {
+        for (StagedVolumes.Staged s : staged.all()) {
+            closeQuietly(s);
+        }
+    }
+
+    public int stagedCount() {
+        return staged.size();
+    }
+
+    private Volume requireVolume(String id) {
+        if (!VolumeIds.isVolumeId(id)) {
+            throw CsiErrors.notFound("volume " + id + " does not exist");
+        }
+        return store.volume(id).filter(Volume::ready)
+                .orElseThrow(() -> CsiErrors.notFound("volume " + id + " does not exist"));
+    }
+
+    private static Path requirePath(String p, String field) {
+        if (p.isEmpty()) {
+            throw CsiErrors.invalid(field + " is required");
+        }
+        if (p.indexOf('\0') >= 0 || !p.startsWith("/")) {
+            throw CsiErrors.invalid(field + " must be an absolute path: " + p);
+        }
+        Path path = Path.of(p);
+        if (!path.normalize().equals(path) || p.contains("/../") || p.endsWith("/..")) {
+            throw CsiErrors.invalid(field + " must be a normalized path: " + p);
+        }
+        return path;
+    }
+
+    private static VolumeCapability requireCapability(boolean present, VolumeCapability cap) {
+        if (!present) {
+            throw CsiErrors.invalid("volume_capability is required");
+        }
+        if (!cap.hasMount() && !cap.hasBlock()) {
+            throw CsiErrors.invalid("volume_capability needs an access type");
+        }
+        if (!cap.hasAccessMode()) {
+            throw CsiErrors.invalid("volume_capability needs an access mode");
+        }
+        return cap;
+    }
+
+    private static void checkCapability(VolumeCapability cap, Volume v) {
+        ControllerService.capabilityProblem(List.of(cap), v.backend()).ifPresent(why -> {
+            throw CsiErrors.failedPrecondition(why);
+        });
+    }
+
+    private static long mountFlags(List<String> flags) {
+        long out = 0;
+        for (String f : flags) {
+            out |= MountFlags.of(f).orElseThrow(() -> CsiErrors.invalid("mount flag '" + f
+                    + "' is not supported; supported: " + MountFlags.known()));
+        }
+        return out;
+    }
+
+    private static int parseGroup(String group) {
+        try {
+            int gid = Integer.parseInt(group);
+            if (gid < 0) {
+                throw new NumberFormatException();
+            }
+            return gid;
+        } catch (NumberFormatException e) {
+            throw CsiErrors.invalid("volume_mount_group must be a numeric group id, not '" + group + "'");
+        }
+    }
+
+    /**
+     * What kubelet does for fsGroup when the driver does not: the volume's files belong to the group, directories
+     * are setgid so that new files inherit it, and the group may read and write. The walk runs only when the root
+     * is not yet the group's, so a volume already handed over is not walked at every mount.
+     */
+    static void applyGroup(Path dir, int gid) throws IOException {
+        int current = (Integer) Files.getAttribute(dir, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        if (current == gid && (mode & 02070) == 02070) {
+            return;
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
+                Files.setAttribute(d, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+                int m = (Integer) Files.getAttribute(d, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+                Files.setAttribute(d, "unix:mode", (m & 07777) | 02070, LinkOption.NOFOLLOW_LINKS);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
+                Files.setAttribute(f, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+                if (attrs.isRegularFile()) {
+                    int m = (Integer) Files.getAttribute(f, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+                    Files.setAttribute(f, "unix:mode", (m & 07777) | 060, LinkOption.NOFOLLOW_LINKS);
+                }
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    /** A mount left at a staging path by an earlier process (its session is gone): detach it before reuse. */
+    private void detachLeftover(Path path) throws IOException {
+        if (MountTable.isMountPoint(path)) {
+            LOG.warn("detaching a leftover mount at {}", path);
+            unmountAll(path);
+        }
+    }
+
+    /**
+     * Unmounts every mount stacked at {@code path}. A plain unmount first; a busy or dead one (EBUSY, ENOTCONN)
+     * is detached, which never blocks on the filesystem.
+     */
+    private void unmountAll(Path path) throws IOException {
+        for (int i = 0; i < 16 && MountTable.isMountPoint(path); i++) {
+            try {
+                Syscalls.umount(path, LinuxConstants.UMOUNT_NOFOLLOW);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.EINVAL && !MountTable.isMountPoint(path)) {
+                    return;
+                }
+                Syscalls.umount(path, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
+            }
+        }
+        if (MountTable.isMountPoint(path)) {
+            throw new IOException("unmount " + path + ": still mounted after 16 unmounts");
+        }
+    }
+
+    /** Removes the target directory kubelet asked for, if it is there and no longer a mount. */
+    private void removeTarget(Path target) throws IOException {
+        PathProbe.Result r = probe.probe(target);
+        if (r.state() == PathProbe.State.MISSING) {
+            return;
+        }
+        if (r.state() == PathProbe.State.BROKEN) {
+            throw new IOException(r.detail());
+        }
+        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+            try (var entries = Files.list(target)) {
+                if (entries.findAny().isPresent()) {
+                    throw new IOException("target " + target + " is not empty after unmounting; leaving it");
+                }
+            }
+        }
+        Files.deleteIfExists(target);
+    }
+
+    private static void closeQuietly(StagedVolumes.Staged s) {
+        try {
+            s.mount.close();
+        } catch (IOException e) {
+            LOG.warn("closing the session of volume {} at {}: {}", s.volumeId, s.stagingPath, e.getMessage());
+        }
+    }
+}

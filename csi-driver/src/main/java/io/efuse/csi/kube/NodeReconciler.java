@@ -1,0 +1,261 @@
+package io.efuse.csi.kube;
+
+import io.efuse.csi.volume.Backend;
+import io.efuse.csi.volume.BackingRoots;
+import io.efuse.csi.volume.BackingStore;
+import io.efuse.csi.volume.Limits;
+import io.efuse.csi.volume.VolumeException;
+import io.efuse.csi.volume.VolumeIds;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes the data of the volumes and snapshots that one node owns (or the shared backend, with owner
+ * {@value Labels#SHARED}) match their resources. An informer filtered by the owner label feeds a single worker, so
+ * one owner's changes never race each other; every pass is idempotent, and a resync (or a restart, whose first
+ * list is a full resync) reconciles everything again. Deletion is held by a finalizer until the data is gone.
+ */
+public final class NodeReconciler implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeReconciler.class);
+
+    private final KubernetesClient client;
+    private final String node;
+    private final BackingRoots roots;
+    private final ExecutorService worker;
+    private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+
+    /** What one pass decided to write back; the caller applies it, so {@link #reconcile} has no API side effects. */
+    record VolumeOutcome(EfuseVolumeStatus status, boolean releaseFinalizer) {}
+
+    record SnapshotOutcome(EfuseSnapshotStatus status, boolean releaseFinalizer) {}
+
+    /**
+     * @param node the node this process runs on, or null to reconcile the shared backend
+     */
+    public NodeReconciler(KubernetesClient client, String node, BackingRoots roots, Duration resync) {
+        this.client = client;
+        this.node = node;
+        this.roots = roots;
+        this.worker = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name("reconcile-"
+                + Labels.nodeLabel(node)).daemon().unstarted(r));
+        String owner = Labels.nodeLabel(node);
+        informers.add(client.resources(EfuseSnapshot.class).withLabel(Labels.NODE, owner)
+                .inform(handler(this::onSnapshot), resync.toMillis()));
+        informers.add(client.resources(EfuseVolume.class).withLabel(Labels.NODE, owner)
+                .inform(handler(this::onVolume), resync.toMillis()));
+        if (node != null) {
+            publishCapacity();
+        }
+    }
+
+    public boolean synced() {
+        return informers.stream().allMatch(SharedIndexInformer::hasSynced);
+    }
+
+    private <T extends HasMetadata> ResourceEventHandler<T> handler(java.util.function.Consumer<String> work) {
+        return new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(T obj) {
+                enqueue(work, obj.getMetadata().getName());
+            }
+
+            @Override
+            public void onUpdate(T oldObj, T newObj) {
+                enqueue(work, newObj.getMetadata().getName());
+            }
+
+            @Override
+            public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+                // nothing left to do: data is reclaimed while the finalizer still holds the resource
+            }
+        };
+    }
+
+    private void enqueue(java.util.function.Consumer<String> work, String name) {
+        if (!worker.isShutdown()) {
+            worker.execute(() -> {
+                try {
+                    work.accept(name);
+                } catch (RuntimeException e) {
+                    LOG.warn("reconciling {}: {}", name, e.toString());
+                }
+            });
+        }
+    }
+
+    private void onVolume(String name) {
+        EfuseVolume cr = client.resources(EfuseVolume.class).withName(name).get();
+        if (cr == null || !VolumeIds.isVolumeId(name)) {
+            return;
+        }
+        VolumeOutcome out = reconcile(cr);
+        apply(cr, out.status(), out.releaseFinalizer(), EfuseVolume.class);
+        if (node != null) {
+            publishCapacity();
+        }
+    }
+
+    private void onSnapshot(String name) {
+        EfuseSnapshot cr = client.resources(EfuseSnapshot.class).withName(name).get();
+        if (cr == null || !VolumeIds.isSnapshotId(name)) {
+            return;
+        }
+        SnapshotOutcome out = reconcile(cr);
+        apply(cr, out.status(), out.releaseFinalizer(), EfuseSnapshot.class);
+    }
+
+    /** Brings one volume's data in line with its resource. */
+    VolumeOutcome reconcile(EfuseVolume cr) {
+        String id = cr.getMetadata().getName();
+        EfuseVolumeSpec spec = cr.getSpec();
+        try {
+            BackingStore store = roots.of(Backend.parse(spec.backend));
+            if (cr.getMetadata().getDeletionTimestamp() != null) {
+                store.deleteVolume(id);
+                return new VolumeOutcome(null, true);
+            }
+            Limits limits = new Limits(spec.capacityBytes, spec.inodeLimit);
+            EfuseVolumeStatus current = cr.getStatus();
+            if (current != null && EfuseVolumeStatus.READY.equals(current.phase) && store.volumeExists(id)) {
+                if (current.capacityBytes >= spec.capacityBytes && current.inodeLimit >= spec.inodeLimit) {
+                    return new VolumeOutcome(null, false);
+                }
+                store.resizeVolume(id, limits);
+                return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, "resized"), false);
+            }
+            if (current != null && EfuseVolumeStatus.FAILED.equals(current.phase)) {
+                return new VolumeOutcome(null, false); // the controller deletes it and nothing was left
+            }
+            store.createVolume(id, limits, sourceDir(store, spec));
+            return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, ""), false);
+        } catch (IOException | VolumeException | RuntimeException e) {
+            LOG.warn("volume {}: {}", id, e.toString());
+            EfuseVolumeStatus failed = new EfuseVolumeStatus();
+            failed.phase = EfuseVolumeStatus.FAILED;
+            failed.message = e.getMessage();
+            return new VolumeOutcome(failed, false);
+        }
+    }
+
+    private static Path sourceDir(BackingStore store, EfuseVolumeSpec spec) {
+        if (spec.sourceKind == null) {
+            return null;
+        }
+        return "SNAPSHOT".equals(spec.sourceKind) ? store.snapshotDir(spec.sourceId) : store.volumeDir(spec.sourceId);
+    }
+
+    private static EfuseVolumeStatus status(String phase, Limits limits, BackingStore store, String message) {
+        EfuseVolumeStatus s = new EfuseVolumeStatus();
+        s.phase = phase;
+        s.capacityBytes = limits.bytes();
+        s.inodeLimit = limits.inodes();
+        s.enforcement = store.kernelQuota() ? "project-quota" : "daemon";
+        s.message = message;
+        return s;
+    }
+
+    /** Brings one snapshot's copy in line with its resource. */
+    SnapshotOutcome reconcile(EfuseSnapshot cr) {
+        String id = cr.getMetadata().getName();
+        EfuseSnapshotSpec spec = cr.getSpec();
+        try {
+            BackingStore store = roots.of(Backend.parse(spec.backend));
+            if (cr.getMetadata().getDeletionTimestamp() != null) {
+                store.deleteSnapshot(id);
+                return new SnapshotOutcome(null, true);
+            }
+            if (cr.getStatus() != null && (cr.getStatus().readyToUse || cr.getStatus().message != null)) {
+                return new SnapshotOutcome(null, false);
+            }
+            store.createSnapshot(id, spec.sourceVolumeId);
+            EfuseSnapshotStatus s = new EfuseSnapshotStatus();
+            s.readyToUse = true;
+            s.createdAtMillis = System.currentTimeMillis();
+            return new SnapshotOutcome(s, false);
+        } catch (IOException | VolumeException | RuntimeException e) {
+            LOG.warn("snapshot {}: {}", id, e.toString());
+            EfuseSnapshotStatus s = new EfuseSnapshotStatus();
+            s.readyToUse = false;
+            s.message = e.getMessage();
+            return new SnapshotOutcome(s, false);
+        }
+    }
+
+    private <T extends io.fabric8.kubernetes.client.CustomResource<?, S>, S> void apply(T cr, S status,
+                                                                                      boolean releaseFinalizer,
+                                                                                      Class<T> type) {
+        String name = cr.getMetadata().getName();
+        try {
+            if (status != null) {
+                client.resources(type).withName(name).editStatus(c -> {
+                    c.setStatus(status);
+                    return c;
+                });
+            }
+            if (releaseFinalizer) {
+                client.resources(type).withName(name).edit(c -> {
+                    c.getMetadata().getFinalizers().remove(Labels.DATA_FINALIZER);
+                    return c;
+                });
+            }
+        } catch (KubernetesClientException e) {
+            if (e.getCode() != 404) {
+                LOG.warn("updating {} {}: {}", type.getSimpleName(), name, e.getMessage());
+            }
+        }
+    }
+
+    /** Tells the controller how much room this node has for new volumes (GetCapacity). */
+    private void publishCapacity() {
+        try {
+            long free = roots.local().availableBytes();
+            if (client.nodes().withName(node).get() == null) {
+                return;
+            }
+            client.nodes().withName(node).edit(n -> {
+                if (n.getMetadata().getAnnotations() == null) {
+                    n.getMetadata().setAnnotations(new java.util.HashMap<>());
+                }
+                n.getMetadata().getAnnotations().put(Labels.AVAILABLE_BYTES, Long.toString(free));
+                return n;
+            });
+        } catch (IOException | KubernetesClientException e) {
+            LOG.debug("publishing the free space of node {}: {}", node, e.toString());
+        }
+    }
+
+    /** Waits until every event seen so far has been handled (for tests and orderly shutdown). */
+    public boolean drain(Duration bound) throws InterruptedException {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        worker.execute(done::countDown);
+        return done.await(bound.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void close() {
+        informers.forEach(SharedIndexInformer::close);
+        worker.shutdown();
+        try {
+            if (!worker.awaitTermination(10, TimeUnit.SECONDS)) {
+                worker.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            worker.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+}

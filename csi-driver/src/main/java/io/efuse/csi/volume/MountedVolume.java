@@ -1,0 +1,21 @@
+package io.efuse.csi.volume;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** A volume served at its staging path. Closing it unmounts and stops whatever serves it. */
+public interface MountedVolume extends AutoCloseable {
+    Path mountPoint();
+
+    /** Whether the mount still answers (false once its FUSE connection died). */
+    boolean alive();
+
+    /** The I/O tier really in use. */
+    String tier();
+
+    /** Applies new limits to a live mount (online expansion). */
+    void resize(Limits limits) throws IOException;
+
+    @Override
+    void close() throws IOException;
+}
