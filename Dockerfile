@@ -1,0 +1,75 @@
+# The efuse-csi image: one image for every role (controller, node plugin, filesystem daemon).
+#
+#   docker build -t efuse-csi .
+#
+# Build arguments:
+#   BUILD_IMAGE    a Java 25 JDK image with JAVA_HOME=/opt/java/openjdk (Maven build and jlink)
+#   RUNTIME_IMAGE  a Debian 12 image the runtime is installed on
+#   JAR_FROM       maven: build the driver jar here (default); context: take csi-driver/target/efuse-csi.jar
+#                  from the build context, as built by `./mvnw -DskipTests package` (faster when it exists)
+# Without a registry, images/build-base-images makes both base images from the Debian archive and a local
+# JDK; see docs/install.md.
+ARG BUILD_IMAGE=eclipse-temurin:25-jdk
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+ARG JAR_FROM=maven
+
+FROM ${BUILD_IMAGE} AS jar-maven
+WORKDIR /src
+# Wrapper and POMs first: the dependency layer is rebuilt only when they change.
+COPY mvnw pom.xml ./
+COPY .mvn .mvn
+COPY csi-driver/pom.xml csi-driver/pom.xml
+COPY third_party third_party
+RUN --mount=type=cache,target=/root/.m2 \
+    ./mvnw -B -ntp -q -pl csi-driver -am dependency:go-offline -DexcludeReactor=true || true
+COPY csi-driver csi-driver
+COPY bin bin
+RUN --mount=type=cache,target=/root/.m2 \
+    ./mvnw -B -ntp -q -pl csi-driver -am -DskipTests package \
+ && mkdir -p /out && cp csi-driver/target/efuse-csi.jar /out/
+
+FROM scratch AS jar-context
+COPY csi-driver/target/efuse-csi.jar /out/efuse-csi.jar
+
+FROM jar-${JAR_FROM} AS jar
+
+# A Java runtime cut to the modules the driver uses (jdeps finds them in the jar) plus the ones loaded
+# only by name: DNS for the API server's name, EC crypto for TLS, jdk.management for the metrics.
+FROM ${BUILD_IMAGE} AS jre
+# binutils: jlink --strip-debug strips the native libraries with objcopy.
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=jar /out/efuse-csi.jar /tmp/efuse-csi.jar
+RUN modules=$(jdeps --ignore-missing-deps --multi-release 25 --print-module-deps /tmp/efuse-csi.jar) \
+ && echo "jlink modules: $modules" \
+ && jlink --add-modules "$modules,jdk.crypto.ec,jdk.naming.dns,jdk.management,jdk.unsupported,jdk.zipfs" \
+          --strip-debug --no-man-pages --no-header-files --compress=zip-6 --output /opt/jre \
+ && /opt/jre/bin/java -Xshare:dump -version >/dev/null
+
+FROM ${RUNTIME_IMAGE}
+# libbpf1: BPF loading; mount, util-linux: mount/umount/findmnt; e2fsprogs, quota and xfs_quota: project
+# quotas on ext4 and XFS backing filesystems; fuse3: fusermount3 to detach a stuck mount by hand.
+# xfs_quota comes alone out of the xfsprogs package, whose dependencies (Python, ICU) would double the image.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libbpf1 mount util-linux e2fsprogs quota fuse3 ca-certificates libedit2 \
+ && cd /tmp && apt-get download xfsprogs \
+ && dpkg-deb --fsys-tarfile xfsprogs_*.deb | tar -x -C / ./usr/sbin/xfs_quota \
+ && rm xfsprogs_*.deb && xfs_quota -V \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
+           /usr/share/doc/*/changelog* /usr/share/man/* /usr/share/locale/*
+COPY --from=jre /opt/jre /opt/java
+COPY --from=jar /out/efuse-csi.jar /opt/efuse-csi/efuse-csi.jar
+COPY bin/efuse-csi /opt/efuse-csi/bin/efuse-csi
+# The eBPF objects (CO-RE) when bpf/build has them: COPY fails on a glob that matches nothing, so a file
+# that always exists goes along and is removed.
+COPY mvnw bp[f]/buil[d]/*.o /opt/efuse-csi/bpf/
+RUN rm /opt/efuse-csi/bpf/mvnw
+ENV JAVA_HOME=/opt/java \
+    EFUSE_CSI_JAR=/opt/efuse-csi/efuse-csi.jar \
+    EFUSE_BPF_DIR=/opt/efuse-csi/bpf \
+    PATH=/opt/efuse-csi/bin:/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# java directly (no shell, no second JVM to check the version): JDK_JAVA_OPTIONS carries extra options.
+ENTRYPOINT ["/opt/java/bin/java", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xss512k", \
+            "-jar", "/opt/efuse-csi/efuse-csi.jar"]
+CMD ["--help"]
