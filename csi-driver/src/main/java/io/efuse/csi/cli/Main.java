@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 
 /** The single entry point of the efuse-csi artifact; each role is a subcommand. */
 @Command(name = "efuse-csi", mixinStandardHelpOptions = true,
+        subcommands = {MountCommand.class, UmountCommand.class},
         versionProvider = Main.Version.class,
         description = "Kubernetes CSI driver backed by eFuse, a kernel-accelerated stackable FUSE filesystem.")
 public final class Main implements Runnable {

@@ -1,0 +1,1043 @@
+package io.efuse.csi.fs;
+
+import static io.efuse.csi.sys.LinuxConstants.*;
+
+import io.efuse.csi.fuse.FuseAbi;
+import io.efuse.csi.fuse.FuseConnection;
+import io.efuse.csi.fuse.FuseFilesystem;
+import io.efuse.csi.fuse.FuseReply;
+import io.efuse.csi.fuse.FuseRequest;
+import io.efuse.csi.fuse.FuseStructs.AccessIn;
+import io.efuse.csi.fuse.FuseStructs.Attr;
+import io.efuse.csi.fuse.FuseStructs.AttrOut;
+import io.efuse.csi.fuse.FuseStructs.CopyFileRangeIn;
+import io.efuse.csi.fuse.FuseStructs.CreateIn;
+import io.efuse.csi.fuse.FuseStructs.Dirent;
+import io.efuse.csi.fuse.FuseStructs.Direntplus;
+import io.efuse.csi.fuse.FuseStructs.EntryOut;
+import io.efuse.csi.fuse.FuseStructs.FallocateIn;
+import io.efuse.csi.fuse.FuseStructs.FsyncIn;
+import io.efuse.csi.fuse.FuseStructs.GetattrIn;
+import io.efuse.csi.fuse.FuseStructs.GetxattrIn;
+import io.efuse.csi.fuse.FuseStructs.GetxattrOut;
+import io.efuse.csi.fuse.FuseStructs.Kstatfs;
+import io.efuse.csi.fuse.FuseStructs.LinkIn;
+import io.efuse.csi.fuse.FuseStructs.LseekIn;
+import io.efuse.csi.fuse.FuseStructs.LseekOut;
+import io.efuse.csi.fuse.FuseStructs.MkdirIn;
+import io.efuse.csi.fuse.FuseStructs.MknodIn;
+import io.efuse.csi.fuse.FuseStructs.OpenIn;
+import io.efuse.csi.fuse.FuseStructs.OpenOut;
+import io.efuse.csi.fuse.FuseStructs.ReadIn;
+import io.efuse.csi.fuse.FuseStructs.ReleaseIn;
+import io.efuse.csi.fuse.FuseStructs.SetattrIn;
+import io.efuse.csi.fuse.FuseStructs.SetxattrIn;
+import io.efuse.csi.fuse.FuseStructs.WriteIn;
+import io.efuse.csi.fuse.FuseStructs.WriteOut;
+import io.efuse.csi.sys.Errno;
+import io.efuse.csi.sys.LibC;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The stackable filesystem: every node is an O_PATH descriptor of a file under the backing root, and
+ * every operation is a system call relative to such a descriptor. Names come from the kernel one
+ * component at a time and are resolved with O_NOFOLLOW, so nothing can lead outside the backing root:
+ * symlinks are only ever read, and "." and ".." are never resolved by name. Files are created with the
+ * caller's fsuid/fsgid; permissions are checked by the kernel (default_permissions).
+ */
+public final class EfuseFilesystem implements FuseFilesystem {
+    private static final System.Logger LOG = System.getLogger(EfuseFilesystem.class.getName());
+    private static final int PATH_FLAGS = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+    private static final int STATX_FLAGS = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+    private static final int ENOTSUP = Errno.EOPNOTSUPP;
+
+    private final MountOptions options;
+    private final InodeTable inodes = InodeTable.withSyscallClose();
+    private final long entrySec;
+    private final int entryNsec;
+    private final long attrSec;
+    private final int attrNsec;
+    private final AtomicLong passthroughOpen = new AtomicLong();
+    private final AtomicLong passthroughOpenedTotal = new AtomicLong();
+    private volatile FuseConnection connection;
+    private volatile boolean passthrough;
+    private volatile boolean writeback;
+    private volatile boolean setxattrExt;
+    private volatile boolean passthroughFailureLogged;
+
+    /** Takes ownership of rootFd, an O_PATH descriptor of the backing root directory. */
+    public EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno) {
+        this.options = options;
+        this.entrySec = options.entryTimeout().getSeconds();
+        this.entryNsec = options.entryTimeout().getNano();
+        this.attrSec = options.attrTimeout().getSeconds();
+        this.attrNsec = options.attrTimeout().getNano();
+        inodes.installRoot(rootFd, rootDev, rootIno, S_IFDIR | 0755);
+    }
+
+    @Override
+    public void init(FuseConnection c) {
+        this.connection = c;
+        this.passthrough = c.passthrough() && options.tier() != Tier.CLASSIC;
+        this.writeback = c.writebackCache();
+        this.setxattrExt = (c.flags() & FuseAbi.SETXATTR_EXT) != 0;
+    }
+
+    @Override
+    public void destroy() {
+        inodes.clear();
+    }
+
+    /** Whether regular files are really opened with passthrough on this mount. */
+    public boolean passthroughActive() {
+        return passthrough;
+    }
+
+    public long passthroughOpenFiles() {
+        return passthroughOpen.get();
+    }
+
+    public long passthroughOpenedTotal() {
+        return passthroughOpenedTotal.get();
+    }
+
+    /** The node id the kernel knows for a backing file, or 0 if it knows none. */
+    long nodeIdOf(long dev, long ino) {
+        Inode inode = inodes.find(dev, ino);
+        return inode == null ? 0 : inode.nodeId;
+    }
+
+    /** The O_PATH descriptor of the backing root (owned by this filesystem). */
+    int rootFd() {
+        return inodes.get(1).fd;
+    }
+
+    public int nodeCount() {
+        return inodes.size();
+    }
+
+    private static WorkerScratch scratch(FuseRequest rq) {
+        Object s = rq.workerState();
+        if (s == null) {
+            WorkerScratch w = new WorkerScratch();
+            rq.workerState(w);
+            return w;
+        }
+        return (WorkerScratch) s;
+    }
+
+    // ---- attributes and entries ----
+
+    /** statx of fd itself into the scratch statx region; 0 or an errno. */
+    private static int stat(WorkerScratch s, int fd) {
+        return LibC.statx(fd, s.empty(), STATX_FLAGS, STATX_BASIC_STATS, s.statx()) < 0 ? LibC.errno() : 0;
+    }
+
+    private static void putAttr(FuseReply rp, int off, ByteBuffer sx) {
+        int b = WorkerScratch.STATX;
+        rp.putU64(off + Attr.INO, sx.getLong(b + 32));
+        rp.putU64(off + Attr.SIZE_, sx.getLong(b + 40));
+        rp.putU64(off + Attr.BLOCKS, sx.getLong(b + 48));
+        rp.putU64(off + Attr.ATIME, sx.getLong(b + 64));
+        rp.putU64(off + Attr.MTIME, sx.getLong(b + 112));
+        rp.putU64(off + Attr.CTIME, sx.getLong(b + 96));
+        rp.putU32(off + Attr.ATIMENSEC, sx.getInt(b + 72));
+        rp.putU32(off + Attr.MTIMENSEC, sx.getInt(b + 120));
+        rp.putU32(off + Attr.CTIMENSEC, sx.getInt(b + 104));
+        rp.putU32(off + Attr.MODE, sx.getShort(b + 28) & 0xffff);
+        rp.putU32(off + Attr.NLINK, sx.getInt(b + 16));
+        rp.putU32(off + Attr.UID, sx.getInt(b + 20));
+        rp.putU32(off + Attr.GID, sx.getInt(b + 24));
+        int major = sx.getInt(b + 128);
+        int minor = sx.getInt(b + 132);
+        // The kernel's 32-bit encoding of dev_t (new_encode_dev).
+        rp.putU32(off + Attr.RDEV, (minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12));
+        rp.putU32(off + Attr.BLKSIZE, sx.getInt(b + 4));
+        rp.putU32(off + Attr.FLAGS, 0);
+    }
+
+    private static long devOf(ByteBuffer sx) {
+        return ((long) sx.getInt(WorkerScratch.STATX + 136) << 32) | (sx.getInt(WorkerScratch.STATX + 140) & 0xffffffffL);
+    }
+
+    private void putAttrOut(FuseReply rp, WorkerScratch s) {
+        rp.putU64(AttrOut.ATTR_VALID, attrSec);
+        rp.putU32(AttrOut.ATTR_VALID_NSEC, attrNsec);
+        rp.putU32(AttrOut.DUMMY, 0);
+        putAttr(rp, AttrOut.ATTR, s.buf);
+        rp.payloadLength(AttrOut.SIZE);
+    }
+
+    /**
+     * Makes fd (a new O_PATH descriptor, owned from here on) a node the kernel knows and writes its
+     * fuse_entry_out at off. Returns 0 or an errno (fd is closed then).
+     */
+    private int entry(WorkerScratch s, FuseReply rp, int off, int fd) {
+        int err = stat(s, fd);
+        if (err != 0) {
+            LibC.close(fd);
+            return err;
+        }
+        ByteBuffer sx = s.buf;
+        int mode = sx.getShort(WorkerScratch.STATX + 28) & 0xffff;
+        Inode inode = inodes.lookupOrInsert(fd, devOf(sx), sx.getLong(WorkerScratch.STATX + 32), mode);
+        rp.putU64(off + EntryOut.NODEID, inode.nodeId);
+        rp.putU64(off + EntryOut.GENERATION, inode.generation);
+        rp.putU64(off + EntryOut.ENTRY_VALID, entrySec);
+        rp.putU64(off + EntryOut.ATTR_VALID, attrSec);
+        rp.putU32(off + EntryOut.ENTRY_VALID_NSEC, entryNsec);
+        rp.putU32(off + EntryOut.ATTR_VALID_NSEC, attrNsec);
+        putAttr(rp, off + EntryOut.ATTR, sx);
+        return 0;
+    }
+
+    /** A negative entry: the kernel may remember for entryTimeout that the name does not exist. */
+    private int negativeEntry(FuseReply rp, int off) {
+        if (entrySec == 0 && entryNsec == 0) {
+            return Errno.ENOENT;
+        }
+        rp.zero(off, EntryOut.SIZE);
+        rp.putU64(off + EntryOut.ENTRY_VALID, entrySec);
+        rp.putU32(off + EntryOut.ENTRY_VALID_NSEC, entryNsec);
+        rp.payloadLength(off + EntryOut.SIZE);
+        return 0;
+    }
+
+    private int lookupName(WorkerScratch s, Inode parent, long name, FuseReply rp, int off) {
+        int fd = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
+        if (fd < 0) {
+            return LibC.errno();
+        }
+        int err = entry(s, rp, off, fd);
+        if (err == 0) {
+            rp.payloadLength(off + EntryOut.SIZE);
+        }
+        return err;
+    }
+
+    // ---- operations ----
+
+    @Override
+    public int lookup(FuseRequest rq, FuseReply rp) {
+        Inode parent = inodes.get(rq.nodeId());
+        if (parent == null) {
+            return Errno.ESTALE;
+        }
+        if (rq.isDotOrDotDot(0)) {
+            // Only NFS-export style lookups ask for "." or ".."; never let ".." climb out of the root.
+            return parent.nodeId == 1 || rq.stringLength(0) == 1 ? sameNode(scratch(rq), parent, rp)
+                    : lookupParent(scratch(rq), parent, rp);
+        }
+        WorkerScratch s = scratch(rq);
+        int err = lookupName(s, parent, rq.argAddress(0), rp, 0);
+        return err == Errno.ENOENT ? negativeEntry(rp, 0) : err;
+    }
+
+    private int sameNode(WorkerScratch s, Inode node, FuseReply rp) {
+        int fd = LibC.fcntl(node.fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) {
+            return LibC.errno();
+        }
+        int err = entry(s, rp, 0, fd);
+        if (err == 0) {
+            rp.payloadLength(EntryOut.SIZE);
+        }
+        return err;
+    }
+
+    private int lookupParent(WorkerScratch s, Inode dir, FuseReply rp) {
+        s.buf.put(WorkerScratch.SMALL, (byte) '.').put(WorkerScratch.SMALL + 1, (byte) '.')
+                .put(WorkerScratch.SMALL + 2, (byte) 0);
+        return lookupName(s, dir, s.small(), rp, 0);
+    }
+
+    @Override
+    public void forget(long nodeId, long nlookup) {
+        inodes.forget(nodeId, nlookup);
+    }
+
+    @Override
+    public int getattr(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        int fd = inode.fd;
+        if ((rq.u32(GetattrIn.GETATTR_FLAGS) & FuseAbi.GETATTR_FH) != 0) {
+            fd = fileFd(rq.u64(GetattrIn.FH));
+        }
+        int err = stat(s, fd);
+        if (err != 0) {
+            return err;
+        }
+        inode.mode = s.buf.getShort(WorkerScratch.STATX + 28) & 0xffff;
+        putAttrOut(rp, s);
+        return 0;
+    }
+
+    @Override
+    public int setattr(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        int valid = rq.u32(SetattrIn.VALID);
+        boolean hasFh = (valid & FuseAbi.FATTR_FH) != 0;
+        int fh = hasFh ? fileFd(rq.u64(SetattrIn.FH)) : -1;
+        boolean symlink = isSymlink(inode.mode);
+        if ((valid & FuseAbi.FATTR_SIZE) != 0) {
+            long size = rq.u64(SetattrIn.SIZE_);
+            int r = fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(inode.fd), size);
+            if (r < 0) {
+                return LibC.errno();
+            }
+        }
+        if ((valid & (FuseAbi.FATTR_UID | FuseAbi.FATTR_GID)) != 0) {
+            int uid = (valid & FuseAbi.FATTR_UID) != 0 ? rq.u32(SetattrIn.UID) : -1;
+            int gid = (valid & FuseAbi.FATTR_GID) != 0 ? rq.u32(SetattrIn.GID) : -1;
+            if (LibC.fchownat(inode.fd, s.empty(), uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+                return LibC.errno();
+            }
+        }
+        if ((valid & FuseAbi.FATTR_MODE) != 0) {
+            if (symlink) {
+                return ENOTSUP;
+            }
+            int mode = rq.u32(SetattrIn.MODE) & 07777;
+            int r = fh >= 0 ? LibC.fchmod(fh, mode) : LibC.fchmodat(AT_FDCWD, s.procPath(inode.fd), mode, 0);
+            if (r < 0) {
+                return LibC.errno();
+            }
+        } else if ((valid & FuseAbi.FATTR_KILL_SUIDGID) != 0) {
+            int err = killSuidSgid(s, inode);
+            if (err != 0) {
+                return err;
+            }
+        }
+        if ((valid & (FuseAbi.FATTR_ATIME | FuseAbi.FATTR_MTIME)) != 0) {
+            ByteBuffer b = s.buf;
+            int t = WorkerScratch.SMALL;
+            putTime(b, t, valid, FuseAbi.FATTR_ATIME, FuseAbi.FATTR_ATIME_NOW, rq.u64(SetattrIn.ATIME),
+                    rq.u32(SetattrIn.ATIMENSEC));
+            putTime(b, t + 16, valid, FuseAbi.FATTR_MTIME, FuseAbi.FATTR_MTIME_NOW, rq.u64(SetattrIn.MTIME),
+                    rq.u32(SetattrIn.MTIMENSEC));
+            int r;
+            if (fh >= 0) {
+                r = LibC.futimens(fh, s.small());
+            } else if (symlink) {
+                r = LibC.utimensat(inode.fd, s.empty(), s.small(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+            } else {
+                r = LibC.utimensat(AT_FDCWD, s.procPath(inode.fd), s.small(), 0);
+            }
+            if (r < 0) {
+                return LibC.errno();
+            }
+        }
+        int err = stat(s, inode.fd);
+        if (err != 0) {
+            return err;
+        }
+        inode.mode = s.buf.getShort(WorkerScratch.STATX + 28) & 0xffff;
+        putAttrOut(rp, s);
+        return 0;
+    }
+
+    private static void putTime(ByteBuffer b, int off, int valid, int setBit, int nowBit, long sec, int nsec) {
+        if ((valid & setBit) == 0) {
+            b.putLong(off, 0).putLong(off + 8, UTIME_OMIT);
+        } else if ((valid & nowBit) != 0) {
+            b.putLong(off, 0).putLong(off + 8, UTIME_NOW);
+        } else {
+            b.putLong(off, sec).putLong(off + 8, nsec);
+        }
+    }
+
+    /**
+     * Clears set-user-ID and set-group-ID (with group execute) as a write by the caller would have
+     * done: the daemon writes as root, which the backing filesystem would exempt.
+     */
+    private static int killSuidSgid(WorkerScratch s, Inode inode) {
+        int mode = inode.mode;
+        if (!isRegular(mode)) {
+            return 0;
+        }
+        int kill = mode & S_ISUID;
+        if ((mode & S_ISGID) != 0 && (mode & S_IXGRP) != 0) {
+            kill |= S_ISGID;
+        }
+        if (kill == 0) {
+            return 0;
+        }
+        int newMode = mode & 07777 & ~kill;
+        if (LibC.fchmodat(AT_FDCWD, s.procPath(inode.fd), newMode, 0) < 0) {
+            return LibC.errno();
+        }
+        inode.mode = (mode & S_IFMT) | newMode;
+        return 0;
+    }
+
+    @Override
+    public int readlink(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        long n = LibC.readlinkat(inode.fd, s.empty(), rp.payloadAddress(), Math.min(rp.capacity(), 65536));
+        if (n < 0) {
+            return LibC.errno();
+        }
+        rp.payloadLength((int) n);
+        return 0;
+    }
+
+    @Override
+    public int symlink(FuseRequest rq, FuseReply rp) {
+        Inode parent = inodes.get(rq.nodeId());
+        if (parent == null) {
+            return Errno.ESTALE;
+        }
+        if (rq.isDotOrDotDot(0)) {
+            return Errno.EEXIST;
+        }
+        WorkerScratch s = scratch(rq);
+        long name = rq.argAddress(0);
+        long target = rq.argAddress(rq.stringLength(0) + 1);
+        boolean as = s.credentials.become(rq.uid(), rq.gid());
+        int r = LibC.symlinkat(target, parent.fd, name);
+        int err = r < 0 ? LibC.errno() : 0;
+        if (as) {
+            s.credentials.restore();
+        }
+        return err != 0 ? err : lookupName(s, parent, name, rp, 0);
+    }
+
+    @Override
+    public int mknod(FuseRequest rq, FuseReply rp) {
+        Inode parent = inodes.get(rq.nodeId());
+        if (parent == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        int nameOff = MknodIn.SIZE;
+        if (rq.isDotOrDotDot(nameOff)) {
+            return Errno.EEXIST;
+        }
+        long name = rq.argAddress(nameOff);
+        int mode = rq.u32(MknodIn.MODE);
+        int rdev = rq.u32(MknodIn.RDEV);
+        // The kernel sends the 32-bit dev_t encoding (new_encode_dev); glibc's mknod wants its own.
+        int major = (rdev >>> 8) & 0xfff;
+        int minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+        long dev = io.efuse.csi.sys.Statx.makedev(major, minor);
+        boolean as = s.credentials.become(rq.uid(), rq.gid());
+        int r = LibC.mknodat(parent.fd, name, mode, dev);
+        int err = r < 0 ? LibC.errno() : 0;
+        if (as) {
+            s.credentials.restore();
+        }
+        return err != 0 ? err : lookupName(s, parent, name, rp, 0);
+    }
+
+    @Override
+    public int mkdir(FuseRequest rq, FuseReply rp) {
+        Inode parent = inodes.get(rq.nodeId());
+        if (parent == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        int nameOff = MkdirIn.SIZE;
+        if (rq.isDotOrDotDot(nameOff)) {
+            return Errno.EEXIST;
+        }
+        long name = rq.argAddress(nameOff);
+        boolean as = s.credentials.become(rq.uid(), rq.gid());
+        int r = LibC.mkdirat(parent.fd, name, rq.u32(MkdirIn.MODE));
+        int err = r < 0 ? LibC.errno() : 0;
+        if (as) {
+            s.credentials.restore();
+        }
+        return err != 0 ? err : lookupName(s, parent, name, rp, 0);
+    }
+
+    @Override
+    public int unlink(FuseRequest rq, FuseReply rp) {
+        return remove(rq, 0);
+    }
+
+    @Override
+    public int rmdir(FuseRequest rq, FuseReply rp) {
+        return remove(rq, AT_REMOVEDIR);
+    }
+
+    private int remove(FuseRequest rq, int flags) {
+        Inode parent = inodes.get(rq.nodeId());
+        if (parent == null) {
+            return Errno.ESTALE;
+        }
+        if (rq.isDotOrDotDot(0)) {
+            return flags == AT_REMOVEDIR ? Errno.EINVAL : Errno.EISDIR;
+        }
+        return LibC.unlinkat(parent.fd, rq.argAddress(0), flags) < 0 ? LibC.errno() : 0;
+    }
+
+    @Override
+    public int rename(FuseRequest rq, FuseReply rp, long newDir, int flags, int namesOffset) {
+        Inode from = inodes.get(rq.nodeId());
+        Inode to = inodes.get(newDir);
+        if (from == null || to == null) {
+            return Errno.ESTALE;
+        }
+        int newNameOff = namesOffset + rq.stringLength(namesOffset) + 1;
+        if (rq.isDotOrDotDot(namesOffset) || rq.isDotOrDotDot(newNameOff)) {
+            return Errno.EBUSY;
+        }
+        if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0) {
+            return Errno.EINVAL;
+        }
+        int r = LibC.renameat2(from.fd, rq.argAddress(namesOffset), to.fd, rq.argAddress(newNameOff), flags);
+        return r < 0 ? LibC.errno() : 0;
+    }
+
+    @Override
+    public int link(FuseRequest rq, FuseReply rp) {
+        Inode target = inodes.get(rq.u64(LinkIn.OLDNODEID));
+        Inode parent = inodes.get(rq.nodeId());
+        if (target == null || parent == null) {
+            return Errno.ESTALE;
+        }
+        int nameOff = LinkIn.SIZE;
+        if (rq.isDotOrDotDot(nameOff)) {
+            return Errno.EEXIST;
+        }
+        WorkerScratch s = scratch(rq);
+        long name = rq.argAddress(nameOff);
+        if (LibC.linkat(target.fd, s.empty(), parent.fd, name, AT_EMPTY_PATH) < 0) {
+            return LibC.errno();
+        }
+        return lookupName(s, parent, name, rp, 0);
+    }
+
+    // ---- files ----
+
+    /** fh layout: low 32 bits the backing file descriptor, high 32 bits passthrough backing id + 1 (0: none). */
+    private static int fileFd(long fh) {
+        return (int) fh;
+    }
+
+    private static int backingIdOf(long fh) {
+        return (int) (fh >>> 32) - 1;
+    }
+
+    private int openFlagsFor(int flags) {
+        int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+        if (writeback) {
+            // The kernel reads pages to fill partial writes and appends itself: the daemon's fd must be
+            // readable and must not append on its own.
+            if ((f & O_ACCMODE) == O_WRONLY) {
+                f = (f & ~O_ACCMODE) | O_RDWR;
+            }
+            f &= ~O_APPEND;
+        }
+        return f | O_CLOEXEC;
+    }
+
+    /** Fills fuse_open_out at off for the open file fd, registering it for passthrough when possible. */
+    private void putOpenOut(FuseReply rp, int off, int fd, Inode inode, int flags) {
+        int openFlags = 0;
+        int backingId = -1;
+        boolean writable = (flags & O_ACCMODE) != O_RDONLY;
+        // Writes through passthrough run with the daemon's credentials, which the backing filesystem
+        // exempts from clearing set-id bits; such files keep their data on the daemon's path.
+        boolean setId = writable && (inode.mode & (S_ISUID | S_ISGID)) != 0;
+        if (passthrough && isRegular(inode.mode) && !setId) {
+            int id = connection.openBacking(fd);
+            if (id >= 0) {
+                backingId = id;
+                openFlags |= FuseAbi.FOPEN_PASSTHROUGH;
+                passthroughOpen.incrementAndGet();
+                passthroughOpenedTotal.incrementAndGet();
+            } else if (!passthroughFailureLogged) {
+                passthroughFailureLogged = true;
+                LOG.log(Level.WARNING, "passthrough open refused by the kernel (" + Errno.name(-id)
+                        + "); file data goes through the daemon");
+            }
+        }
+        if (backingId < 0) {
+            // The daemon is the only writer of the backing tree, so cached pages stay valid across opens;
+            // AUTO_INVAL_DATA still drops them when size or mtime change.
+            openFlags |= FuseAbi.FOPEN_KEEP_CACHE;
+        }
+        if (!writeback) {
+            // Writes reach the backing file before write(2) returns, so close has nothing to flush.
+            openFlags |= FuseAbi.FOPEN_NOFLUSH;
+        }
+        rp.putU64(off + OpenOut.FH, ((long) (backingId + 1) << 32) | (fd & 0xffffffffL));
+        rp.putU32(off + OpenOut.OPEN_FLAGS, openFlags);
+        rp.putU32(off + OpenOut.BACKING_ID, backingId < 0 ? 0 : backingId);
+    }
+
+    @Override
+    public int open(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        if (isSymlink(inode.mode)) {
+            return Errno.ELOOP;
+        }
+        WorkerScratch s = scratch(rq);
+        int flags = rq.u32(OpenIn.FLAGS);
+        int fd = LibC.open(s.procPath(inode.fd), openFlagsFor(flags), 0);
+        if (fd < 0) {
+            return LibC.errno();
+        }
+        if ((rq.u32(OpenIn.OPEN_FLAGS) & FuseAbi.OPEN_KILL_SUIDGID) != 0) {
+            killSuidSgid(s, inode);
+        }
+        putOpenOut(rp, 0, fd, inode, flags);
+        rp.payloadLength(OpenOut.SIZE);
+        return 0;
+    }
+
+    @Override
+    public int create(FuseRequest rq, FuseReply rp) {
+        Inode parent = inodes.get(rq.nodeId());
+        if (parent == null) {
+            return Errno.ESTALE;
+        }
+        int nameOff = CreateIn.SIZE;
+        if (rq.isDotOrDotDot(nameOff)) {
+            return Errno.EISDIR;
+        }
+        WorkerScratch s = scratch(rq);
+        long name = rq.argAddress(nameOff);
+        int flags = rq.u32(CreateIn.FLAGS);
+        boolean as = s.credentials.become(rq.uid(), rq.gid());
+        int fd = LibC.openat(parent.fd, name, openFlagsFor(flags) | O_CREAT | (flags & O_EXCL) | O_NOFOLLOW,
+                rq.u32(CreateIn.MODE));
+        int err = fd < 0 ? LibC.errno() : 0;
+        if (as) {
+            s.credentials.restore();
+        }
+        if (err != 0) {
+            return err;
+        }
+        int pathFd = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
+        if (pathFd < 0) {
+            err = LibC.errno();
+            LibC.close(fd);
+            return err;
+        }
+        err = entry(s, rp, 0, pathFd);
+        if (err != 0) {
+            LibC.close(fd);
+            return err;
+        }
+        Inode inode = inodes.get(rp.getU64(EntryOut.NODEID));
+        putOpenOut(rp, EntryOut.SIZE, fd, inode, flags);
+        rp.payloadLength(EntryOut.SIZE + OpenOut.SIZE);
+        return 0;
+    }
+
+    @Override
+    public int tmpfile(FuseRequest rq, FuseReply rp) {
+        Inode parent = inodes.get(rq.nodeId());
+        if (parent == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        int flags = rq.u32(CreateIn.FLAGS);
+        s.buf.put(WorkerScratch.SMALL, (byte) '.').put(WorkerScratch.SMALL + 1, (byte) 0);
+        boolean as = s.credentials.become(rq.uid(), rq.gid());
+        int fd = LibC.openat(parent.fd, s.small(), (openFlagsFor(flags) & ~O_CREAT) | O_TMPFILE,
+                rq.u32(CreateIn.MODE));
+        int err = fd < 0 ? LibC.errno() : 0;
+        if (as) {
+            s.credentials.restore();
+        }
+        if (err != 0) {
+            return err;
+        }
+        int pathFd = LibC.open(s.procPath(fd), PATH_FLAGS & ~O_NOFOLLOW, 0);
+        if (pathFd < 0) {
+            err = LibC.errno();
+            LibC.close(fd);
+            return err;
+        }
+        err = entry(s, rp, 0, pathFd);
+        if (err != 0) {
+            LibC.close(fd);
+            return err;
+        }
+        Inode inode = inodes.get(rp.getU64(EntryOut.NODEID));
+        putOpenOut(rp, EntryOut.SIZE, fd, inode, flags);
+        rp.payloadLength(EntryOut.SIZE + OpenOut.SIZE);
+        return 0;
+    }
+
+    @Override
+    public int read(FuseRequest rq, FuseReply rp) {
+        int fd = fileFd(rq.u64(ReadIn.FH));
+        int size = Math.min(rq.u32(ReadIn.SIZE_), rp.capacity());
+        long n = LibC.pread(fd, rp.payloadAddress(), size, rq.u64(ReadIn.OFFSET));
+        if (n < 0) {
+            return LibC.errno();
+        }
+        rp.payloadLength((int) n);
+        return 0;
+    }
+
+    @Override
+    public int write(FuseRequest rq, FuseReply rp) {
+        int fd = fileFd(rq.u64(WriteIn.FH));
+        int size = rq.u32(WriteIn.SIZE_);
+        if (size > rq.argLength() - WriteIn.SIZE) {
+            return Errno.EINVAL;
+        }
+        if ((rq.u32(WriteIn.WRITE_FLAGS) & FuseAbi.WRITE_KILL_SUIDGID) != 0) {
+            Inode inode = inodes.get(rq.nodeId());
+            if (inode != null && (inode.mode & (S_ISUID | S_ISGID)) != 0) {
+                killSuidSgid(scratch(rq), inode);
+            }
+        }
+        long n = LibC.pwrite(fd, rq.argAddress(WriteIn.SIZE), size, rq.u64(WriteIn.OFFSET));
+        if (n < 0) {
+            return LibC.errno();
+        }
+        rp.putU32(WriteOut.SIZE_, (int) n);
+        rp.putU32(WriteOut.PADDING, 0);
+        rp.payloadLength(WriteOut.SIZE);
+        return 0;
+    }
+
+    @Override
+    public int flush(FuseRequest rq, FuseReply rp) {
+        // Data is already in the backing file (no daemon-side buffering); nothing to push on close.
+        return 0;
+    }
+
+    @Override
+    public int release(FuseRequest rq, FuseReply rp) {
+        long fh = rq.u64(ReleaseIn.FH);
+        int backingId = backingIdOf(fh);
+        if (backingId >= 0) {
+            connection.closeBacking(backingId);
+            passthroughOpen.decrementAndGet();
+        }
+        LibC.close(fileFd(fh));
+        return 0;
+    }
+
+    @Override
+    public int fsync(FuseRequest rq, FuseReply rp) {
+        int fd = fileFd(rq.u64(FsyncIn.FH));
+        boolean data = (rq.u32(FsyncIn.FSYNC_FLAGS) & FuseAbi.FSYNC_FDATASYNC) != 0;
+        return (data ? LibC.fdatasync(fd) : LibC.fsync(fd)) < 0 ? LibC.errno() : 0;
+    }
+
+    @Override
+    public int fallocate(FuseRequest rq, FuseReply rp) {
+        int fd = fileFd(rq.u64(FallocateIn.FH));
+        int r = LibC.fallocate(fd, rq.u32(FallocateIn.MODE), rq.u64(FallocateIn.OFFSET), rq.u64(FallocateIn.LENGTH));
+        return r < 0 ? LibC.errno() : 0;
+    }
+
+    @Override
+    public int lseek(FuseRequest rq, FuseReply rp) {
+        long r = LibC.lseek(fileFd(rq.u64(LseekIn.FH)), rq.u64(LseekIn.OFFSET), rq.u32(LseekIn.WHENCE));
+        if (r < 0) {
+            return LibC.errno();
+        }
+        rp.putU64(LseekOut.OFFSET, r);
+        rp.payloadLength(LseekOut.SIZE);
+        return 0;
+    }
+
+    @Override
+    public int copyFileRange(FuseRequest rq, FuseReply rp) {
+        WorkerScratch s = scratch(rq);
+        s.buf.putLong(WorkerScratch.SMALL, rq.u64(CopyFileRangeIn.OFF_IN));
+        s.buf.putLong(WorkerScratch.SMALL + 8, rq.u64(CopyFileRangeIn.OFF_OUT));
+        long len = Math.min(rq.u64(CopyFileRangeIn.LEN), Integer.MAX_VALUE & ~4095L);
+        long n = LibC.copy_file_range(fileFd(rq.u64(CopyFileRangeIn.FH_IN)), s.small(),
+                fileFd(rq.u64(CopyFileRangeIn.FH_OUT)), s.small() + 8, len, (int) rq.u64(CopyFileRangeIn.FLAGS));
+        if (n < 0) {
+            return LibC.errno();
+        }
+        rp.putU32(WriteOut.SIZE_, (int) n);
+        rp.putU32(WriteOut.PADDING, 0);
+        rp.payloadLength(WriteOut.SIZE);
+        return 0;
+    }
+
+    @Override
+    public int statfs(FuseRequest rq, FuseReply rp) {
+        Inode root = inodes.get(1);
+        WorkerScratch s = scratch(rq);
+        if (LibC.fstatfs(root.fd, s.statx()) < 0) {
+            return LibC.errno();
+        }
+        ByteBuffer b = s.buf;
+        int base = WorkerScratch.STATX;
+        // struct statfs (x86_64): type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize
+        long bsize = b.getLong(base + 8);
+        long blocks = b.getLong(base + 16);
+        long bfree = b.getLong(base + 24);
+        long bavail = b.getLong(base + 32);
+        long files = b.getLong(base + 40);
+        long ffree = b.getLong(base + 48);
+        long namelen = b.getLong(base + 64);
+        long frsize = b.getLong(base + 72);
+        rp.zero(0, Kstatfs.SIZE);
+        rp.putU64(Kstatfs.BLOCKS, blocks);
+        rp.putU64(Kstatfs.BFREE, bfree);
+        rp.putU64(Kstatfs.BAVAIL, bavail);
+        rp.putU64(Kstatfs.FILES, files);
+        rp.putU64(Kstatfs.FFREE, ffree);
+        rp.putU32(Kstatfs.BSIZE, (int) bsize);
+        rp.putU32(Kstatfs.NAMELEN, (int) namelen);
+        rp.putU32(Kstatfs.FRSIZE, (int) frsize);
+        rp.payloadLength(Kstatfs.SIZE);
+        return 0;
+    }
+
+    // ---- extended attributes ----
+
+    @Override
+    public int setxattr(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        if (isSymlink(inode.mode)) {
+            return ENOTSUP; // no race-free way to reach a symlink's xattrs from an O_PATH descriptor
+        }
+        WorkerScratch s = scratch(rq);
+        int base = setxattrExt ? SetxattrIn.SIZE : SetxattrIn.COMPAT_SIZE;
+        int size = rq.u32(SetxattrIn.SIZE_);
+        int nameLen = rq.stringLength(base);
+        if (base + nameLen + 1 + (long) size > rq.argLength()) {
+            return Errno.EINVAL;
+        }
+        int r = LibC.setxattr(s.procPath(inode.fd), rq.argAddress(base), rq.argAddress(base + nameLen + 1), size,
+                rq.u32(SetxattrIn.FLAGS));
+        return r < 0 ? LibC.errno() : 0;
+    }
+
+    @Override
+    public int getxattr(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        if (isSymlink(inode.mode)) {
+            return ENOTSUP;
+        }
+        WorkerScratch s = scratch(rq);
+        int size = rq.u32(GetxattrIn.SIZE_);
+        long path = s.procPath(inode.fd);
+        long name = rq.argAddress(GetxattrIn.SIZE);
+        if (size == 0) {
+            long n = LibC.getxattr(path, name, 0, 0);
+            if (n < 0) {
+                return LibC.errno();
+            }
+            rp.putU32(GetxattrOut.SIZE_, (int) n);
+            rp.putU32(GetxattrOut.PADDING, 0);
+            rp.payloadLength(GetxattrOut.SIZE);
+            return 0;
+        }
+        long n = LibC.getxattr(path, name, rp.payloadAddress(), Math.min(size, rp.capacity()));
+        if (n < 0) {
+            return LibC.errno();
+        }
+        rp.payloadLength((int) n);
+        return 0;
+    }
+
+    @Override
+    public int listxattr(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        if (isSymlink(inode.mode)) {
+            return ENOTSUP;
+        }
+        WorkerScratch s = scratch(rq);
+        int size = rq.u32(GetxattrIn.SIZE_);
+        long path = s.procPath(inode.fd);
+        if (size == 0) {
+            long n = LibC.listxattr(path, 0, 0);
+            if (n < 0) {
+                return LibC.errno();
+            }
+            rp.putU32(GetxattrOut.SIZE_, (int) n);
+            rp.putU32(GetxattrOut.PADDING, 0);
+            rp.payloadLength(GetxattrOut.SIZE);
+            return 0;
+        }
+        long n = LibC.listxattr(path, rp.payloadAddress(), Math.min(size, rp.capacity()));
+        if (n < 0) {
+            return LibC.errno();
+        }
+        rp.payloadLength((int) n);
+        return 0;
+    }
+
+    @Override
+    public int removexattr(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        if (isSymlink(inode.mode)) {
+            return ENOTSUP;
+        }
+        WorkerScratch s = scratch(rq);
+        return LibC.removexattr(s.procPath(inode.fd), rq.argAddress(0)) < 0 ? LibC.errno() : 0;
+    }
+
+    // ---- directories ----
+
+    @Override
+    public int opendir(FuseRequest rq, FuseReply rp) {
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        s.buf.put(WorkerScratch.SMALL, (byte) '.').put(WorkerScratch.SMALL + 1, (byte) 0);
+        int fd = LibC.openat(inode.fd, s.small(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0) {
+            return LibC.errno();
+        }
+        rp.putU64(OpenOut.FH, fd & 0xffffffffL);
+        // Listings change only through this mount, which invalidates the kernel's cached copy itself.
+        rp.putU32(OpenOut.OPEN_FLAGS, FuseAbi.FOPEN_CACHE_DIR | FuseAbi.FOPEN_KEEP_CACHE);
+        rp.putU32(OpenOut.BACKING_ID, 0);
+        rp.payloadLength(OpenOut.SIZE);
+        return 0;
+    }
+
+    @Override
+    public int readdir(FuseRequest rq, FuseReply rp, boolean plus) {
+        int fd = fileFd(rq.u64(ReadIn.FH));
+        long offset = rq.u64(ReadIn.OFFSET);
+        int size = Math.min(rq.u32(ReadIn.SIZE_), rp.capacity());
+        Inode dir = plus ? inodes.get(rq.nodeId()) : null;
+        if (plus && dir == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        if (LibC.lseek(fd, offset, SEEK_SET) < 0) {
+            return LibC.errno();
+        }
+        ByteBuffer d = s.buf;
+        int out = 0;
+        long resumeAt = offset;
+        outer:
+        while (true) {
+            // Ask for no more entries than could fit, so few are read only to be sought back over.
+            int want = Math.min(WorkerScratch.DIRENTS_SIZE, Math.max(4096, size - out));
+            long n = LibC.syscall(SYS_GETDENTS64, fd, s.dirents(), want, 0, 0, 0);
+            if (n < 0) {
+                if (out > 0) {
+                    break;
+                }
+                return LibC.errno();
+            }
+            if (n == 0) {
+                break;
+            }
+            int p = WorkerScratch.DIRENTS;
+            int end = p + (int) n;
+            while (p < end) {
+                long ino = d.getLong(p);
+                long next = d.getLong(p + 8);
+                int reclen = d.getShort(p + 16) & 0xffff;
+                int type = d.get(p + 18) & 0xff;
+                int nameAt = p + 19;
+                int nameLen = 0;
+                while (d.get(nameAt + nameLen) != 0) {
+                    nameLen++;
+                }
+                int fixed = plus ? Direntplus.SIZE : Dirent.SIZE;
+                int rec = (fixed + nameLen + 7) & ~7;
+                if (out + rec > size) {
+                    LibC.lseek(fd, resumeAt, SEEK_SET);
+                    break outer;
+                }
+                int dirent = out;
+                if (plus) {
+                    boolean dot = nameLen <= 2 && d.get(nameAt) == '.' && (nameLen == 1 || d.get(nameAt + 1) == '.');
+                    if (dot) {
+                        rp.zero(out, EntryOut.SIZE);
+                    } else {
+                        int cfd = LibC.openat(dir.fd, s.dirents() + (nameAt - WorkerScratch.DIRENTS), PATH_FLAGS, 0);
+                        if (cfd < 0 || entry(s, rp, out, cfd) != 0) {
+                            // Gone meanwhile: list the name without attributes, as a plain readdir would.
+                            rp.zero(out, EntryOut.SIZE);
+                        }
+                    }
+                    dirent = out + Direntplus.DIRENT;
+                }
+                rp.putU64(dirent + Dirent.INO, ino);
+                rp.putU64(dirent + Dirent.OFF, next);
+                rp.putU32(dirent + Dirent.NAMELEN, nameLen);
+                rp.putU32(dirent + Dirent.TYPE, type);
+                rp.copyFrom(d, nameAt, dirent + Dirent.SIZE, nameLen);
+                int pad = out + rec - (dirent + Dirent.SIZE + nameLen);
+                if (pad > 0) {
+                    rp.zero(dirent + Dirent.SIZE + nameLen, pad);
+                }
+                out += rec;
+                resumeAt = next;
+                p += reclen;
+            }
+        }
+        rp.payloadLength(out);
+        return 0;
+    }
+
+    @Override
+    public int releasedir(FuseRequest rq, FuseReply rp) {
+        LibC.close(fileFd(rq.u64(ReleaseIn.FH)));
+        return 0;
+    }
+
+    @Override
+    public int fsyncdir(FuseRequest rq, FuseReply rp) {
+        int fd = fileFd(rq.u64(FsyncIn.FH));
+        return LibC.fsync(fd) < 0 ? LibC.errno() : 0;
+    }
+
+    @Override
+    public int access(FuseRequest rq, FuseReply rp) {
+        // Only sent without default_permissions; answer from the mode bits like the kernel would.
+        Inode inode = inodes.get(rq.nodeId());
+        if (inode == null) {
+            return Errno.ESTALE;
+        }
+        WorkerScratch s = scratch(rq);
+        int err = stat(s, inode.fd);
+        if (err != 0) {
+            return err;
+        }
+        int mask = rq.u32(AccessIn.MASK) & 7;
+        int uid = rq.uid();
+        if (mask == 0 || uid == 0) {
+            return 0;
+        }
+        ByteBuffer sx = s.buf;
+        int mode = sx.getShort(WorkerScratch.STATX + 28) & 0xffff;
+        int perm = uid == sx.getInt(WorkerScratch.STATX + 20) ? (mode >> 6)
+                : rq.gid() == sx.getInt(WorkerScratch.STATX + 24) ? (mode >> 3) : mode;
+        return (perm & mask) == mask ? 0 : Errno.EACCES;
+    }
+}

@@ -1,0 +1,87 @@
+package io.efuse.csi.fuse;
+
+import io.efuse.csi.sys.Errno;
+import io.efuse.csi.sys.LibC;
+import io.efuse.csi.sys.NativeMemory;
+import java.lang.System.Logger.Level;
+
+/**
+ * A thread that serves one cloned /dev/fuse fd: read a request, dispatch it, write the reply. It owns
+ * its request and reply buffers, so the loop allocates nothing.
+ */
+final class FuseWorker implements Runnable {
+    private static final System.Logger LOG = System.getLogger(FuseWorker.class.getName());
+
+    private final FuseSession session;
+    private final int fd;
+    private final Thread thread;
+    private final long[] counts = new long[FuseOpcode.LIMIT];
+
+    FuseWorker(FuseSession session, int fd, int index) {
+        this.session = session;
+        this.fd = fd;
+        this.thread = Thread.ofPlatform().daemon(true).name("fuse-" + session.mountPoint().getFileName() + "-" + index)
+                .unstarted(this);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    int fd() {
+        return fd;
+    }
+
+    long[] counts() {
+        return counts.clone();
+    }
+
+    @Override
+    public void run() {
+        FuseRequest rq = new FuseRequest(NativeMemory.allocateUntouched(FuseAbi.MIN_READ_BUFFER));
+        FuseReply rp = new FuseReply(NativeMemory.allocateUntouched(session.replyBufferSize()));
+        FuseFilesystem fs = session.filesystem();
+        try {
+            while (true) {
+                long n = LibC.read(fd, rq.address(), rq.buffer().capacity());
+                if (n < 0) {
+                    int errno = LibC.errno();
+                    if (errno == Errno.EINTR || errno == Errno.EAGAIN || errno == Errno.ENOENT) {
+                        continue; // ENOENT: the request was interrupted before we read it
+                    }
+                    if (errno != Errno.ENODEV) {
+                        LOG.log(Level.ERROR, "reading /dev/fuse for " + session.mountPoint() + ": "
+                                + Errno.name(errno));
+                    }
+                    return; // ENODEV: unmounted or aborted
+                }
+                if (!rq.accept((int) n)) {
+                    LOG.log(Level.WARNING, "short FUSE request of " + n + " bytes ignored");
+                    continue;
+                }
+                int op = rq.opcode();
+                if (op > 0 && op < counts.length) {
+                    counts[op]++;
+                }
+                RequestDispatcher.dispatch(fs, rq, rp);
+                if (!rp.suppressed()) {
+                    int w = FuseSession.send(fd, rp);
+                    // ENOENT: the request was interrupted meanwhile; the kernel no longer waits for it.
+                    if (w < 0 && w != -Errno.ENOENT) {
+                        if (w == -Errno.ENODEV) {
+                            return;
+                        }
+                        LOG.log(Level.WARNING, "reply to FUSE " + FuseOpcode.name(op) + " failed: " + Errno.name(-w));
+                    }
+                }
+                if (op == FuseOpcode.DESTROY) {
+                    return;
+                }
+            }
+        } finally {
+            NativeMemory.free(rq.buffer());
+            NativeMemory.free(rp.buffer());
+            session.workerExited(this);
+        }
+    }
+}

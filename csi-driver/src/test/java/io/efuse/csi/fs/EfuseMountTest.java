@@ -1,0 +1,126 @@
+package io.efuse.csi.fs;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.efuse.csi.fuse.FuseOpcode;
+import io.efuse.csi.sys.MountTable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class EfuseMountTest {
+    @TempDir
+    Path tmp;
+    Path backing;
+    Path mnt;
+
+    @BeforeEach
+    void dirs() throws Exception {
+        FuseAvailability.assumeFuseMountable();
+        backing = Files.createDirectory(tmp.resolve("backing"));
+        mnt = Files.createDirectory(tmp.resolve("mnt"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Tier.class, names = {"CLASSIC", "PASSTHROUGH"})
+    void mountServesTheBackingTreeOnTheTierAskedFor(Tier tier) throws Exception {
+        Files.writeString(backing.resolve("before"), "from the backing dir");
+        try (EfuseMount m = EfuseMount.mount(MountOptions.builder(backing, mnt).tier(tier).build())) {
+            assertEquals(tier, m.tier());
+            assertTrue(m.protocolMinor() >= 31);
+            var entry = MountTable.find(mnt).orElseThrow();
+            assertEquals("fuse.efuse", entry.fsType());
+            assertEquals(entry.minor(), m.connectionId());
+            assertEquals("from the backing dir", Files.readString(mnt.resolve("before")));
+            Files.writeString(mnt.resolve("after"), "through the mount");
+            assertEquals("through the mount", Files.readString(backing.resolve("after")));
+            if (tier == Tier.PASSTHROUGH) {
+                assertTrue(m.stats().passthroughOpenedTotal() >= 2, "regular files were opened with passthrough");
+                assertEquals(0, m.requests(FuseOpcode.READ), "passthrough reads never reach the daemon");
+                assertEquals(0, m.requests(FuseOpcode.WRITE), "passthrough writes never reach the daemon");
+            } else {
+                assertTrue(m.requests(FuseOpcode.WRITE) > 0);
+            }
+        }
+        assertFalse(MountTable.isMountPoint(mnt), "close() unmounts");
+    }
+
+    @Test
+    void writesAskNoCapabilityXattrOfTheDaemon() throws Exception {
+        try (EfuseMount m = EfuseMount.mount(MountOptions.builder(backing, mnt).tier(Tier.CLASSIC).build())) {
+            Path f = mnt.resolve("f");
+            try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                var buf = java.nio.ByteBuffer.allocate(4096);
+                for (int i = 0; i < 200; i++) {
+                    buf.clear();
+                    ch.write(buf, (long) i * 4096);
+                }
+            }
+            assertEquals(200, m.requests(FuseOpcode.WRITE));
+            assertTrue(m.requests(FuseOpcode.GETXATTR) <= 1,
+                    "at most one security.capability query, not one per write: " + m.requests(FuseOpcode.GETXATTR));
+        }
+    }
+
+    @Test
+    void invalidateMakesChangesBehindTheMountVisibleDespiteLongTimeouts() throws Exception {
+        Path f = Files.writeString(backing.resolve("f"), "x");
+        // Mounting sets the process umask to 0, so modes here are set explicitly.
+        Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
+        Files.createDirectory(backing.resolve("d"));
+        try (EfuseMount m = EfuseMount.mount(MountOptions.builder(backing, mnt).timeouts(Duration.ofHours(1)).build())) {
+            assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(mnt.resolve("f"))));
+            assertFalse(Files.exists(mnt.resolve("d/new")));
+            Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwx------"));
+            Files.writeString(backing.resolve("d/new"), "y");
+            // Cached by the kernel for an hour: the change is not seen yet...
+            assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(mnt.resolve("f"))));
+            assertFalse(Files.exists(mnt.resolve("d/new")));
+            m.invalidate("f");
+            m.invalidate("d/new");
+            // ...until the daemon says so.
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(mnt.resolve("f"))));
+            assertTrue(Files.exists(mnt.resolve("d/new")));
+            assertThrows(java.io.IOException.class, () -> m.invalidate("../outside"),
+                    "paths leaving the backing root are refused");
+        }
+    }
+
+    @Test
+    void busyMountPointIsRefusedClearly() throws Exception {
+        try (EfuseMount m = EfuseMount.mount(MountOptions.builder(backing, mnt).build())) {
+            MountException e = assertThrows(MountException.class,
+                    () -> EfuseMount.mount(MountOptions.builder(backing, mnt).build()));
+            assertEquals(MountException.Reason.BUSY, e.reason());
+            assertTrue(e.getMessage().contains("busy"), e.getMessage());
+        }
+    }
+
+    @Test
+    void missingBackingDirectoryIsRefusedClearly() {
+        MountException e = assertThrows(MountException.class,
+                () -> EfuseMount.mount(MountOptions.builder(tmp.resolve("nope"), mnt).build()));
+        assertEquals(MountException.Reason.BAD_BACKING, e.reason());
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+    }
+
+    @Test
+    void unmountFromOutsideEndsTheSession() throws Exception {
+        EfuseMount m = EfuseMount.mount(MountOptions.builder(backing, mnt).build());
+        try {
+            io.efuse.csi.sys.Syscalls.umount(mnt, 0);
+            assertTrue(m.awaitUnmount(10, TimeUnit.SECONDS), "workers stop when the kernel ends the connection");
+            assertFalse(m.alive());
+        } finally {
+            m.close();
+        }
+    }
+}
