@@ -27,9 +27,12 @@ final class KindCluster implements AutoCloseable {
     }
 
     static KindCluster startOrSkip() throws IOException {
-        String env = System.getenv("KUBECONFIG");
-        if (env != null && !env.isBlank() && Files.isRegularFile(Path.of(env)) && Boolean.getBoolean("kind.reuse")) {
-            return new KindCluster(Path.of(env), false);
+        if (Boolean.getBoolean("kind.reuse")) {
+            String env = System.getenv("KUBECONFIG");
+            Path existing = env != null && !env.isBlank() ? Path.of(env)
+                    : Path.of(System.getProperty("user.home"), ".kube", "config");
+            Assumptions.assumeTrue(Files.isRegularFile(existing), "kind.reuse is set but there is no kubeconfig at " + existing);
+            return new KindCluster(existing, false);
         }
         Assumptions.assumeTrue(run(Duration.ofSeconds(20), "kind", "version").ok(),
                 "the kind CLI is not installed: the kind tests run on a CI runner that has it (.github/workflows/kind.yml)");
