@@ -31,7 +31,15 @@ RUN --mount=type=cache,target=/root/.m2 \
 FROM scratch AS jar-context
 COPY csi-driver/target/efuse-csi.jar /out/efuse-csi.jar
 
-FROM jar-${JAR_FROM} AS jar
+FROM jar-${JAR_FROM} AS jar-built
+
+# netty's TLS natives (tcnative, for five platforms, ~6 MiB) go: gRPC runs in plaintext on the unix socket
+# and the API server's TLS is the JDK's. zip exits 12 when there is nothing to delete.
+FROM ${BUILD_IMAGE} AS jar
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zip \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=jar-built /out/efuse-csi.jar /out/efuse-csi.jar
+RUN zip -q -d /out/efuse-csi.jar 'META-INF/native/*tcnative*' || [ $? -eq 12 ]
 
 # A Java runtime cut to the modules the driver needs. A fixed list (not jdeps over the jar) keeps this layer
 # cached across code changes; it covers what the libraries load by name too: DNS for the API server's name,
