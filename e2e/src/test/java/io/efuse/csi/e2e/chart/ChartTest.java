@@ -77,6 +77,17 @@ class ChartTest {
         }
     }
 
+    @Test
+    void crdsAreClusterScopedInTheDriversGroupAndParseStrictly() throws IOException {
+        for (Path crd : RenderedChart.crds()) {
+            var parsed = RenderedChart.parse(Files.readString(crd)).objects;
+            assertEquals(1, parsed.size(), crd::toString);
+            var definition = (io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition) parsed.getFirst();
+            assertEquals("efuse.csi.io", definition.getSpec().getGroup());
+            assertEquals("Cluster", definition.getSpec().getScope());
+        }
+    }
+
     @ParameterizedTest
     @NullSource
     @ValueSource(strings = {"microk8s.yaml"})

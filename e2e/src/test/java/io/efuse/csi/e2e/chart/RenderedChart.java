@@ -35,6 +35,17 @@ final class RenderedChart {
         return repo().resolve("charts/efuse-csi");
     }
 
+    /** The chart's CRD files (generated from the driver's Java types), in a stable order; none before they exist. */
+    static List<Path> crds() throws java.io.IOException {
+        Path dir = chart().resolve("crds");
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (var files = Files.list(dir)) {
+            return files.filter(p -> p.toString().endsWith(".yml") || p.toString().endsWith(".yaml")).sorted().toList();
+        }
+    }
+
     /** Renders with an optional values file from src/test/resources/values and --set pairs. */
     static RenderedChart render(String valuesFile, Map<String, Object> sets) {
         TemplateCommand template = new Helm(chart()).template()
