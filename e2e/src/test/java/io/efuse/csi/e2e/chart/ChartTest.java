@@ -123,8 +123,12 @@ class ChartTest {
     void nodePluginGetsItsContractArguments() {
         Container plugin = container(rendered(null).one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
         assertEquals(List.of("node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
-                "--state-dir=/var/lib/efuse/state", "--backing-root=/var/lib/efuse/volumes", "--metrics-address=:9808"),
-                plugin.getArgs());
+                "--driver-name=efuse.csi.io", "--state-dir=/var/lib/efuse/state", "--backing-root=/var/lib/efuse/volumes",
+                "--metrics-address=:9808"), plugin.getArgs());
+        Container everything = container(rendered("everything.yaml").one(DaemonSet.class, NODE).getSpec().getTemplate()
+                .getSpec(), "efuse-csi");
+        assertTrue(everything.getArgs().containsAll(List.of("--shared-root=/mnt/shared/efuse", "--max-volumes=200")),
+                everything.getArgs()::toString);
         EnvVar nodeName = plugin.getEnv().stream().filter(e -> e.getName().equals("NODE_NAME")).findFirst().orElseThrow();
         assertEquals("spec.nodeName", nodeName.getValueFrom().getFieldRef().getFieldPath());
         Container controller = container(rendered(null).one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec(),
