@@ -75,6 +75,8 @@ COPY bin/efuse-csi /opt/efuse-csi/bin/efuse-csi
 # that always exists goes along and is removed.
 COPY mvnw bp[f]/buil[d]/*.o /opt/efuse-csi/bpf/
 RUN rm /opt/efuse-csi/bpf/mvnw
+LABEL org.opencontainers.image.title=efuse-csi \
+      org.opencontainers.image.description="Kubernetes CSI driver served by eFuse, a kernel-accelerated FUSE filesystem"
 ENV JAVA_HOME=/opt/java \
     EFUSE_CSI_JAR=/opt/efuse-csi/efuse-csi.jar \
     EFUSE_BPF_DIR=/opt/efuse-csi/bpf \
