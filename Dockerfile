@@ -15,17 +15,17 @@ ARG JAR_FROM=maven
 
 FROM ${BUILD_IMAGE} AS jar-maven
 WORKDIR /src
-# Wrapper and POMs first: the dependency layer is rebuilt only when they change.
+# The driver module alone (-f): its parent POM is read from ../pom.xml, the reactor's other modules are not
+# needed. Wrapper and POMs first, so that the dependency layer is rebuilt only when they change.
 COPY mvnw pom.xml ./
 COPY .mvn .mvn
 COPY csi-driver/pom.xml csi-driver/pom.xml
 COPY third_party third_party
 RUN --mount=type=cache,target=/root/.m2 \
-    ./mvnw -B -ntp -q -pl csi-driver -am dependency:go-offline -DexcludeReactor=true || true
+    ./mvnw -B -ntp -q -f csi-driver/pom.xml dependency:go-offline || true
 COPY csi-driver csi-driver
-COPY bin bin
 RUN --mount=type=cache,target=/root/.m2 \
-    ./mvnw -B -ntp -q -pl csi-driver -am -DskipTests package \
+    ./mvnw -B -ntp -q -f csi-driver/pom.xml -DskipTests package \
  && mkdir -p /out && cp csi-driver/target/efuse-csi.jar /out/
 
 FROM scratch AS jar-context
