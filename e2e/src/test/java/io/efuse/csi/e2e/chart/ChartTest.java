@@ -334,6 +334,11 @@ class ChartTest {
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("controller.replicas", 0)));
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("storageClasses.local.parameters.backend", "nfs")));
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("nodes.sharedRoot", "/x")));
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("storageClasses.local.parameters.tiers", "auto")));
+        // the driver's other parameters pass
+        RenderedChart inodes = RenderedChart.render(null, Map.of("storageClasses.local.parameters.inodes", "100000",
+                "storageClasses.local.parameters.writebackCache", "true"));
+        assertEquals("100000", inodes.one(StorageClass.class, "efuse-local").getParameters().get("inodes"));
     }
 
     static Map<String, PodSpec> podSpecs(RenderedChart chart) {
