@@ -1,0 +1,72 @@
+package io.efuse.csi.e2e.node;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The docker command line, run with a bound on every call. The tests use the CLI rather than a Java docker
+ * client: what they check (privileges, bind propagation, devices) is spelled exactly as an operator would
+ * spell it, and no helper image (such as a resource reaper) has to be pulled.
+ */
+final class DockerCli {
+
+    record Result(int exitCode, String out, String err) {
+        Result orFail(String what) {
+            if (exitCode != 0) {
+                throw new IllegalStateException(what + " failed (exit " + exitCode + "): " + err.strip() + " " + out.strip());
+            }
+            return this;
+        }
+    }
+
+    private DockerCli() {
+    }
+
+    static boolean engineAnswers() {
+        try {
+            return run(Duration.ofSeconds(20), "info", "--format", "{{.ServerVersion}}").exitCode() == 0;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    static Result run(Duration timeout, String... args) {
+        List<String> command = new ArrayList<>();
+        command.add("docker");
+        command.addAll(List.of(args));
+        return exec(command, timeout);
+    }
+
+    static Result exec(List<String> command, Duration timeout) {
+        try {
+            Process p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            var out = p.getInputStream();
+            var err = p.getErrorStream();
+            // drain both pipes while waiting, so that a chatty command cannot block on a full pipe
+            var outText = java.util.concurrent.CompletableFuture.supplyAsync(() -> readAll(out));
+            var errText = java.util.concurrent.CompletableFuture.supplyAsync(() -> readAll(err));
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                throw new IllegalStateException(String.join(" ", command) + " did not finish within " + timeout);
+            }
+            return new Result(p.exitValue(), outText.join(), errText.join());
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run " + command + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted: " + command, e);
+        }
+    }
+
+    private static String readAll(java.io.InputStream in) {
+        try (in) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package io.efuse.csi.e2e.node;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+
+/** The driver image under test: built once per test run from the jar of this build. */
+final class DriverImage {
+
+    private static final Object LOCK = new Object();
+    private static String built;
+
+    private DriverImage() {
+    }
+
+    static Path repo() {
+        return Path.of(System.getProperty("efuse.repo", "..")).toAbsolutePath().normalize();
+    }
+
+    /** Skips the calling test, saying why, when no docker engine answers; builds the image otherwise. */
+    static String require() {
+        Assumptions.assumeTrue(DockerCli.engineAnswers(),
+                "no docker engine answers: the container tests need one (.ci/run starts it with .ci/start-dockerd)");
+        synchronized (LOCK) {
+            if (built == null) {
+                String tag = System.getProperty("efuse.image", "efuse-csi:dev");
+                Path jar = repo().resolve("csi-driver/target/efuse-csi.jar");
+                if (!Files.isRegularFile(jar)) {
+                    throw new IllegalStateException(jar + " is missing: the reactor builds csi-driver before e2e");
+                }
+                var result = DockerCli.exec(List.of(repo().resolve("images/build-driver-image").toString(), tag),
+                        Duration.ofMinutes(25));
+                result.orFail("images/build-driver-image " + tag);
+                System.out.print(result.out());
+                built = tag;
+            }
+            return built;
+        }
+    }
+
+    /** Whether the image's CLI has a subcommand (the driver's roles land one by one). */
+    static boolean hasSubcommand(String image, String name) {
+        // the root command prints its own usage for an unknown word followed by --help, and exits 0
+        var help = DockerCli.run(Duration.ofSeconds(60), "run", "--rm", image, name, "--help");
+        return help.exitCode() == 0 && help.out().contains("Usage: efuse-csi " + name);
+    }
+}

@@ -1,0 +1,59 @@
+package io.efuse.csi.e2e.node;
+
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The docker options for the DaemonSet's `privileged: true`. Where this process's own capability bounding set
+ * is full, that is --privileged. In a sandbox whose bounding set lacks some capabilities, docker's --privileged
+ * fails (runc cannot grant them), so the container gets every capability the host has, with the same
+ * unconfined seccomp, AppArmor and /proc, /sys paths that --privileged gives.
+ */
+final class Privileges {
+
+    /** Capability names by number (linux/capability.h), as docker's --cap-drop spells them. */
+    private static final String[] NAMES = {"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL",
+            "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",
+            "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+            "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
+            "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+            "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"};
+
+    private Privileges() {
+    }
+
+    static List<String> dockerOptions() {
+        List<String> missing = missingFromBoundingSet();
+        if (missing.isEmpty()) {
+            return List.of("--privileged");
+        }
+        List<String> options = new ArrayList<>(List.of("--cap-add=ALL"));
+        missing.forEach(name -> options.add("--cap-drop=" + name));
+        options.addAll(List.of("--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+                "--security-opt", "systempaths=unconfined"));
+        return options;
+    }
+
+    private static List<String> missingFromBoundingSet() {
+        try {
+            BigInteger bounding = Files.readAllLines(Path.of("/proc/self/status")).stream()
+                    .filter(l -> l.startsWith("CapBnd:")).map(l -> new BigInteger(l.substring(7).strip(), 16))
+                    .findFirst().orElseThrow();
+            // readAllLines, not readString: procfs reports a size of 0 and readString can come back short
+            int last = Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/kernel/cap_last_cap")).getFirst().strip());
+            List<String> missing = new ArrayList<>();
+            for (int cap = 0; cap <= Math.min(last, NAMES.length - 1); cap++) {
+                if (!bounding.testBit(cap)) {
+                    missing.add(NAMES[cap]);
+                }
+            }
+            return missing;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read the capability bounding set: " + e.getMessage(), e);
+        }
+    }
+}
