@@ -48,6 +48,8 @@ struct fuse_efuse_attach {
 
 #define NFILES 10000
 #define FIRST_FILE 2 /* node id of f00000; the root is 1 */
+#define NCREATED 10000
+#define FIRST_CREATED (FIRST_FILE + NFILES) /* node id of m00000, which M1 creates and unlinks */
 #define MNT "/tmp/efuse-mnt"
 #define MAX_OPCODE 64
 
@@ -58,12 +60,13 @@ struct node {
 	char *data;
 	uint64_t mtime;
 	int64_t nlookup; /* lookups the kernel owes FORGETs for, as this server counts them */
+	bool exists;
 };
 
 struct server {
 	int fuse_fd;
 	pthread_t thread;
-	struct node nodes[FIRST_FILE + NFILES];
+	struct node nodes[FIRST_CREATED + NCREATED];
 	_Atomic uint64_t upcalls[MAX_OPCODE];
 	uint64_t init_flags2;
 	_Atomic bool initialized;
@@ -87,18 +90,18 @@ static void file_path(char *buf, size_t len, int i)
 	snprintf(buf, len, MNT "/f%05d", i);
 }
 
-/* Index of file @name, or -1. */
-static int file_index(const char *name)
+/* The node id @name (f00000..f09999, m00000..m09999) has whether it exists or not; 0 for other names. */
+static uint64_t node_of(const char *name)
 {
 	char *end;
 	long i;
 
-	if (name[0] != 'f' || strlen(name) != 6)
-		return -1;
+	if ((name[0] != 'f' && name[0] != 'm') || strlen(name) != 6)
+		return 0;
 	i = strtol(name + 1, &end, 10);
-	if (*end || i < 0 || i >= NFILES)
-		return -1;
-	return (int)i;
+	if (*end || i < 0 || i >= (name[0] == 'f' ? NFILES : NCREATED))
+		return 0;
+	return (name[0] == 'f' ? FIRST_FILE : FIRST_CREATED) + (uint64_t)i;
 }
 
 static void set_content(struct node *n, const char *text)
@@ -187,6 +190,15 @@ static void fill_data_map(uint64_t nodeid, uint64_t gen)
 
 /* ---- the server ---- */
 
+static void resize(struct node *n, uint64_t size)
+{
+	n->data = realloc(n->data, size + 1);
+	if (size > n->size)
+		memset(n->data + n->size, 0, size - n->size);
+	n->size = size;
+}
+
+
 static void reply(uint64_t unique, int error, const void *payload, size_t len)
 {
 	struct fuse_out_header h = { .len = sizeof(h) + (error ? 0 : len), .error = error, .unique = unique };
@@ -220,16 +232,14 @@ static void do_lookup(struct fuse_in_header *h, const char *name)
 {
 	struct fuse_entry_out out = { 0 };
 	uint64_t parent_gen = gen_of(h->nodeid);
-	int i = h->nodeid == FUSE_ROOT_ID ? file_index(name) : -1;
-	uint64_t nodeid;
+	uint64_t nodeid = h->nodeid == FUSE_ROOT_ID ? node_of(name) : 0;
 
-	if (i < 0) {
+	if (!nodeid || !srv.nodes[nodeid].exists) {
 		/* A negative entry (node id 0) with a zero timeout. */
 		fill_entry_map(h->nodeid, name, 0, parent_gen);
 		reply(h->unique, 0, &out, sizeof(out));
 		return;
 	}
-	nodeid = FIRST_FILE + i;
 	out.nodeid = nodeid;
 	fill_attr(nodeid, &out.attr);
 	srv.nodes[nodeid].nlookup++;
@@ -240,7 +250,50 @@ static void do_lookup(struct fuse_in_header *h, const char *name)
 
 static bool valid_node(uint64_t nodeid)
 {
-	return nodeid == FUSE_ROOT_ID || (nodeid >= FIRST_FILE && nodeid < FIRST_FILE + NFILES);
+	return nodeid == FUSE_ROOT_ID || (nodeid >= FIRST_FILE && nodeid < FIRST_CREATED + NCREATED);
+}
+
+/* A namespace change: made, then the generations of the directory and the node move, then answered. */
+static void do_create(struct fuse_in_header *h, struct fuse_create_in *in, const char *name)
+{
+	struct {
+		struct fuse_entry_out entry;
+		struct fuse_open_out open;
+	} out = { 0 };
+	uint64_t nodeid = h->nodeid == FUSE_ROOT_ID ? node_of(name) : 0;
+	struct node *n = &srv.nodes[nodeid];
+
+	(void)in;
+	if (!nodeid || n->exists) {
+		reply(h->unique, nodeid ? -EEXIST : -EPERM, NULL, 0);
+		return;
+	}
+	n->exists = true;
+	resize(n, 0);
+	n->mtime = 1700000000;
+	bump_gen(h->nodeid);
+	bump_gen(nodeid);
+	n->nlookup++;
+	out.entry.nodeid = nodeid;
+	fill_attr(nodeid, &out.entry.attr);
+	out.open.fh = nodeid;
+	fill_attr_map(nodeid, gen_of(nodeid));
+	fill_entry_map(h->nodeid, name, nodeid, gen_of(h->nodeid));
+	reply(h->unique, 0, &out, sizeof(out));
+}
+
+static void do_unlink(struct fuse_in_header *h, const char *name)
+{
+	uint64_t nodeid = h->nodeid == FUSE_ROOT_ID ? node_of(name) : 0;
+
+	if (!nodeid || !srv.nodes[nodeid].exists) {
+		reply(h->unique, -ENOENT, NULL, 0);
+		return;
+	}
+	srv.nodes[nodeid].exists = false;
+	bump_gen(h->nodeid);
+	bump_gen(nodeid);
+	reply(h->unique, 0, NULL, 0);
 }
 
 static void do_getattr(struct fuse_in_header *h)
@@ -253,13 +306,6 @@ static void do_getattr(struct fuse_in_header *h)
 	reply(h->unique, 0, &out, sizeof(out));
 }
 
-static void resize(struct node *n, uint64_t size)
-{
-	n->data = realloc(n->data, size + 1);
-	if (size > n->size)
-		memset(n->data + n->size, 0, size - n->size);
-	n->size = size;
-}
 
 static void do_setattr(struct fuse_in_header *h, struct fuse_setattr_in *in)
 {
@@ -346,6 +392,12 @@ static void *serve(void *arg)
 			break;
 		case FUSE_SETATTR:
 			do_setattr(h, in);
+			break;
+		case FUSE_CREATE:
+			do_create(h, in, (char *)in + sizeof(struct fuse_create_in));
+			break;
+		case FUSE_UNLINK:
+			do_unlink(h, in);
 			break;
 		case FUSE_OPEN:
 		case FUSE_OPENDIR: {
@@ -690,6 +742,68 @@ static void test_never_stale(struct program *p)
 	       counters(p, EFUSE_OP_READ).stale + counters(p, EFUSE_OP_GETATTR).stale - stale0);
 }
 
+/* M1 of docs/BENCHMARKS.md: create 10,000 empty files in one directory, stat all (cold), stat all (warm),
+ * unlink all; the upcalls of each phase and the answers given in the kernel. */
+static void m1(struct program *p, const char *name)
+{
+	static const char *phases[] = { "create", "stat cold", "stat warm", "unlink" };
+	char msg[1024] = "", path[64];
+	uint64_t t = now_ns();
+	long wrong = 0;
+	int len = 0;
+
+	for (int phase = 0; phase < 4; phase++) {
+		uint64_t u0 = 0, u1 = 0, h0, t0 = now_ns();
+
+		for (int op = 0; op < MAX_OPCODE; op++)
+			u0 += upcalls(op);
+		h0 = counters(p, EFUSE_OP_LOOKUP).hit + counters(p, EFUSE_OP_GETATTR).hit;
+		for (int i = 0; i < NCREATED; i++) {
+			struct stat st;
+			int fd;
+
+			snprintf(path, sizeof(path), MNT "/m%05d", i);
+			switch (phase) {
+			case 0:
+				fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+				if (fd < 0)
+					wrong++;
+				else
+					close(fd);
+				break;
+			case 1:
+			case 2:
+				if (stat(path, &st) || st.st_ino != (ino_t)(FIRST_CREATED + i) || st.st_size != 0)
+					wrong++;
+				break;
+			case 3:
+				if (unlink(path))
+					wrong++;
+				break;
+			}
+		}
+		for (int op = 0; op < MAX_OPCODE; op++)
+			u1 += upcalls(op);
+		len += snprintf(msg + len, sizeof(msg) - len, "%s%s: %" PRIu64 " upcalls, %" PRIu64
+				" LOOKUP/GETATTR answered in the kernel, %.0f ops/s", phase ? "; " : "", phases[phase],
+				u1 - u0,
+				(uint64_t)(counters(p, EFUSE_OP_LOOKUP).hit + counters(p, EFUSE_OP_GETATTR).hit - h0),
+				NCREATED / ((now_ns() - t0) / 1e9));
+	}
+	report(name, wrong == 0, t, "%s; %ld failed operations", msg, wrong);
+}
+
+static void test_m1(struct program *p)
+{
+	detach();
+	m1(p, "m1_detached");
+	if (attach(p)) {
+		report("m1_attached", false, now_ns(), "attach: %s", strerror(errno));
+		return;
+	}
+	m1(p, "m1_attached");
+}
+
 struct toggler {
 	struct program *p;
 	_Atomic bool stop;
@@ -787,8 +901,8 @@ static void test_forget_balance(struct program *p)
 	deadline = now_ns() + 20ull * 1000000000ull;
 	do {
 		negative = owed = 0;
-		for (int i = 0; i < NFILES; i++) {
-			int64_t c = srv.nodes[FIRST_FILE + i].nlookup;
+		for (int i = FIRST_FILE; i < FIRST_CREATED + NCREATED; i++) {
+			int64_t c = srv.nodes[i].nlookup;
 
 			if (c < 0)
 				negative++;
@@ -824,6 +938,7 @@ int main(int argc, char **argv)
 		snprintf(text, sizeof(text), "content of file %d\n", i);
 		set_content(&srv.nodes[FIRST_FILE + i], text);
 		srv.nodes[FIRST_FILE + i].mtime = 1700000000;
+		srv.nodes[FIRST_FILE + i].exists = true;
 	}
 
 	t = now_ns();
@@ -860,6 +975,7 @@ int main(int argc, char **argv)
 	test_read(&cache, "read_through_page_cache_served_in_kernel", 0);
 	test_read(&cache, "direct_read_served_in_kernel", O_DIRECT);
 	test_never_stale(&cache);
+	test_m1(&cache);
 	test_detach_mid_run(&cache);
 	test_garbage_program(argv[3]);
 	test_forget_balance(&cache);
