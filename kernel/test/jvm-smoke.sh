@@ -9,10 +9,10 @@ line() { echo "$1|$2|$3|$4" >> "$results"; echo "jvm-smoke: $2 $1: $4"; }
 export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
 
 t=$(now)
-if v=$("$JAVA_HOME/bin/java" -version 2>&1 | head -1); then
-  line jvm_starts PASS "$(ms "$t" "$(now)")" "java -version: $v"
+if v=$("$JAVA_HOME/bin/java" -version 2>&1); then
+  line jvm_starts PASS "$(ms "$t" "$(now)")" "java -version: $(echo "$v" | head -1)"
 else
-  line jvm_starts FAIL "$(ms "$t" "$(now)")" "java -version failed: $v"; exit 0
+  line jvm_starts FAIL "$(ms "$t" "$(now)")" "java -version failed: $(echo "$v" | head -1)"; exit 0
 fi
 
 mkdir -p /tmp/backing /tmp/vol
