@@ -41,6 +41,12 @@ final class DriverImage {
     }
 
     /** Whether the image's CLI has a subcommand (the driver's roles land one by one). */
+    /** Whether the image's subcommand offers the option (e.g. "--keeper-socket"), from its --help. */
+    static boolean hasOption(String image, String subcommand, String option) {
+        var help = DockerCli.run(Duration.ofSeconds(60), "run", "--rm", image, subcommand, "--help");
+        return help.exitCode() == 0 && help.out().contains(option);
+    }
+
     static boolean hasSubcommand(String image, String name) {
         // the root command prints its own usage for an unknown word followed by --help, and exits 0
         var help = DockerCli.run(Duration.ofSeconds(60), "run", "--rm", image, name, "--help");

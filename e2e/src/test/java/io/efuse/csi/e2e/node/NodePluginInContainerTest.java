@@ -134,15 +134,16 @@ class NodePluginInContainerTest {
             DockerCli.run(Duration.ofSeconds(90), "restart", "-t", "20", container).orFail("docker restart");
             awaitReady(csi);
 
-            if (DriverImage.hasSubcommand(image, "fsd")) {
-                // With fd keeping between node plugin and daemon (the handover work), the mount stays connected
-                // through a restart: the pod reads its file without kubelet doing anything.
+            if (DriverImage.hasOption(image, "standalone", "--keeper-socket")) {
+                // With the node plugin handing its sessions to the fd keeper and the daemon (efuse-csi keep/fsd),
+                // the mount stays connected through a restart: the pod reads its file without kubelet doing anything.
                 waitFor("the file to be readable through the target after the restart",
                         () -> readOrNull(file) != null);
                 assertEquals("written through the host-side target\n", Files.readString(file));
             } else {
-                System.out.println("restart survival of the live mount not checked: it needs the fd keeping of the"
-                        + " node plugin and daemon (`efuse-csi fsd`), which this image does not have yet");
+                System.out.println("restart survival of the live mount not checked: the node plugin still serves its"
+                        + " FUSE sessions in-process; it keeps them across restarts once it hands them to the fd keeper"
+                        + " (`standalone --keeper-socket`, not in this image)");
             }
 
             // What kubelet does when the pod is recreated: unpublish and unstage (the old mounts may be dead),
