@@ -582,19 +582,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         WorkerScratch s = scratch(rq);
         long name = rq.argAddress(0);
         long target = rq.argAddress(rq.stringLength(0) + 1);
-        if (!chargeInode()) {
-            return Errno.EDQUOT;
-        }
-        boolean as = s.credentials.become(rq.uid(), rq.gid());
-        int r = LibC.symlinkat(target, parent.fd, name);
-        int err = r < 0 ? LibC.errno() : 0;
-        if (as) {
-            s.credentials.restore();
-        }
-        if (err != 0) {
-            refundInode();
-        }
-        return err != 0 ? err : lookupName(s, parent, name, rp, 0);
+        return makeNode(rq, rp, s, parent, name, NODE_SYMLINK, target, 0);
     }
 
     @Override
@@ -615,19 +603,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         int major = (rdev >>> 8) & 0xfff;
         int minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
         long dev = io.efuse.csi.sys.Statx.makedev(major, minor);
-        if (!chargeInode()) {
-            return Errno.EDQUOT;
-        }
-        boolean as = s.credentials.become(rq.uid(), rq.gid());
-        int r = LibC.mknodat(parent.fd, name, mode, dev);
-        int err = r < 0 ? LibC.errno() : 0;
-        if (as) {
-            s.credentials.restore();
-        }
-        if (err != 0) {
-            refundInode();
-        }
-        return err != 0 ? err : lookupName(s, parent, name, rp, 0);
+        return makeNode(rq, rp, s, parent, name, NODE_MKNOD, dev, mode);
     }
 
     @Override
@@ -642,19 +618,37 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.EEXIST;
         }
         long name = rq.argAddress(nameOff);
+        return makeNode(rq, rp, s, parent, name, NODE_MKDIR, 0, rq.u32(MkdirIn.MODE));
+    }
+
+    private static final int NODE_SYMLINK = 0;
+    private static final int NODE_MKNOD = 1;
+    private static final int NODE_MKDIR = 2;
+
+    /**
+     * Creates name in parent as the caller, charged against the inode limit, and answers its entry:
+     * a symlink to the C string at arg, a device/fifo/socket with dev_t arg, or a directory.
+     */
+    private int makeNode(FuseRequest rq, FuseReply rp, WorkerScratch s, Inode parent, long name, int kind, long arg,
+            int mode) {
         if (!chargeInode()) {
             return Errno.EDQUOT;
         }
         boolean as = s.credentials.become(rq.uid(), rq.gid());
-        int r = LibC.mkdirat(parent.fd, name, rq.u32(MkdirIn.MODE));
+        int r = switch (kind) {
+            case NODE_SYMLINK -> LibC.symlinkat(arg, parent.fd, name);
+            case NODE_MKNOD -> LibC.mknodat(parent.fd, name, mode, arg);
+            default -> LibC.mkdirat(parent.fd, name, mode);
+        };
         int err = r < 0 ? LibC.errno() : 0;
         if (as) {
             s.credentials.restore();
         }
         if (err != 0) {
             refundInode();
+            return err;
         }
-        return err != 0 ? err : lookupName(s, parent, name, rp, 0);
+        return lookupName(s, parent, name, rp, 0);
     }
 
     @Override
