@@ -136,7 +136,8 @@ case $(stat -f -c %T "$BENCH_SCRATCH") in
   tmpfs|fuseblk|fuse) die "scratch $BENCH_SCRATCH is on $(stat -f -c %T "$BENCH_SCRATCH"): put it on a disk filesystem (--scratch)" ;;
 esac
 # New directories under a +T directory are spread over block groups (Orlov), so each M1 and R1 starts in
-# a fresh top-level directory instead of next to the inodes the previous one just freed.
+# a fresh top-level directory instead of next to the inodes the previous one just freed (measured here:
+# 9 µs per create in a fresh one, 240-380 µs in a subdirectory of a directory that saw earlier runs).
 chattr +T "$BENCH_SCRATCH" 2>/dev/null || echo "bench: note: chattr +T failed on $BENCH_SCRATCH (not ext2/3/4?)" >&2
 run_dir=$(mktemp -d "$BENCH_SCRATCH/run.XXXXXX")
 BENCH_DATA=$run_dir/data
@@ -146,7 +147,7 @@ cleanup() {
   if [ $keep_scratch = 1 ]; then
     echo "bench: scratch kept in $run_dir" >&2
   else
-    rm -rf "$run_dir"
+    rm -rf "$run_dir" "$run_dir"-*
   fi
 }
 trap cleanup EXIT
@@ -188,7 +189,8 @@ run_one() {
   if [ "$(workload_backing "$w")" = data ]; then
     backing=$BENCH_DATA
   else
-    backing=$run_dir/$w-$t-r$run
+    # A sibling of run_dir, not a child: only directories made right under the +T scratch are spread.
+    backing=$run_dir-$w-$t-r$run
     mkdir "$backing" || return 1
   fi
   log=$BENCH_RESULTS/logs/$w-$t-r$run.log
