@@ -80,7 +80,7 @@ BENCH_PEER_CACHE=${BENCH_PEER_CACHE:-/var/cache/efuse-bench}
 if [ -z "$opt_targets" ]; then
   efuse_ready || die "the eFuse targets need the built artifact, $efuse_jar is missing: run ./mvnw -DskipTests package (or pick --targets native,passthrough_hp)"
   opt_targets=native,efuse-classic,efuse-passthrough
-  if "$BENCH_EFUSE_BIN" mount --help 2>&1 | grep -q -- '--queues'; then
+  if "$BENCH_EFUSE_BIN" mount --help 2>&1 | grep -q -- '--queues' && [ -e /sys/module/fuse/parameters/enable_uring ]; then
     opt_targets=$opt_targets,efuse-uring,efuse-uring-classic
   fi
   opt_targets=$opt_targets,passthrough_hp
@@ -105,6 +105,13 @@ if [[ " ${targets[*]} " == *" efuse"* ]]; then
       die "target $t needs 'efuse-csi mount --queues', which this build does not have"
     fi
   done
+fi
+# The io_uring targets need the fuse module's switch on; it is put back as it was when the run ends.
+uring_switch=/sys/module/fuse/parameters/enable_uring uring_switch_was=""
+if [[ " ${targets[*]} " == *" efuse-uring"* ]]; then
+  [ -w "$uring_switch" ] || die "the efuse-uring targets need FUSE-over-io_uring: $uring_switch is missing (Linux 6.14+)"
+  uring_switch_was=$(cat "$uring_switch")
+  echo Y >"$uring_switch" || die "cannot turn $uring_switch on"
 fi
 
 # ---- sizes ------------------------------------------------------------------------------------------
@@ -144,6 +151,7 @@ BENCH_DATA=$run_dir/data
 
 cleanup() {
   if [ -n "${TARGET_PID:-}${TARGET_MNT:-}" ]; then target_down "${current_target:-target}"; fi
+  if [ -n "$uring_switch_was" ]; then echo "$uring_switch_was" >"$uring_switch"; fi
   if [ $keep_scratch = 1 ]; then
     echo "bench: scratch kept in $run_dir" >&2
   else

@@ -43,6 +43,12 @@ final class DriverOptions {
             description = "FUSE request threads per staged volume, 0 for one per core (default: ${DEFAULT-VALUE}).")
     int workersPerVolume;
 
+    @Option(names = "--enable-uring",
+            description = "Turn the fuse module's enable_uring switch on at start, so that volumes are served over"
+                    + " per-CPU FUSE-over-io_uring queues (Linux 6.14+); where it cannot be turned on, volumes use"
+                    + " /dev/fuse and a warning says why.")
+    boolean enableUring;
+
     @Option(names = "--grace-seconds", defaultValue = "10", paramLabel = "S",
             description = "How long calls in flight may finish at shutdown (default: ${DEFAULT-VALUE}).")
     long graceSeconds;

@@ -4,6 +4,7 @@ import io.efuse.csi.csi.ControllerService;
 import io.efuse.csi.csi.CsiServer;
 import io.efuse.csi.csi.IdentityService;
 import io.efuse.csi.csi.NodeService;
+import io.efuse.csi.fuse.UringEnableSwitch;
 import io.efuse.csi.kube.KubeVolumeStore;
 import io.efuse.csi.kube.NodeReconciler;
 import io.efuse.csi.volume.BackingRoots;
@@ -26,6 +27,7 @@ final class DriverRoles {
     static int standalone(DriverOptions options) {
         DriverProcess process = new DriverProcess();
         try {
+            enableUringIfAsked(options, "standalone");
             String nodeId = options.nodeId();
             BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot),
                     options.sharedRoot == null ? null : BackingStore.open(options.sharedRoot));
@@ -48,6 +50,14 @@ final class DriverRoles {
             process.closeAll();
             System.err.println("efuse-csi standalone: " + e.getMessage());
             return ExitCodes.FAILED;
+        }
+    }
+
+    /** Before the first volume is staged: the kernel reads the switch when a connection starts. */
+    private static void enableUringIfAsked(DriverOptions options, String role) {
+        if (options.enableUring) {
+            UringEnableSwitch.Outcome o = UringEnableSwitch.system().turnOn();
+            System.err.println("efuse-csi " + role + ": " + (o.on() ? "" : "warning: ") + o.message());
         }
     }
 
@@ -81,6 +91,7 @@ final class DriverRoles {
     static int node(DriverOptions options) {
         DriverProcess process = new DriverProcess();
         try {
+            enableUringIfAsked(options, "node");
             String nodeId = options.nodeId();
             KubernetesClient client = process.own(new KubernetesClientBuilder().build());
             BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot),

@@ -127,7 +127,8 @@ class ChartTest {
                 "--metrics-address=:9808"), plugin.getArgs());
         Container everything = container(rendered("everything.yaml").one(DaemonSet.class, NODE).getSpec().getTemplate()
                 .getSpec(), "efuse-csi");
-        assertTrue(everything.getArgs().containsAll(List.of("--shared-root=/mnt/shared/efuse", "--max-volumes=200")),
+        assertTrue(everything.getArgs().containsAll(List.of("--shared-root=/mnt/shared/efuse", "--max-volumes=200",
+                "--enable-uring")),
                 everything.getArgs()::toString);
         EnvVar nodeName = plugin.getEnv().stream().filter(e -> e.getName().equals("NODE_NAME")).findFirst().orElseThrow();
         assertEquals("spec.nodeName", nodeName.getValueFrom().getFieldRef().getFieldPath());

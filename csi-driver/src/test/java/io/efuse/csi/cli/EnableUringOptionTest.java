@@ -1,0 +1,47 @@
+package io.efuse.csi.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.efuse.csi.fs.UringSwitch;
+import io.efuse.csi.fuse.UringQueues;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The node plugin's --enable-uring, through a standalone driver run as its own process. */
+class EnableUringOptionTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void theDriverTurnsTheSwitchOnBeforeServing() throws Exception {
+        try (UringSwitch off = UringSwitch.set("N")) {
+            Path log = tmp.resolve("log");
+            Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    "io.efuse.csi.cli.Main", "standalone", "--enable-uring",
+                    "--endpoint=unix://" + tmp.resolve("csi.sock"), "--state-dir=" + tmp.resolve("state"),
+                    "--backing-root=" + tmp.resolve("data"))).redirectErrorStream(true).redirectOutput(log.toFile())
+                    .start();
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!Files.readString(log).contains("FUSE-over-io_uring")) {
+                    assertTrue(p.isAlive(), "the driver exited: " + Files.readString(log));
+                    assertTrue(System.nanoTime() < deadline, "nothing said about io_uring in 60 s: "
+                            + Files.readString(log));
+                    Thread.sleep(50);
+                }
+                String out = Files.readString(log);
+                assertTrue(out.contains("enabled FUSE-over-io_uring (" + UringQueues.ENABLE_URING + " was N)"), out);
+                assertEquals("Y", Files.readString(UringQueues.ENABLE_URING).trim());
+            } finally {
+                p.destroy();
+                assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the driver did not stop on SIGTERM");
+            }
+        }
+    }
+}
