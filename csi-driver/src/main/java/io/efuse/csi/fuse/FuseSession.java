@@ -162,6 +162,10 @@ public final class FuseSession implements AutoCloseable {
             throw new IllegalStateException(mountPoint + ": a session served over io_uring cannot be handed over");
         }
         readers.stop();
+        if (!readers.wake(mountPoint, liveWorkers.get())) {
+            LOG.log(Level.WARNING, "{0}: cannot open the mount's root to wake the workers; each stops after its"
+                    + " next request", mountPoint);
+        }
         return terminated.await(timeout, unit);
     }
 
