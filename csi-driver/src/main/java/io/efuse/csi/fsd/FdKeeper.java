@@ -184,6 +184,7 @@ public final class FdKeeper implements AutoCloseable {
                     LOG.log(Level.INFO, "fd keeper: daemon {0} handed over", d.pid);
                     active = null;
                     promote();
+                    notifyAll();
                 }
             }
             default -> throw new IllegalStateException("unexpected " + m.type() + " from a daemon");
@@ -221,6 +222,7 @@ public final class FdKeeper implements AutoCloseable {
             }
             pending.clear();
             promote();
+            notifyAll();
         }
     }
 
@@ -302,16 +304,15 @@ public final class FdKeeper implements AutoCloseable {
             throws IOException, InterruptedException {
         CompletableFuture<Void> f = new CompletableFuture<>();
         synchronized (this) {
-            if (!awaitDaemon(timeout)) {
-                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
-                        + " s to mount " + volumeId);
-            }
             if (held.containsKey(volumeId) || pending.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is already mounted or being mounted");
             }
+            if (!sendToDaemon(KeeperMessage.of(Type.MOUNT, "volume", volumeId, "stateDir", stateDir.toString(),
+                    "options", options.toText()), timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to mount " + volumeId);
+            }
             pending.put(volumeId, f);
-            active.link.send(KeeperMessage.of(Type.MOUNT, "volume", volumeId, "stateDir", stateDir.toString(),
-                    "options", options.toText()));
         }
         await(f, volumeId, "mount", timeout);
     }
@@ -327,12 +328,11 @@ public final class FdKeeper implements AutoCloseable {
             if (!held.containsKey(volumeId)) {
                 return;
             }
-            if (!awaitDaemon(timeout)) {
+            if (!sendToDaemon(KeeperMessage.of(Type.UNMOUNT, "volume", volumeId), timeout)) {
                 release(held.remove(volumeId));
                 return;
             }
             pending.put(volumeId, f);
-            active.link.send(KeeperMessage.of(Type.UNMOUNT, "volume", volumeId));
         }
         await(f, volumeId, "unmount", timeout);
     }
@@ -380,11 +380,43 @@ public final class FdKeeper implements AutoCloseable {
             if (pending.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is being mounted or unmounted");
             }
+            if (!sendToDaemon(KeeperMessage.of(Type.RESIZE, "volume", volumeId, "maxBytes", Long.toString(maxBytes),
+                    "maxInodes", Long.toString(maxInodes)), timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to resize " + volumeId);
+            }
             pending.put(volumeId, f);
-            active.link.send(KeeperMessage.of(Type.RESIZE, "volume", volumeId, "maxBytes", Long.toString(maxBytes),
-                    "maxInodes", Long.toString(maxInodes)));
         }
         await(f, volumeId, "resize", timeout);
+    }
+
+    /**
+     * Sends m to the serving daemon, waiting up to timeout for one. A daemon whose socket refuses the message
+     * is going away (it handed over or died, and its end of stream is still being read): its departure is
+     * waited for and the message goes to the next one. False if no daemon took it in time. The answer is
+     * awaited by the caller, who registers for it while still holding the lock, so it cannot be missed.
+     */
+    private boolean sendToDaemon(KeeperMessage m, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (awaitDaemon(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+            Daemon d = active;
+            try {
+                d.link.send(m);
+                return true;
+            } catch (ErrnoException e) {
+                LOG.log(Level.INFO, "fd keeper: daemon {0} is going away ({1}); waiting for the next one", d.pid,
+                        e.getMessage());
+                d.link.shutdown();
+                while (active == d) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return false;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                }
+            }
+        }
+        return false;
     }
 
     private void await(CompletableFuture<Void> f, String volumeId, String what, Duration timeout)
