@@ -10,6 +10,9 @@ public interface MountedVolume extends AutoCloseable {
     /** Whether the mount still answers (false once its FUSE connection died). */
     boolean alive();
 
+    /** Whether the mount is read-only. */
+    boolean readOnly();
+
     /** The I/O tier really in use. */
     String tier();
 
