@@ -127,7 +127,7 @@ class NodeOverKeeperTest {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/fio")), "skipped: fio is not installed");
         return new ProcessBuilder("fio", "--name=" + name, "--directory=" + directory, "--size=24m", "--bs=4k",
                 "--rw=randwrite", "--ioengine=psync", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
-                "--loops=3", "--numjobs=2", "--group_reporting")
+                "--loops=3", "--numjobs=2", "--group_reporting", "--verify_state_save=0")
                 .redirectErrorStream(true).redirectOutput(dir.resolve(name + ".fio.log").toFile()).start();
     }
 
