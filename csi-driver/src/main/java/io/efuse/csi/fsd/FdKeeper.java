@@ -144,14 +144,17 @@ public final class FdKeeper implements AutoCloseable {
         active = d;
         announced.clear();
         announced.addAll(serves);
+        int given = 0;
         for (Held h : held.values()) {
             if (!serves.contains(h.volumeId())) {
                 d.link.send(KeeperMessage.of(Type.ADOPT, "volume", h.volumeId(), "mountPoint", h.mountPoint().toString(),
                         "stateDir", h.stateDir().toString()).withFds(h.fds()));
+                given++;
             }
         }
         handovers++;
-        LOG.log(Level.INFO, "fd keeper: daemon {0} serves; {1} volumes handed to it", d.pid, held.size() - serves.size());
+        LOG.log(Level.INFO, "fd keeper: daemon {0} serves; {1} volumes handed to it, {2} it already serves", d.pid,
+                given, serves.size());
         notifyAll();
     }
 
