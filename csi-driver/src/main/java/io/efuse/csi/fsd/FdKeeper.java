@@ -297,6 +297,11 @@ public final class FdKeeper implements AutoCloseable {
         return List.copyOf(held.values());
     }
 
+    /** The newest protocol version the serving daemon speaks, 0 while none serves. */
+    public synchronized int daemonProtocol() {
+        return active == null ? 0 : active.protocol;
+    }
+
     /** How many times a daemon was given the volumes (the first start included). */
     public synchronized long activations() {
         return handovers;

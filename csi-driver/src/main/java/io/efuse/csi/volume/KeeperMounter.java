@@ -1,6 +1,7 @@
 package io.efuse.csi.volume;
 
 import io.efuse.csi.fsd.FdKeeper;
+import io.efuse.csi.fsd.KeeperMessage;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.sys.MountTable;
 import java.io.IOException;
@@ -169,7 +170,14 @@ public final class KeeperMounter implements VolumeMounter {
         }
 
         @Override
-        public void resize(Limits limits) throws IOException {
+        public void resize(Limits limits) throws IOException, VolumeException {
+            requireDaemon("resize volume " + volumeId);
+            int protocol = keeper.daemonProtocol();
+            if (protocol != 0 && protocol < KeeperMessage.Type.RESIZE.since) {
+                throw new VolumeException(VolumeException.Reason.NOT_READY, "the eFuse daemon speaks fd keeper"
+                        + " protocol " + protocol + ", which cannot resize a live volume: upgrade efuse-csi fsd on this"
+                        + " node, then the expansion of " + volumeId + " goes through");
+            }
             try {
                 keeper.resize(volumeId, limits.bytes(), limits.inodes(), daemonWait);
             } catch (InterruptedException e) {

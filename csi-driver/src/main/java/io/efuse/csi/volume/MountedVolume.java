@@ -16,8 +16,11 @@ public interface MountedVolume extends AutoCloseable {
     /** The I/O tier really in use. */
     String tier();
 
-    /** Applies new limits to a live mount (online expansion). */
-    void resize(Limits limits) throws IOException;
+    /**
+     * Applies new limits to a live mount (online expansion); {@link VolumeException.Reason#NOT_READY} when what
+     * serves the mount cannot do it now.
+     */
+    void resize(Limits limits) throws IOException, VolumeException;
 
     @Override
     void close() throws IOException;

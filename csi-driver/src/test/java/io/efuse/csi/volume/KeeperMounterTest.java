@@ -5,8 +5,12 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fsd.DaemonThread;
 import io.efuse.csi.fsd.FdKeeper;
+import io.efuse.csi.fsd.KeeperMessage;
 import io.efuse.csi.fsd.MountProbe;
+import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.sys.SeqpacketSocket;
+import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -150,5 +154,30 @@ class KeeperMounterTest {
         assertFalse(MountTable.isMountPoint(mountPoint));
         assertTrue(keeper.held("v-1").isEmpty());
         assertFalse(Files.exists(stateRoot.resolve("v-1")), "its state is gone with it");
+    }
+
+    @Test
+    void expandingAVolumeServedByADaemonOfProtocolOneFailsNotReadyAndSaysWhy() throws Exception {
+        try (SeqpacketSocket old = SeqpacketSocket.connect(socket)) {
+            // A version 1 daemon: no protocol in its HELLO, then the HOLD of the volume it serves.
+            old.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "4242", "volumes", "v-1").encode(), new int[0]);
+            int fd = Syscalls.open(Path.of("/dev/null"), LinuxConstants.O_RDWR, 0);
+            try {
+                KeeperMessage hold = KeeperMessage.of(KeeperMessage.Type.HOLD, "volume", "v-1", "mountPoint",
+                        mountPoint.toString(), "stateDir", stateRoot.resolve("v-1").toString()).withFds(new int[] {fd});
+                old.send(hold.encode(), hold.fds());
+            } finally {
+                Syscalls.close(fd);
+            }
+            MountedVolume v = new KeeperMounter(keeper, stateRoot, 1, WAIT).adopt("v-1", null).orElseThrow();
+            assertEquals("unknown (the daemon did not say)", v.tier());
+            VolumeException e = assertThrows(VolumeException.class, () -> v.resize(new Limits(1 << 30, 0)));
+            assertEquals(VolumeException.Reason.NOT_READY, e.reason());
+            assertTrue(e.getMessage().contains("protocol 1") && e.getMessage().contains("upgrade efuse-csi fsd"),
+                    e.getMessage());
+        } finally {
+            keeper.close();
+            keeper = null;
+        }
     }
 }
