@@ -31,6 +31,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -355,26 +356,26 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
      * A volume whose session the mounter reports alive although this process has no record of it (it was
      * staged before this process started), recorded as staged where it is mounted.
      */
-    private java.util.Optional<StagedVolumes.Staged> adopt(String id, Path staging) throws IOException,
+    private Optional<StagedVolumes.Staged> adopt(String id, Path staging) throws IOException,
             VolumeException {
         var found = mounter.adopt(id, staging);
         if (found.isEmpty()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         MountedVolume m = found.get();
         StagedVolumes.Staged s = new StagedVolumes.Staged(id, m.mountPoint(), m.readOnly(), m);
         staged.put(s);
         LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
-        return java.util.Optional.of(s);
+        return Optional.of(s);
     }
 
     /** {@link #adopt} for reports: a volume that cannot be looked up now is reported as not staged. */
-    private java.util.Optional<StagedVolumes.Staged> adoptQuietly(String id) {
+    private Optional<StagedVolumes.Staged> adoptQuietly(String id) {
         try {
             return adopt(id, null);
         } catch (IOException | VolumeException e) {
             LOG.warn("volume {}: cannot tell whether a session serves it: {}", id, e.getMessage());
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 

@@ -169,6 +169,11 @@ class KeeperMounterTest {
             } finally {
                 Syscalls.close(fd);
             }
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (keeper.held("v-1").isEmpty()) {
+                assertTrue(System.nanoTime() < deadline, "the keeper never held the old daemon's volume");
+                Thread.sleep(10); // the keeper's connection thread handles the HOLD
+            }
             MountedVolume v = new KeeperMounter(keeper, stateRoot, 1, WAIT).adopt("v-1", null).orElseThrow();
             assertEquals("unknown (the daemon did not say)", v.tier());
             VolumeException e = assertThrows(VolumeException.class, () -> v.resize(new Limits(1 << 30, 0)));
