@@ -49,6 +49,22 @@ final class DriverOptions {
                     + " /dev/fuse and a warning says why.")
     boolean enableUring;
 
+    @Option(names = "--keeper-socket", paramLabel = "PATH",
+            description = "Hand the volumes' FUSE sessions to the eFuse daemon (efuse-csi fsd --socket PATH) and keep"
+                    + " their /dev/fuse descriptors here, so that mounts survive restarts and upgrades of this plugin"
+                    + " and of the daemon. Unset: the sessions run in this process and end with it.")
+    Path keeperSocket;
+
+    @Option(names = "--state-root", defaultValue = "/run/efuse", paramLabel = "DIR",
+            description = "With --keeper-socket: where volumes keep their recoverable state, a directory each"
+                    + " (default: ${DEFAULT-VALUE}; tmpfs, shared with the daemon).")
+    Path stateRoot;
+
+    @Option(names = "--daemon-wait-seconds", defaultValue = "30", paramLabel = "S",
+            description = "With --keeper-socket: how long staging waits for the daemon to connect or answer before it"
+                    + " fails with UNAVAILABLE (default: ${DEFAULT-VALUE}).")
+    long daemonWaitSeconds;
+
     @Option(names = "--grace-seconds", defaultValue = "10", paramLabel = "S",
             description = "How long calls in flight may finish at shutdown (default: ${DEFAULT-VALUE}).")
     long graceSeconds;

@@ -9,11 +9,15 @@ import io.efuse.csi.kube.KubeVolumeStore;
 import io.efuse.csi.kube.NodeReconciler;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
+import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.volume.EfuseMounter;
+import io.efuse.csi.volume.KeeperMounter;
+import io.efuse.csi.volume.VolumeMounter;
 import io.efuse.csi.volume.LocalVolumeStore;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
 
@@ -32,9 +36,11 @@ final class DriverRoles {
             BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot),
                     options.sharedRoot == null ? null : BackingStore.open(options.sharedRoot));
             LocalVolumeStore store = process.own(new LocalVolumeStore(options.stateDir, nodeId, roots));
-            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
-                    new EfuseMounter(options.workersPerVolume), Duration.ofSeconds(5));
-            process.own(node::unstageAll);
+            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots, mounter(options, process),
+                    Duration.ofSeconds(5));
+            if (options.keeperSocket == null) {
+                process.own(node::unstageAll);
+            }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
                     List.of(store::ready));
             if (options.metricsAddress != null) {
@@ -58,7 +64,32 @@ final class DriverRoles {
         if (options.enableUring) {
             UringEnableSwitch.Outcome o = UringEnableSwitch.system().turnOn();
             System.err.println("efuse-csi " + role + ": " + (o.on() ? "" : "warning: ") + o.message());
+            if (options.keeperSocket != null) {
+                // io_uring queues belong to the ring of the process that registered them: no keeper can hold them.
+                System.err.println("efuse-csi " + role + ": note: with --keeper-socket the daemon serves volumes over"
+                        + " /dev/fuse so that they survive restarts; io_uring queues are not used for them");
+            }
         }
+    }
+
+    /**
+     * The node's way of serving volumes. In-process sessions are unmounted when the process stops (registered by
+     * the caller); with a keeper socket the sessions run in the daemon, and stopping this process only closes the
+     * keeper: the daemon keeps every connection up and hands the descriptors to the next node plugin.
+     */
+    private static VolumeMounter mounter(DriverOptions options, DriverProcess process) throws IOException {
+        if (options.keeperSocket == null) {
+            return new EfuseMounter(options.workersPerVolume);
+        }
+        if (options.daemonWaitSeconds < 1) {
+            throw new IllegalArgumentException("--daemon-wait-seconds must be at least 1, not "
+                    + options.daemonWaitSeconds);
+        }
+        Files.createDirectories(options.keeperSocket.toAbsolutePath().getParent());
+        Files.createDirectories(options.stateRoot);
+        FdKeeper keeper = process.own(FdKeeper.start(options.keeperSocket));
+        return new KeeperMounter(keeper, options.stateRoot, options.workersPerVolume,
+                Duration.ofSeconds(options.daemonWaitSeconds));
     }
 
     static int controller(DriverOptions options, long waitSeconds) {
@@ -98,9 +129,11 @@ final class DriverRoles {
                     options.sharedRoot == null ? null : BackingStore.open(options.sharedRoot));
             KubeVolumeStore store = process.own(new KubeVolumeStore(client, options.driverName, Duration.ofSeconds(30)));
             NodeReconciler reconciler = process.own(new NodeReconciler(client, nodeId, roots, Duration.ofMinutes(10)));
-            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
-                    new EfuseMounter(options.workersPerVolume), Duration.ofSeconds(5));
-            process.own(node::unstageAll);
+            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots, mounter(options, process),
+                    Duration.ofSeconds(5));
+            if (options.keeperSocket == null) {
+                process.own(node::unstageAll);
+            }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false,
                     List.of(store::ready, reconciler::synced));
             if (options.metricsAddress != null) {

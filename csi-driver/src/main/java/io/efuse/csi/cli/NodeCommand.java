@@ -9,7 +9,8 @@ import picocli.CommandLine.Mixin;
 
 /**
  * {@code efuse-csi node}: Identity and Node for kubelet, plus the reconciler that makes this node's volumes and
- * snapshots from their resources. eFuse sessions live in this process.
+ * snapshots from their resources. eFuse sessions live in this process, or with {@code --keeper-socket} in the
+ * daemon ({@code efuse-csi fsd}) whose descriptors the fd keeper embedded here holds.
  */
 @Command(name = "node", mixinStandardHelpOptions = true,
         description = "Serve the CSI Identity and Node services for kubelet and reconcile this node's EfuseVolume"

@@ -3,6 +3,7 @@ package io.efuse.csi.csi;
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability;
 import csi.v1.NodeGrpc;
+import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LinuxConstants;
@@ -30,13 +31,16 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * CSI Node: stages a volume by mounting an eFuse session over its backing directory at the staging path, and
  * publishes it by bind-mounting the staging path into the pod's target. Unpublish and unstage are idempotent and
- * work from the mount table, so targets that vanished or whose FUSE connection died are still cleaned up.
+ * work from the mount table, so targets that vanished or whose FUSE connection died are still cleaned up. Where
+ * sessions outlive this process (the fd keeper's daemon serves them), a volume this process has no record of is
+ * asked from the mounter first: after a restart, kubelet's retried calls find the live session and adopt it.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
@@ -72,6 +76,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             int gid = group.isEmpty() ? -1 : parseGroup(group);
             try (var held = locks.acquire(id)) {
                 var existing = staged.get(id);
+                if (existing.isEmpty()) {
+                    existing = adopt(id, staging);
+                }
                 if (existing.isPresent()) {
                     StagedVolumes.Staged s = existing.get();
                     if (!s.stagingPath.equals(staging)) {
@@ -125,6 +132,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
             try (var held = locks.acquire(id)) {
                 var s = staged.get(id);
+                if (s.isEmpty()) {
+                    s = adopt(id, staging);
+                }
                 if (s.isPresent() && s.get().stagingPath.equals(staging)) {
                     s.get().mount.close();
                     staged.remove(id);
@@ -158,10 +168,19 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             String group = cap.getMount().getVolumeMountGroup();
             int gid = group.isEmpty() ? -1 : parseGroup(group);
             try (var held = locks.acquire(id)) {
-                StagedVolumes.Staged s = staged.get(id).filter(x -> x.stagingPath.equals(staging)).orElseThrow(() ->
+                var known = staged.get(id);
+                if (known.isEmpty()) {
+                    known = adopt(id, staging);
+                }
+                StagedVolumes.Staged s = known.filter(x -> x.stagingPath.equals(staging)).orElseThrow(() ->
                         CsiErrors.failedPrecondition("volume " + id + " is not staged at " + staging));
                 StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags);
                 StagedVolumes.Publication have = s.publications.get(target);
+                if (have == null && sameMount(target, staging) && mountedReadOnly(target) == readOnly) {
+                    // Published before this process started (its record of publications died with the last one).
+                    s.publications.put(target, want);
+                    return Csi.NodePublishVolumeResponse.getDefaultInstance();
+                }
                 if (have != null) {
                     if (!have.equals(want)) {
                         throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
@@ -219,9 +238,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
             Path path = requirePath(req.getVolumePath(), "volume_path");
             Volume v = requireVolume(id);
-            StagedVolumes.Staged s = staged.get(id).orElseThrow(() ->
-                    CsiErrors.notFound("volume " + id + " is not staged on node " + nodeId));
-            if (!path.equals(s.stagingPath) && !s.publications.containsKey(path)) {
+            StagedVolumes.Staged s = staged.get(id).orElse(null);
+            if (s == null) {
+                try (var held = locks.acquire(id)) {
+                    s = staged.get(id).or(() -> adoptQuietly(id)).orElseThrow(() ->
+                            CsiErrors.notFound("volume " + id + " is not staged on node " + nodeId));
+                }
+            }
+            if (!path.equals(s.stagingPath) && !s.publications.containsKey(path) && !sameMount(path, s.stagingPath)) {
                 throw CsiErrors.notFound("volume " + id + " is not mounted at " + path);
             }
             PathProbe.Result r = probe.probe(path);
@@ -283,6 +307,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     backing.resizeVolume(id, limits);
                 } else {
                     var s = staged.get(id);
+                    if (s.isEmpty()) {
+                        s = adopt(id, null);
+                    }
                     if (s.isPresent()) {
                         s.get().mount.resize(limits);
                     }
@@ -323,6 +350,49 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
 
     public int stagedCount() {
         return staged.size();
+    }
+
+    /**
+     * A volume whose session the mounter reports alive although this process has no record of it (it was
+     * staged before this process started), recorded as staged where it is mounted.
+     */
+    private Optional<StagedVolumes.Staged> adopt(String id, Path staging) throws IOException,
+            VolumeException {
+        var found = mounter.adopt(id, staging);
+        if (found.isEmpty()) {
+            return Optional.empty();
+        }
+        MountedVolume m = found.get();
+        StagedVolumes.Staged s = new StagedVolumes.Staged(id, m.mountPoint(), m.readOnly(), m);
+        staged.put(s);
+        LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
+        return Optional.of(s);
+    }
+
+    /** {@link #adopt} for reports: a volume that cannot be looked up now is reported as not staged. */
+    private Optional<StagedVolumes.Staged> adoptQuietly(String id) {
+        try {
+            return adopt(id, null);
+        } catch (IOException | VolumeException e) {
+            LOG.warn("volume {}: cannot tell whether a session serves it: {}", id, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** Whether path is a mount of the same filesystem as the one at staging (a bind of it). */
+    private static boolean sameMount(Path path, Path staging) {
+        try {
+            var a = MountTable.find(path);
+            var b = MountTable.find(staging);
+            return a.isPresent() && b.isPresent() && a.get().major() == b.get().major()
+                    && a.get().minor() == b.get().minor();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static boolean mountedReadOnly(Path path) throws IOException {
+        return MountTable.find(path).map(e -> e.options().equals("ro") || e.options().startsWith("ro,")).orElse(false);
     }
 
     private Volume requireVolume(String id) {
@@ -419,10 +489,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         });
     }
 
-    /** A mount left at a staging path by an earlier process (its session is gone): detach it before reuse. */
+    /**
+     * A mount left at a staging path by an earlier process whose session nothing serves any more: a dead or
+     * hung FUSE connection is aborted first, so that whatever still waits on it returns, then the mount is
+     * detached before reuse.
+     */
     private void detachLeftover(Path path) throws IOException {
         if (MountTable.isMountPoint(path)) {
-            LOG.warn("detaching a leftover mount at {}", path);
+            MountProbe.State was = MountProbe.repair(path, Duration.ofSeconds(2));
+            LOG.warn("detaching a leftover mount at {} (it was {})", path, was.name().toLowerCase(java.util.Locale.ROOT));
             unmountAll(path);
         }
     }

@@ -7,8 +7,9 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * What this node process has staged and published. Its sessions live in this process for now, so after a
- * restart the table is empty and the node service recognises leftovers through the mount table instead.
+ * What this node process has staged and published. The table starts empty: after a restart, volumes whose
+ * sessions outlived the process are adopted from the mounter as calls name them, and leftovers that nothing
+ * serves are recognised through the mount table.
  */
 final class StagedVolumes {
     record Publication(boolean readOnly, long flags) {}

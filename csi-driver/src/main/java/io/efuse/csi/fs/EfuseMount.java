@@ -25,7 +25,8 @@ import java.util.concurrent.TimeUnit;
 
 /** A mounted eFuse volume: the stackable filesystem over a backing directory, served by a FUSE session. */
 public final class EfuseMount implements AutoCloseable {
-    private final MountOptions options;
+    /** As mounted, with the limits of the last {@link #resize}. */
+    private volatile MountOptions options;
     private final EfuseFilesystem fs;
     private final FuseSession session;
     /** Where the volume's recoverable state lives (null: the mount dies with this process). */
@@ -278,20 +279,32 @@ public final class EfuseMount implements AutoCloseable {
         return m;
     }
 
-    /** The tier really running: passthrough only if the kernel agreed to it. */
     /**
      * Changes the size limits of a live mount (online expansion). Only a mount made with limits has an account
-     * to change; one made without refuses, since its usage was never counted.
+     * to change; one made without refuses, since its usage was never counted. A recoverable mount records the
+     * new limits in its state, so that a daemon taking it over enforces them too.
      */
-    public void resize(long maxBytes, long maxInodes) {
+    public synchronized void resize(long maxBytes, long maxInodes) throws IOException {
         if (maxBytes <= 0 && maxInodes <= 0) {
             throw new IllegalArgumentException("resize needs a byte or inode limit");
         }
         if (!fs.resize(maxBytes, maxInodes)) {
             throw new IllegalStateException("mount " + options.mountPoint() + " was made without limits");
         }
+        MountOptions o = options;
+        options = new MountOptions(o.backing(), o.mountPoint(), o.tier(), o.workers(), o.entryTimeout(),
+                o.attrTimeout(), o.writebackCache(), o.readOnly(), maxBytes, maxInodes, o.fsName(), o.queues());
+        if (state != null) {
+            state.saveSession(options, session.negotiated(), session.connection().connectionId());
+        }
     }
 
+    /** See {@link FuseSession#onDevicesChanged}. */
+    public void onDevicesChanged(java.util.function.Consumer<int[]> listener) {
+        session.onDevicesChanged(listener);
+    }
+
+    /** The tier really running: passthrough only if the kernel agreed to it. */
     public Tier tier() {
         return fs.passthroughActive() ? Tier.PASSTHROUGH : Tier.CLASSIC;
     }

@@ -3,10 +3,14 @@ package io.efuse.csi.fsd;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fsd.KeeperMessage.Type;
 import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.LinuxConstants;
+import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -15,6 +19,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -33,8 +38,12 @@ import java.util.concurrent.TimeoutException;
 public final class FdKeeper implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(FdKeeper.class.getName());
 
-    /** A volume's descriptors as held here. */
-    public record Held(String volumeId, Path mountPoint, Path stateDir, int[] fds) {}
+    /**
+     * A volume's descriptors as held here.
+     *
+     * @param tier the I/O tier the daemon serves it with, as the daemon said (empty if it did not)
+     */
+    public record Held(String volumeId, Path mountPoint, Path stateDir, String tier, int[] fds) {}
 
     private final SeqpacketSocket listener;
     private final Path socketPath;
@@ -85,6 +94,8 @@ public final class FdKeeper implements AutoCloseable {
     private final class Daemon {
         final KeeperLink link;
         long pid;
+        /** The newest fd keeper protocol version the daemon speaks. */
+        int protocol = 1;
 
         Daemon(KeeperLink link) {
             this.link = link;
@@ -100,6 +111,7 @@ public final class FdKeeper implements AutoCloseable {
                     throw new IOException("daemon spoke " + hello.type() + " before HELLO");
                 }
                 pid = Long.parseLong(hello.get("pid", "0"));
+                protocol = Integer.parseInt(hello.get("protocol", "1"));
                 register(this, hello.get("volumes", ""));
                 while (true) {
                     KeeperMessage m = link.receive();
@@ -132,27 +144,34 @@ public final class FdKeeper implements AutoCloseable {
         active = d;
         announced.clear();
         announced.addAll(serves);
+        int given = 0;
         for (Held h : held.values()) {
             if (!serves.contains(h.volumeId())) {
                 d.link.send(KeeperMessage.of(Type.ADOPT, "volume", h.volumeId(), "mountPoint", h.mountPoint().toString(),
                         "stateDir", h.stateDir().toString()).withFds(h.fds()));
+                given++;
             }
         }
         handovers++;
-        LOG.log(Level.INFO, "fd keeper: daemon {0} serves; {1} volumes handed to it", d.pid, held.size() - serves.size());
+        LOG.log(Level.INFO, "fd keeper: daemon {0} serves; {1} volumes handed to it, {2} it already serves", d.pid,
+                given, serves.size());
         notifyAll();
     }
 
     private synchronized void handle(Daemon d, KeeperMessage m) throws ErrnoException {
         switch (m.type()) {
             case HOLD -> {
-                Held h = new Held(m.get("volume"), Path.of(m.get("mountPoint")), Path.of(m.get("stateDir")), m.fds());
+                Held h = new Held(m.get("volume"), Path.of(m.get("mountPoint")), Path.of(m.get("stateDir")),
+                        m.get("tier", ""), m.fds());
+                // The new set first, then the old one goes: a device file in both stays open throughout.
                 Held old = held.put(h.volumeId(), h);
                 if (old != null) {
                     closeAll(old.fds());
                 }
                 LOG.log(Level.INFO, "fd keeper: holding {0} device descriptors of {1}", h.fds().length, h.volumeId());
+                notifyAll();
             }
+            case RESIZED -> complete(m.get("volume"), null);
             case MOUNTED -> complete(m.get("volume"), null);
             case FAILED -> complete(m.get("volume"), m.get("error", "mount failed"));
             case RELEASED -> {
@@ -168,6 +187,7 @@ public final class FdKeeper implements AutoCloseable {
                     LOG.log(Level.INFO, "fd keeper: daemon {0} handed over", d.pid);
                     active = null;
                     promote();
+                    notifyAll();
                 }
             }
             default -> throw new IllegalStateException("unexpected " + m.type() + " from a daemon");
@@ -197,11 +217,15 @@ public final class FdKeeper implements AutoCloseable {
         if (active == d) {
             LOG.log(Level.WARNING, "fd keeper: serving daemon {0} is gone; its volumes wait for the next one", d.pid);
             active = null;
+            // Announced volumes whose HOLD never came died with it: nothing is left to wait for.
+            announced.clear();
             for (Map.Entry<String, CompletableFuture<Void>> e : pending.entrySet()) {
-                e.getValue().completeExceptionally(new IOException("the daemon went away while mounting " + e.getKey()));
+                e.getValue().completeExceptionally(new IOException("the daemon went away while working on "
+                        + e.getKey()));
             }
             pending.clear();
             promote();
+            notifyAll();
         }
     }
 
@@ -242,8 +266,40 @@ public final class FdKeeper implements AutoCloseable {
         return held.containsKey(volumeId) || announced.contains(volumeId);
     }
 
+    /** Whether a daemon serves now. */
+    public synchronized boolean daemonConnected() {
+        return active != null;
+    }
+
+    /** The descriptors held for volumeId, if any. */
+    public synchronized Optional<Held> held(String volumeId) {
+        return Optional.ofNullable(held.get(volumeId));
+    }
+
+    /**
+     * The descriptors of a volume the serving daemon announced in its HELLO, once its HOLD arrived (it
+     * follows the HELLO at once); empty if the volume is neither held nor announced, or if the HOLD did
+     * not come within timeout.
+     */
+    public synchronized Optional<Held> awaitHeld(String volumeId, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!held.containsKey(volumeId) && announced.contains(volumeId)) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                break;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+        return Optional.ofNullable(held.get(volumeId));
+    }
+
     public synchronized List<Held> held() {
         return List.copyOf(held.values());
+    }
+
+    /** The newest protocol version the serving daemon speaks, 0 while none serves. */
+    public synchronized int daemonProtocol() {
+        return active == null ? 0 : active.protocol;
     }
 
     /** How many times a daemon was given the volumes (the first start included). */
@@ -256,34 +312,119 @@ public final class FdKeeper implements AutoCloseable {
             throws IOException, InterruptedException {
         CompletableFuture<Void> f = new CompletableFuture<>();
         synchronized (this) {
-            if (!awaitDaemon(timeout)) {
-                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
-                        + " s to mount " + volumeId);
-            }
             if (held.containsKey(volumeId) || pending.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is already mounted or being mounted");
             }
+            if (!sendToDaemon(KeeperMessage.of(Type.MOUNT, "volume", volumeId, "stateDir", stateDir.toString(),
+                    "options", options.toText()), timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to mount " + volumeId);
+            }
             pending.put(volumeId, f);
-            active.link.send(KeeperMessage.of(Type.MOUNT, "volume", volumeId, "stateDir", stateDir.toString(),
-                    "options", options.toText()));
         }
         await(f, volumeId, "mount", timeout);
     }
 
-    /** Has the serving daemon unmount a volume. */
+    /**
+     * Has the serving daemon unmount a volume. With no daemon within timeout, unmounts it here instead:
+     * whoever asks is done with the volume, and a connection nobody serves would only hold its users
+     * until a daemon comes.
+     */
     public void unmount(String volumeId, Duration timeout) throws IOException, InterruptedException {
         CompletableFuture<Void> f = new CompletableFuture<>();
         synchronized (this) {
             if (!held.containsKey(volumeId)) {
                 return;
             }
-            if (!awaitDaemon(timeout)) {
-                throw new IOException("no eFuse daemon to unmount " + volumeId);
+            if (!sendToDaemon(KeeperMessage.of(Type.UNMOUNT, "volume", volumeId), timeout)) {
+                release(held.remove(volumeId));
+                return;
             }
             pending.put(volumeId, f);
-            active.link.send(KeeperMessage.of(Type.UNMOUNT, "volume", volumeId));
         }
         await(f, volumeId, "unmount", timeout);
+    }
+
+    /** Ends a held volume without a daemon: detaches its mount, lets its connection go and drops its state. */
+    private static void release(Held h) throws IOException {
+        LOG.log(Level.WARNING, "fd keeper: no daemon serves {0}; unmounting {1} here", h.volumeId(), h.mountPoint());
+        try {
+            if (MountTable.isMountPoint(h.mountPoint())) {
+                Syscalls.umount(h.mountPoint(), LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
+            }
+        } finally {
+            // the last references: the kernel ends the connection and whatever still waited on it
+            closeAll(h.fds());
+        }
+        if (Files.isDirectory(h.stateDir(), LinkOption.NOFOLLOW_LINKS)) {
+            try (var files = Files.list(h.stateDir())) {
+                for (Path p : files.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(h.stateDir());
+        }
+    }
+
+    /**
+     * Has the serving daemon apply new limits to a live volume and record them in its state. Needs a
+     * daemon that speaks protocol version 2; an older one is refused with a message that says so.
+     */
+    public void resize(String volumeId, long maxBytes, long maxInodes, Duration timeout)
+            throws IOException, InterruptedException {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        synchronized (this) {
+            if (!held.containsKey(volumeId)) {
+                throw new IOException("volume " + volumeId + " is not held by this keeper");
+            }
+            if (!awaitDaemon(timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to resize " + volumeId);
+            }
+            if (active.protocol < Type.RESIZE.since) {
+                throw new IOException("the eFuse daemon (pid " + active.pid + ") speaks fd keeper protocol "
+                        + active.protocol + ", which cannot resize a live volume: upgrade efuse-csi fsd");
+            }
+            if (pending.containsKey(volumeId)) {
+                throw new IOException("volume " + volumeId + " is being mounted or unmounted");
+            }
+            if (!sendToDaemon(KeeperMessage.of(Type.RESIZE, "volume", volumeId, "maxBytes", Long.toString(maxBytes),
+                    "maxInodes", Long.toString(maxInodes)), timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to resize " + volumeId);
+            }
+            pending.put(volumeId, f);
+        }
+        await(f, volumeId, "resize", timeout);
+    }
+
+    /**
+     * Sends m to the serving daemon, waiting up to timeout for one. A daemon whose socket refuses the message
+     * is going away (it handed over or died, and its end of stream is still being read): its departure is
+     * waited for and the message goes to the next one. False if no daemon took it in time. The answer is
+     * awaited by the caller, who registers for it while still holding the lock, so it cannot be missed.
+     */
+    private boolean sendToDaemon(KeeperMessage m, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (awaitDaemon(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+            Daemon d = active;
+            try {
+                d.link.send(m);
+                return true;
+            } catch (ErrnoException e) {
+                LOG.log(Level.INFO, "fd keeper: daemon {0} is going away ({1}); waiting for the next one", d.pid,
+                        e.getMessage());
+                d.link.shutdown();
+                while (active == d) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return false;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                }
+            }
+        }
+        return false;
     }
 
     private void await(CompletableFuture<Void> f, String volumeId, String what, Duration timeout)

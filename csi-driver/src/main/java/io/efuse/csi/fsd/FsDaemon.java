@@ -72,7 +72,7 @@ public final class FsDaemon {
             }
             link = l;
             l.send(KeeperMessage.of(Type.HELLO, "pid", Long.toString(ProcessHandle.current().pid()),
-                    "volumes", String.join(",", mounts.keySet())));
+                    "volumes", String.join(",", mounts.keySet()), "protocol", Integer.toString(KeeperMessage.VERSION)));
             for (Map.Entry<String, EfuseMount> e : mounts.entrySet()) {
                 hold(l, e.getKey(), e.getValue());
             }
@@ -113,6 +113,7 @@ public final class FsDaemon {
                 try {
                     EfuseMount mount = EfuseMount.adopt(Path.of(m.get("stateDir")), m.fds());
                     mounts.put(volume, mount);
+                    followDevices(volume, mount);
                     watch(volume, mount);
                     System.err.printf("efuse-csi fsd: %s: serving again at %s after %d ms%n", volume,
                             mount.mountPoint(), (System.nanoTime() - t0) / 1_000_000);
@@ -128,6 +129,7 @@ public final class FsDaemon {
                     EfuseMount mount = EfuseMount.mountRecoverable(options, Path.of(m.get("stateDir")));
                     mounts.put(volume, mount);
                     hold(l, volume, mount);
+                    followDevices(volume, mount);
                     l.send(KeeperMessage.of(Type.MOUNTED, "volume", volume));
                     watch(volume, mount);
                 } catch (IOException | RuntimeException e) {
@@ -142,6 +144,22 @@ public final class FsDaemon {
                 }
                 l.send(KeeperMessage.of(Type.RELEASED, "volume", volume));
             }
+            case RESIZE -> {
+                String volume = m.get("volume");
+                EfuseMount mount = mounts.get(volume);
+                try {
+                    if (mount == null) {
+                        throw new IOException("this daemon does not serve " + volume);
+                    }
+                    // A mount without limits of its own is held by a kernel project quota, resized elsewhere.
+                    if (mount.options().limited()) {
+                        mount.resize(Long.parseLong(m.get("maxBytes")), Long.parseLong(m.get("maxInodes")));
+                    }
+                    l.send(KeeperMessage.of(Type.RESIZED, "volume", volume));
+                } catch (IOException | RuntimeException e) {
+                    l.send(KeeperMessage.of(Type.FAILED, "volume", volume, "error", String.valueOf(e.getMessage())));
+                }
+            }
             default -> {
                 closeFds(m.fds());
                 LOG.log(Level.WARNING, "ignored {0} from the fd keeper", m.type());
@@ -149,9 +167,42 @@ public final class FsDaemon {
         }
     }
 
+    /**
+     * Sends the volume's current device descriptors. Under the mount's lock, so that of two HOLDs racing
+     * (a reconnect and a worker change) the one sent last carries the newest set.
+     */
     private static void hold(KeeperLink l, String volume, EfuseMount mount) throws ErrnoException {
-        l.send(KeeperMessage.of(Type.HOLD, "volume", volume, "mountPoint", mount.mountPoint().toString(),
-                "stateDir", mount.stateDir().toString()).withFds(mount.deviceFds()));
+        synchronized (mount) {
+            l.send(KeeperMessage.of(Type.HOLD, "volume", volume, "mountPoint", mount.mountPoint().toString(),
+                    "stateDir", mount.stateDir().toString(), "tier", mount.tier().label()).withFds(mount.deviceFds()));
+        }
+    }
+
+    /**
+     * Sends the keeper the volume's device descriptors again whenever workers are added or retired: a
+     * clone made after the first HOLD would otherwise die with this process, ending the requests it was
+     * serving with ECONNABORTED. Sent without the daemon's lock (one sendmsg is atomic on the socket), so
+     * that a worker change never waits for, or blocks, the keeper conversation. With no keeper connected,
+     * the HOLDs sent on reconnecting carry the current set.
+     */
+    private void followDevices(String volume, EfuseMount mount) {
+        mount.onDevicesChanged(fds -> {
+            KeeperLink l = link;
+            if (l == null || stopping) {
+                return;
+            }
+            try {
+                hold(l, volume, mount);
+            } catch (ErrnoException e) {
+                LOG.log(Level.WARNING, "{0}: cannot give the fd keeper the new device descriptors: {1}", volume,
+                        e.getMessage());
+            }
+        });
+    }
+
+    /** The mount serving volume, or null (for tests that change a live mount, e.g. its workers). */
+    synchronized EfuseMount mount(String volume) {
+        return mounts.get(volume);
     }
 
     /** Tells the keeper when a volume is unmounted from outside, so that it lets its descriptors go. */

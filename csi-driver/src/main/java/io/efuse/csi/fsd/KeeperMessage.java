@@ -12,35 +12,58 @@ import java.util.Map;
  * One message between the fd keeper and the FUSE daemon host, sent as one SOCK_SEQPACKET packet with
  * its /dev/fuse descriptors attached. Wire format (big-endian): magic "EFKP", u16 protocol version,
  * u16 type, u16 field count, then per field a u16-length UTF-8 key and a u32-length UTF-8 value.
- * A peer refuses a message of another version with a clear error rather than guess.
+ * Each message carries the version that introduced its type, so that the messages of version 1 stay
+ * readable by version 1 peers (the node plugin and the daemon roll independently): a peer that gets a
+ * version it does not speak refuses the message with a clear error rather than guess. A daemon says
+ * in its HELLO which version it speaks, and the keeper sends it no message of a later one.
  *
  * @param fds descriptors attached to (or received with) the message
  */
 public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
-    public static final int VERSION = 1;
+    /** The newest version this side speaks; it reads every version from 1 up to it. */
+    public static final int VERSION = 2;
     private static final int MAGIC = 0x45464b50; // "EFKP"
 
+    /** Message types; the wire carries the ordinal, so new types are only ever appended. */
     public enum Type {
-        /** daemon → keeper, first message: {@code pid}, {@code volumes} it serves (comma-separated). */
-        HELLO,
+        /**
+         * daemon → keeper, first message: {@code pid}, {@code volumes} it serves (comma-separated) and, from
+         * version 2, {@code protocol}: the newest version it speaks (absent: 1).
+         */
+        HELLO(1),
         /** keeper → daemon: another daemon serves; wait to be given the volumes. */
-        STANDBY,
-        /** daemon → keeper: keep these device descriptors of {@code volume} ({@code mountPoint}, {@code stateDir}). */
-        HOLD,
+        STANDBY(1),
+        /**
+         * daemon → keeper: keep these device descriptors of {@code volume} ({@code mountPoint}, {@code stateDir};
+         * from version 2 also {@code tier}). Sent again whenever the set changes (workers added or retired);
+         * the new set replaces the old one.
+         */
+        HOLD(1),
         /** keeper → daemon: serve {@code volume} from the attached descriptors and the state in {@code stateDir}. */
-        ADOPT,
+        ADOPT(1),
         /** keeper → daemon: mount {@code volume} ({@code options}: mount options, {@code stateDir}). */
-        MOUNT,
+        MOUNT(1),
         /** daemon → keeper: {@code volume} is mounted (its HOLD came first). */
-        MOUNTED,
-        /** daemon → keeper: {@code volume} could not be mounted: {@code error}. */
-        FAILED,
+        MOUNTED(1),
+        /** daemon → keeper: {@code volume} could not be mounted, unmounted or resized: {@code error}. */
+        FAILED(1),
         /** keeper → daemon: unmount {@code volume}. */
-        UNMOUNT,
+        UNMOUNT(1),
         /** daemon → keeper: {@code volume} is unmounted; its descriptors can go. */
-        RELEASED,
+        RELEASED(1),
         /** daemon → keeper: this daemon stopped serving every volume without unmounting; hand them on. */
-        DETACHED
+        DETACHED(1),
+        /** keeper → daemon: new limits for {@code volume}: {@code maxBytes}, {@code maxInodes} (online expansion). */
+        RESIZE(2),
+        /** daemon → keeper: {@code volume} has its new limits, kept in its state for the next daemon too. */
+        RESIZED(2);
+
+        /** The protocol version that introduced this type, and the one its messages carry. */
+        public final int since;
+
+        Type(int since) {
+            this.since = since;
+        }
     }
 
     public KeeperMessage {
@@ -77,7 +100,7 @@ public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
             out.writeInt(MAGIC);
-            out.writeShort(VERSION);
+            out.writeShort(type.since);
             out.writeShort(type.ordinal());
             out.writeShort(fields.size());
             for (Map.Entry<String, String> e : fields.entrySet()) {
@@ -101,13 +124,13 @@ public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
             throw new IOException("not an fd keeper message (" + body.length + " bytes)");
         }
         int version = in.readUnsignedShort();
-        if (version != VERSION) {
-            throw new IOException("fd keeper protocol version " + version + " from the peer, this side speaks "
+        if (version < 1 || version > VERSION) {
+            throw new IOException("fd keeper protocol version " + version + " from the peer, this side speaks 1 to "
                     + VERSION + ": run matching versions of the node plugin and the daemon");
         }
         int t = in.readUnsignedShort();
-        if (t >= Type.values().length) {
-            throw new IOException("unknown fd keeper message type " + t);
+        if (t >= Type.values().length || Type.values()[t].since > version) {
+            throw new IOException("unknown fd keeper message type " + t + " in protocol version " + version);
         }
         int n = in.readUnsignedShort();
         Map<String, String> m = new LinkedHashMap<>();

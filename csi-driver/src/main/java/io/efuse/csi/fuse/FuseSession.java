@@ -44,6 +44,7 @@ public final class FuseSession implements AutoCloseable {
     private final List<FuseWorker> workers = new CopyOnWriteArrayList<>();
     private final long[] retiredCounts = new long[FuseOpcode.LIMIT];
     private volatile Thread scaler;
+    private volatile java.util.function.Consumer<int[]> devicesChanged = fds -> { };
     private final CountDownLatch terminated;
     private final AtomicInteger liveWorkers = new AtomicInteger();
     private volatile boolean closing;
@@ -144,6 +145,25 @@ public final class FuseSession implements AutoCloseable {
     /** Every /dev/fuse descriptor this session reads from (the mount's own first, then its clones). */
     public int[] deviceFds() {
         return workers.stream().mapToInt(FuseWorker::fd).toArray();
+    }
+
+    /**
+     * Tells listener the new set of device descriptors whenever workers come or go, before a new worker
+     * reads its first request and after a retired one closed its descriptor: an fd keeper must hold every
+     * device file that may have requests in its processing list (the kernel ends those with ECONNABORTED
+     * when the file's last reference goes), and should let go of the ones no worker reads any more.
+     */
+    public void onDevicesChanged(java.util.function.Consumer<int[]> listener) {
+        devicesChanged = listener;
+    }
+
+    private void announceDevices() {
+        try {
+            devicesChanged.accept(deviceFds());
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "{0}: telling the fd keeper about the device descriptors: {1}", mountPoint,
+                    e.getMessage());
+        }
     }
 
     /** What INIT settled (to be kept by whoever may serve this connection next). */
@@ -330,6 +350,7 @@ public final class FuseSession implements AutoCloseable {
         }
         workers.remove(w);
         Syscalls.close(w.fd());
+        announceDevices();
         memberExited();
     }
 
@@ -346,7 +367,7 @@ public final class FuseSession implements AutoCloseable {
             return;
         }
         scaler = Thread.ofPlatform().daemon(true).name("fuse-scaler-" + mountPoint.getFileName()).start(() -> {
-            while (alive() && !closing) {
+            while (alive() && !closing && !readers.stopping()) {
                 try {
                     Thread.sleep(500);
                     resize(Math.clamp(advisor.desiredWorkers(activeWorkers()), min, max));
@@ -371,12 +392,20 @@ public final class FuseSession implements AutoCloseable {
 
     private void resize(int want) throws IOException {
         int have = activeWorkers();
-        for (int i = have; i < want && !closing; i++) {
+        java.util.List<FuseWorker> added = new java.util.ArrayList<>();
+        for (int i = have; i < want && !closing && !readers.stopping(); i++) {
             int fd = cloneDevice();
             FuseWorker w = new FuseWorker(this, fd, workers.size());
             liveWorkers.incrementAndGet();
             workers.add(w);
-            w.start();
+            added.add(w);
+        }
+        if (!added.isEmpty()) {
+            announceDevices();
+            for (FuseWorker w : added) {
+                readers.prepare(w.fd());
+                w.start();
+            }
         }
         // Worker 0 reads the mount's own descriptor and never leaves.
         for (int i = workers.size() - 1; i > 0 && have > want; i--) {

@@ -105,6 +105,8 @@ public final class SeqpacketSocket implements AutoCloseable {
     }
 
     /** Sends body with fds attached (the caller keeps its own descriptors). */
+    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+
     public void send(byte[] body, int[] fds) throws ErrnoException {
         synchronized (sendHeader) {
             sendLocked(body, fds);
@@ -216,14 +218,26 @@ public final class SeqpacketSocket implements AutoCloseable {
 
     /** Wakes a thread blocked in {@link #receive} or {@link #accept} (it sees end of stream). */
     public void shutdown() {
-        closed = true;
-        LibC.shutdown(fd, SHUT_RDWR);
+        synchronized (released) {
+            closed = true;
+            if (!released.get()) {
+                LibC.shutdown(fd, SHUT_RDWR);
+            }
+        }
     }
 
+    /**
+     * Closes the socket once: a second close, or a shutdown after it, would act on whatever descriptor took the
+     * number meanwhile (in an fd keeper, a held /dev/fuse descriptor).
+     */
     @Override
     public void close() {
-        shutdown();
-        LibC.close(fd);
+        synchronized (released) {
+            shutdown();
+            if (released.compareAndSet(false, true)) {
+                LibC.close(fd);
+            }
+        }
     }
 
     @Override

@@ -17,6 +17,11 @@ public final class EfuseMounter implements VolumeMounter {
 
     @Override
     public MountedVolume mount(MountSpec spec) throws IOException {
+        return new Session(EfuseMount.mount(options(spec, workersPerVolume)));
+    }
+
+    /** The mount options of a staged volume, wherever its session runs. */
+    static MountOptions options(MountSpec spec, int workersPerVolume) {
         MountOptions.Builder b = MountOptions.builder(spec.backing(), spec.mountPoint())
                 .tier(Tier.parse(spec.tier()))
                 .writebackCache(spec.writebackCache())
@@ -26,7 +31,7 @@ public final class EfuseMounter implements VolumeMounter {
         if (workersPerVolume > 0) {
             b.workers(workersPerVolume);
         }
-        return new Session(EfuseMount.mount(b.build()));
+        return b.build();
     }
 
     @Override
@@ -46,12 +51,17 @@ public final class EfuseMounter implements VolumeMounter {
         }
 
         @Override
+        public boolean readOnly() {
+            return mount.options().readOnly();
+        }
+
+        @Override
         public String tier() {
             return mount.tier().label();
         }
 
         @Override
-        public void resize(Limits limits) {
+        public void resize(Limits limits) throws IOException {
             if (mount.options().limited()) {
                 mount.resize(limits.bytes(), limits.inodes());
             }

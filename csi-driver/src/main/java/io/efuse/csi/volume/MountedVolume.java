@@ -10,11 +10,17 @@ public interface MountedVolume extends AutoCloseable {
     /** Whether the mount still answers (false once its FUSE connection died). */
     boolean alive();
 
+    /** Whether the mount is read-only. */
+    boolean readOnly();
+
     /** The I/O tier really in use. */
     String tier();
 
-    /** Applies new limits to a live mount (online expansion). */
-    void resize(Limits limits) throws IOException;
+    /**
+     * Applies new limits to a live mount (online expansion); {@link VolumeException.Reason#NOT_READY} when what
+     * serves the mount cannot do it now.
+     */
+    void resize(Limits limits) throws IOException, VolumeException;
 
     @Override
     void close() throws IOException;

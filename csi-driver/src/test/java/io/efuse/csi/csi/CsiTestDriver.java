@@ -94,12 +94,20 @@ final class CsiTestDriver implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
+        stopProcess();
+        nodeService.unstageAll();
+        unmountEverythingUnder(dir);
+    }
+
+    /**
+     * What stopping the node plugin does where its sessions outlive it (a keeper's daemon serves them): the endpoint
+     * and the store close, nothing is unstaged.
+     */
+    void stopProcess() throws InterruptedException {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         clientLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         server.close();
-        nodeService.unstageAll();
         store.close();
-        unmountEverythingUnder(dir);
     }
 
     /** Pods' targets outlive the node service by design; a test removes what it published. */

@@ -14,7 +14,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** When the backing tree fails under the daemon, applications get a clean errno at once and the mount keeps serving. */
+/**
+ * When the backing tree fails under the daemon (removed, read-only, full, immutable), applications get a clean
+ * errno at once, nothing hangs, and the mount and the other volumes keep serving.
+ */
 class BackingFailureTest {
     @TempDir
     Path dir;
@@ -104,5 +107,95 @@ class BackingFailureTest {
             io.efuse.csi.sys.Syscalls.umount(ro, io.efuse.csi.sys.LinuxConstants.MNT_DETACH);
         }
         assertTrue(mount.alive());
+    }
+
+    @OnBothTiers
+    void aFullBackingFilesystemGivesENOSPCWhileTheOtherVolumesServeOn(Tier tier) throws Exception {
+        // A backing filesystem of its own, 8 MiB: the volume on it fills it, the one of @BeforeEach does not.
+        Path small = Files.createDirectories(dir.resolve("small"));
+        io.efuse.csi.sys.Syscalls.mount("efuse-full-test", small, "tmpfs", 0, "size=8m");
+        EfuseMount full = null;
+        try {
+            Path fullBacking = Files.createDirectories(small.resolve("backing"));
+            Path fullMnt = Files.createDirectories(dir.resolve("full-mnt"));
+            full = EfuseMount.mountRecoverable(MountOptions.builder(fullBacking, fullMnt).tier(tier).workers(2)
+                    .timeouts(Duration.ofSeconds(60)).build(), dir.resolve("full-state"));
+            byte[] mib = new byte[1 << 20];
+            java.util.Arrays.fill(mib, (byte) 7);
+            IOException e = assertThrows(IOException.class, () -> bounded(() -> {
+                try (var out = Files.newOutputStream(fullMnt.resolve("big"))) {
+                    for (int i = 0; i < 16; i++) {
+                        out.write(mib);
+                    }
+                }
+                return null;
+            }));
+            assertTrue(String.valueOf(e.getMessage()).contains("No space left on device"), e.toString());
+            assertThrows(IOException.class, () -> bounded(() -> {
+                try (var out = Files.newOutputStream(fullMnt.resolve("more"))) {
+                    out.write(mib);
+                }
+                return null;
+            }), "still full");
+            assertEquals("ok", bounded(() -> {
+                Files.writeString(mnt.resolve("elsewhere"), "ok");
+                return Files.readString(mnt.resolve("elsewhere"));
+            }), "a volume on another backing filesystem serves on");
+            assertTrue(bounded(() -> Files.size(fullMnt.resolve("big"))) > 0, "what was written is readable");
+            Path fm = fullMnt;
+            bounded(() -> {
+                Files.delete(fm.resolve("big"));
+                Files.deleteIfExists(fm.resolve("more"));
+                return null;
+            });
+            assertEquals(1 << 20, (long) bounded(() -> {
+                Files.write(fm.resolve("after"), mib);
+                return Files.size(fm.resolve("after"));
+            }), "space freed is usable again");
+            assertTrue(full.alive());
+        } finally {
+            if (full != null) {
+                full.close();
+            }
+            io.efuse.csi.sys.Syscalls.umount(small, io.efuse.csi.sys.LinuxConstants.MNT_DETACH);
+        }
+    }
+
+    @Test
+    void aBackingFileTheKernelRefusesToChangeGivesEPERMAtOnce() throws Exception {
+        // chattr +i / +a: even root may not write; the daemon gets EPERM and passes it on.
+        Files.writeString(backing.resolve("frozen"), "kept");
+        Files.writeString(backing.resolve("log"), "line 1\n");
+        chattr("+i", backing.resolve("frozen"));
+        chattr("+a", backing.resolve("log"));
+        try {
+            IOException e = assertThrows(IOException.class,
+                    () -> bounded(() -> Files.writeString(mnt.resolve("frozen"), "changed")));
+            assertTrue(e.getMessage().contains("Operation not permitted"), e.toString());
+            assertThrows(IOException.class, () -> bounded(() -> {
+                Files.delete(mnt.resolve("frozen"));
+                return null;
+            }));
+            assertEquals("kept", bounded(() -> Files.readString(mnt.resolve("frozen"))), "reads still work");
+            assertThrows(IOException.class, () -> bounded(() -> Files.writeString(mnt.resolve("log"), "overwritten")),
+                    "an append-only file cannot be truncated and rewritten");
+            assertEquals("line 1\n", bounded(() -> Files.readString(mnt.resolve("log"))));
+            assertEquals("ok", bounded(() -> {
+                Files.writeString(mnt.resolve("other"), "ok");
+                return Files.readString(mnt.resolve("other"));
+            }));
+        } finally {
+            chattr("-i", backing.resolve("frozen"));
+            chattr("-a", backing.resolve("log"));
+        }
+        assertTrue(mount.alive());
+    }
+
+    private static void chattr(String flag, Path file) throws Exception {
+        Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS), "chattr finished");
+        String out = new String(p.getInputStream().readAllBytes());
+        org.junit.jupiter.api.Assumptions.assumeTrue(p.exitValue() == 0,
+                "skipped: the backing filesystem of the test directory has no immutable/append-only flags: " + out);
     }
 }

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * it, over and over; every step goes to the daemon. Counts errors the application sees and records
  * the latency of every round so that the pause around an event can be measured.
  */
-final class IoProbe implements AutoCloseable {
+public final class IoProbe implements AutoCloseable {
     private final Path dir;
     private final Thread thread;
     private volatile boolean stop;
@@ -22,12 +22,12 @@ final class IoProbe implements AutoCloseable {
     private final List<String> errors = new ArrayList<>();
     private final List<long[]> spans = new ArrayList<>(); // {start, end} in nanoTime
 
-    IoProbe(Path dir) {
+    public IoProbe(Path dir) {
         this.dir = dir;
         this.thread = Thread.ofPlatform().daemon(true).name("io-probe").unstarted(this::loop);
     }
 
-    IoProbe start() {
+    public IoProbe start() {
         thread.start();
         return this;
     }
@@ -64,11 +64,11 @@ final class IoProbe implements AutoCloseable {
         }
     }
 
-    long rounds() {
+    public long rounds() {
         return rounds.get();
     }
 
-    List<String> errors() {
+    public List<String> errors() {
         synchronized (errors) {
             return List.copyOf(errors);
         }
@@ -79,7 +79,7 @@ final class IoProbe implements AutoCloseable {
      * service came back (now) has finished, then returns the longest round in progress at or started
      * after from (ms).
      */
-    double pauseAfter(long from) throws InterruptedException {
+    public double pauseAfter(long from) throws InterruptedException {
         long back = System.nanoTime();
         long deadline = back + 60_000_000_000L;
         while (System.nanoTime() < deadline) {
@@ -94,7 +94,7 @@ final class IoProbe implements AutoCloseable {
     }
 
     /** The longest round that was in progress at or started after from and started before to (ms). */
-    double pauseMillis(long from, long to) {
+    public double pauseMillis(long from, long to) {
         long max = 0;
         synchronized (spans) {
             for (long[] s : spans) {

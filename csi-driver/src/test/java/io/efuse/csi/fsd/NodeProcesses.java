@@ -13,29 +13,29 @@ import java.util.concurrent.TimeUnit;
  * processes that can be killed independently), each logging to its own file, and stops whatever is
  * left when closed.
  */
-final class NodeProcesses implements AutoCloseable {
+public final class NodeProcesses implements AutoCloseable {
     private final Path dir;
     private final Path socket;
     private final List<Process> started = new ArrayList<>();
     private int count;
 
-    NodeProcesses(Path dir) {
+    public NodeProcesses(Path dir) {
         this.dir = dir;
         this.socket = dir.resolve("keeper.sock");
     }
 
-    Path socket() {
+    public Path socket() {
         return socket;
     }
 
     /** A child process with its log file. */
-    record Child(Process process, Path log) {
-        long pid() {
+    public record Child(Process process, Path log) {
+        public long pid() {
             return process.pid();
         }
 
         /** Waits (bounded) until the log contains text, n times in all. */
-        void awaitLog(String text, int n, Duration bound) throws IOException, InterruptedException {
+        public void awaitLog(String text, int n, Duration bound) throws IOException, InterruptedException {
             long deadline = System.nanoTime() + bound.toNanos();
             while (true) {
                 String s = Files.exists(log) ? Files.readString(log) : "";
@@ -58,12 +58,12 @@ final class NodeProcesses implements AutoCloseable {
             }
         }
 
-        void awaitLog(String text, Duration bound) throws IOException, InterruptedException {
+        public void awaitLog(String text, Duration bound) throws IOException, InterruptedException {
             awaitLog(text, 1, bound);
         }
 
         /** The time the daemon reported for its last takeover ("serving again ... after N ms"), or -1. */
-        long takeoverMillis() throws IOException {
+        public long takeoverMillis() throws IOException {
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("serving again at \\S+ after (\\d+) ms")
                     .matcher(Files.readString(log));
             long last = -1;
@@ -73,7 +73,7 @@ final class NodeProcesses implements AutoCloseable {
             return last;
         }
 
-        void kill9() throws InterruptedException {
+        public void kill9() throws InterruptedException {
             process.destroyForcibly();
             if (!process.waitFor(30, TimeUnit.SECONDS)) {
                 throw new AssertionError("process " + process.pid() + " survived SIGKILL for 30 s");
@@ -81,7 +81,7 @@ final class NodeProcesses implements AutoCloseable {
         }
 
         /** SIGTERM and wait for the exit (bounded). */
-        int terminate(Duration bound) throws InterruptedException {
+        public int terminate(Duration bound) throws InterruptedException {
             process.destroy();
             if (!process.waitFor(bound.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new AssertionError("process " + process.pid() + " did not exit within " + bound.toSeconds()
@@ -101,7 +101,7 @@ final class NodeProcesses implements AutoCloseable {
         return start("keeper", args);
     }
 
-    Child fsd() throws IOException {
+    public Child fsd() throws IOException {
         return start("fsd", List.of("fsd", "--socket", socket.toString()));
     }
 

@@ -24,7 +24,7 @@ public final class BindMounter implements VolumeMounter {
                     LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND | LinuxConstants.MS_RDONLY, null);
         }
         mounts.incrementAndGet();
-        return new Bind(spec.mountPoint(), new boolean[] {true});
+        return new Bind(spec.mountPoint(), spec.readOnly(), new boolean[] {true});
     }
 
     @Override
@@ -37,7 +37,7 @@ public final class BindMounter implements VolumeMounter {
         ((Bind) v).state[0] = false;
     }
 
-    private record Bind(Path mountPoint, boolean[] state) implements MountedVolume {
+    private record Bind(Path mountPoint, boolean readOnly, boolean[] state) implements MountedVolume {
         @Override
         public boolean alive() {
             return state[0];

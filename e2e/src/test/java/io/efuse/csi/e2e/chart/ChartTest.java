@@ -124,7 +124,7 @@ class ChartTest {
         Container plugin = container(rendered(null).one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
         assertEquals(List.of("node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
                 "--driver-name=efuse.csi.io", "--state-dir=/var/lib/efuse/state", "--backing-root=/var/lib/efuse/volumes",
-                "--metrics-address=:9808"), plugin.getArgs());
+                "--metrics-address=:9808", "--keeper-socket=/run/efuse/keeper.sock"), plugin.getArgs());
         Container everything = container(rendered("everything.yaml").one(DaemonSet.class, NODE).getSpec().getTemplate()
                 .getSpec(), "efuse-csi");
         assertTrue(everything.getArgs().containsAll(List.of("--shared-root=/mnt/shared/efuse", "--max-volumes=200",
@@ -158,7 +158,7 @@ class ChartTest {
             }
         }
         Set<String> expected = new TreeSet<>(Set.of(NODE + "/efuse-csi"));
-        if ("everything.yaml".equals(values)) {
+        if (!"microk8s.yaml".equals(values)) {
             expected.add(FSD + "/efuse-fsd");
         }
         assertEquals(expected, privileged);
@@ -281,15 +281,38 @@ class ChartTest {
 
     @Test
     void daemonRollsBySurgeSoThatTheOldOneHandsItsSessionsOver() {
-        DaemonSet fsd = rendered("everything.yaml").one(DaemonSet.class, FSD);
+        DaemonSet fsd = rendered(null).one(DaemonSet.class, FSD);
         assertEquals("RollingUpdate", fsd.getSpec().getUpdateStrategy().getType());
         assertEquals(1, fsd.getSpec().getUpdateStrategy().getRollingUpdate().getMaxSurge().getIntVal());
         assertEquals(0, fsd.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal());
         assertEquals(60L, fsd.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds());
         assertEquals(List.of("fsd", "--socket=/run/efuse/keeper.sock"),
                 container(fsd.getSpec().getTemplate().getSpec(), "efuse-fsd").getArgs());
-        assertTrue(rendered(null).find(DaemonSet.class, d -> d.getMetadata().getName().equals(FSD)).isEmpty(),
-                "off by default until the node plugin hands its sessions to the keeper");
+    }
+
+    @ParameterizedTest
+    @NullSource
+    @ValueSource(strings = {"everything.yaml", "microk8s.yaml"})
+    void theNodePluginKeepsTheDaemonsDescriptorsWhereverTheDaemonRuns(String values) {
+        RenderedChart chart = rendered(values);
+        PodSpec node = chart.one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec();
+        List<String> args = container(node, "efuse-csi").getArgs();
+        var fsd = chart.find(DaemonSet.class, d -> d.getMetadata().getName().equals(FSD));
+        if ("microk8s.yaml".equals(values)) {
+            assertTrue(fsd.isEmpty(), "fsd.enabled=false: no daemon");
+            assertTrue(args.stream().noneMatch(a -> a.startsWith("--keeper-socket")),
+                    "without a daemon the node plugin serves its sessions itself: " + args);
+            return;
+        }
+        assertTrue(args.contains("--keeper-socket=/run/efuse/keeper.sock"), args::toString);
+        PodSpec daemon = fsd.orElseThrow().getSpec().getTemplate().getSpec();
+        assertTrue(container(daemon, "efuse-fsd").getArgs().contains("--socket=/run/efuse/keeper.sock"));
+        // The socket and the volumes' state live in one host directory both pods mount.
+        for (PodSpec pod : List.of(node, daemon)) {
+            assertEquals("/run/efuse", volume(pod, "efuse-run").getHostPath().getPath());
+            String c = pod == node ? "efuse-csi" : "efuse-fsd";
+            assertEquals("/run/efuse", mount(container(pod, c), "efuse-run").getMountPath());
+        }
     }
 
     @Test
@@ -333,6 +356,8 @@ class ChartTest {
     @Test
     void valuesOutsideTheSchemaAreRefused() {
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("logLevel", "loud")));
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("fsd.keeperSocket", "/tmp/keeper.sock")),
+                "the socket must lie in the directory both DaemonSets share");
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("kubeletDir", "var/lib/kubelet")));
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("controller.replicas", 0)));
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("storageClasses.local.parameters.backend", "nfs")));

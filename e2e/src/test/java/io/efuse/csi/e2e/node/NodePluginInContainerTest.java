@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
  * The driver image running privileged with the DaemonSet's host mounts, and this test playing kubelet on the
  * plugin socket: stage, publish, write through the host-side target, restart the container, unpublish, unstage.
  * The driver runs as `efuse-csi standalone` (controller and node in one process, the local state store), since
- * no API server is here to hold the volumes' custom resources.
+ * no API server is here to hold the volumes' custom resources; where the image has the fd keeper, the filesystem
+ * daemon runs beside it in a container of its own, as the chart's two DaemonSets do.
  */
 @Tag("docker")
 class NodePluginInContainerTest {
@@ -35,6 +36,7 @@ class NodePluginInContainerTest {
 
     private NodeHostDirs dirs;
     private final String container = "efuse-e2e-" + UUID.randomUUID().toString().substring(0, 8);
+    private final String daemonContainer = container + "-fsd";
 
     @BeforeAll
     static void build() {
@@ -48,11 +50,15 @@ class NodePluginInContainerTest {
 
     @AfterEach
     void cleanUp() throws IOException {
-        var logs = DockerCli.run(Duration.ofSeconds(30), "logs", "--tail", "40", container);
-        if (logs.exitCode() == 0 && !(logs.out() + logs.err()).isBlank()) {
-            System.out.println("--- last log lines of " + container + "\n" + logs.out() + logs.err());
+        for (String c : List.of(container, daemonContainer)) {
+            var logs = DockerCli.run(Duration.ofSeconds(30), "logs", "--tail", "40", c);
+            if (logs.exitCode() == 0 && !(logs.out() + logs.err()).isBlank()) {
+                System.out.println("--- last log lines of " + c + "\n" + logs.out() + logs.err());
+            }
         }
+        // The node plugin first: with the daemon still there, it unstages nothing on its way out.
         DockerCli.run(Duration.ofSeconds(60), "rm", "-f", container);
+        DockerCli.run(Duration.ofSeconds(60), "rm", "-f", daemonContainer);
         dirs.close();
     }
 
@@ -97,8 +103,14 @@ class NodePluginInContainerTest {
     void kubeletLifecycleSurvivesAContainerRestart() throws Exception {
         Assumptions.assumeTrue(DriverImage.hasSubcommand(image, "standalone"),
                 "the image's CLI has no `standalone` subcommand yet: the CSI services are not in this build");
-        List<String> args = List.of("standalone", "--endpoint", "unix:///csi/csi.sock", "--node-id", "e2e-node",
-                "--state-dir", "/var/lib/efuse/state", "--backing-root", "/var/lib/efuse/volumes");
+        List<String> args = new ArrayList<>(List.of("standalone", "--endpoint", "unix:///csi/csi.sock", "--node-id",
+                "e2e-node", "--state-dir", "/var/lib/efuse/state", "--backing-root", "/var/lib/efuse/volumes"));
+        boolean keeps = DriverImage.hasOption(image, "standalone", "--keeper-socket");
+        if (keeps) {
+            // The chart's fsd DaemonSet: its own container, sharing /run/efuse (the socket, the volumes' state).
+            args.addAll(List.of("--keeper-socket", "/run/efuse/keeper.sock"));
+            run(daemonContainer, List.of("--stop-timeout", "20"), List.of("fsd", "--socket", "/run/efuse/keeper.sock"));
+        }
         long started = System.nanoTime();
         start(List.of(), args);
         Path socket = dirs.plugin.resolve("csi.sock");
@@ -134,12 +146,17 @@ class NodePluginInContainerTest {
             DockerCli.run(Duration.ofSeconds(90), "restart", "-t", "20", container).orFail("docker restart");
             awaitReady(csi);
 
-            if (DriverImage.hasOption(image, "standalone", "--keeper-socket")) {
-                // With the node plugin handing its sessions to the fd keeper and the daemon (efuse-csi keep/fsd),
-                // the mount stays connected through a restart: the pod reads its file without kubelet doing anything.
+            if (keeps) {
+                // The daemon serves the session and holds its descriptors while the node plugin restarts: the pod
+                // reads its file without kubelet doing anything, and kubelet's retried calls adopt the volume.
                 waitFor("the file to be readable through the target after the restart",
                         () -> readOrNull(file) != null);
                 assertEquals("written through the host-side target\n", Files.readString(file));
+                String stagingMount = mountId(staging);
+                stageAndPublish(csi, volumeId, rwo, staging, target);
+                assertEquals(stagingMount, mountId(staging), "NodeStage after the restart adopted the live mount");
+                Files.writeString(target.resolve("after.txt"), "written after the restart\n");
+                assertEquals("written after the restart\n", Files.readString(target.resolve("after.txt")));
             } else {
                 System.out.println("restart survival of the live mount not checked: the node plugin still serves its"
                         + " FUSE sessions in-process; it keeps them across restarts once it hands them to the fd keeper"
@@ -168,8 +185,24 @@ class NodePluginInContainerTest {
         return Duration.between(java.time.Instant.parse(startedAt), readyAt).toMillis();
     }
 
+    /** The mount id (mountinfo's first field) of the topmost mount at path on the host; a new mount has a new one. */
+    private static String mountId(Path path) throws IOException {
+        String found = null;
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] f = line.split(" ");
+            if (f.length > 4 && f[4].equals(path.toString())) {
+                found = f[0];
+            }
+        }
+        return found;
+    }
+
     private void start(List<String> dockerOptions, List<String> command) {
-        List<String> args = new ArrayList<>(List.of("run", "-d", "--name", container));
+        run(container, dockerOptions, command);
+    }
+
+    private void run(String name, List<String> dockerOptions, List<String> command) {
+        List<String> args = new ArrayList<>(List.of("run", "-d", "--name", name));
         args.addAll(dirs.daemonSetMounts());
         args.addAll(dockerOptions);
         args.add(image);

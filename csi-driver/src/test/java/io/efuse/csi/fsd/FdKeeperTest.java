@@ -1,0 +1,202 @@
+package io.efuse.csi.fsd;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.efuse.csi.fs.EfuseMount;
+import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.fs.MountOptions;
+import io.efuse.csi.fs.Tier;
+import io.efuse.csi.sys.LibC;
+import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.sys.SeqpacketSocket;
+import io.efuse.csi.sys.Syscalls;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The keeper and daemons in this JVM: the keeper holds every device file a daemon reads from, also those of
+ * workers added while the volume is served; limits changed on a live volume reach the daemon and stay for the
+ * daemon that takes over; a daemon of protocol version 1 is told clearly that it cannot resize.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class FdKeeperTest {
+    private static final Duration BOUND = Duration.ofSeconds(30);
+    private static final long SYS_KCMP = 312; // x86_64
+    private static final int KCMP_FILE = 0;
+
+    @TempDir
+    Path dir;
+    private Path socket;
+    private FdKeeper keeper;
+    private DaemonThread daemon;
+    private DaemonThread standby;
+
+    @BeforeEach
+    void start() throws IOException {
+        FuseAvailability.assumeFuseMountable();
+        socket = dir.resolve("keeper.sock");
+        keeper = FdKeeper.start(socket);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (keeper != null) {
+            for (FdKeeper.Held h : keeper.held()) {
+                keeper.unmount(h.volumeId(), BOUND);
+            }
+        }
+        if (daemon != null) {
+            daemon.close();
+        }
+        if (standby != null) {
+            standby.close();
+        }
+        if (keeper != null) {
+            keeper.close();
+        }
+    }
+
+    private Path mount(String id, long maxBytes) throws Exception {
+        Path backing = Files.createDirectories(dir.resolve("backing-" + id));
+        Path mnt = Files.createDirectories(dir.resolve("mnt-" + id));
+        daemon = daemon == null ? DaemonThread.start(socket) : daemon;
+        keeper.mount(id, MountOptions.builder(backing, mnt).tier(Tier.CLASSIC).workers(1)
+                .limits(maxBytes, 0).timeouts(Duration.ofSeconds(60)).build(), dir.resolve("state").resolve(id), BOUND);
+        return mnt;
+    }
+
+    private static void await(String what, Callable<Boolean> condition) throws Exception {
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (!condition.call()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within " + BOUND.toSeconds() + " s: " + what);
+            }
+            Thread.sleep(10); // polling state that another thread changes
+        }
+    }
+
+    /** Whether two descriptors of this process refer to the same open file (kcmp KCMP_FILE). */
+    private static boolean sameFile(int a, int b) {
+        long pid = LibC.getpid();
+        return LibC.syscall(SYS_KCMP, pid, pid, KCMP_FILE, a, b, 0) == 0;
+    }
+
+    private static boolean keeperHoldsEvery(int[] daemonFds, int[] keeperFds) {
+        if (daemonFds.length != keeperFds.length) {
+            return false;
+        }
+        for (int d : daemonFds) {
+            boolean found = false;
+            for (int k : keeperFds) {
+                found |= sameFile(d, k);
+            }
+            if (!found) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
+    void workersAddedAndRetiredWhileServingChangeWhatTheKeeperHolds() throws Exception {
+        Path mnt = mount("grow", 0);
+        EfuseMount mount = daemon.daemon().mount("grow");
+        assertEquals(1, keeper.held("grow").orElseThrow().fds().length);
+        assertTrue(keeperHoldsEvery(mount.deviceFds(), keeper.held("grow").orElseThrow().fds()));
+
+        AtomicInteger want = new AtomicInteger(4);
+        mount.scaleWorkers(current -> want.get(), 1, 4);
+        await("the keeper to hold the 4 workers' device files", () ->
+                keeperHoldsEvery(mount.deviceFds(), keeper.held("grow").orElseThrow().fds())
+                        && keeper.held("grow").orElseThrow().fds().length == 4);
+
+        // Retiring workers leave after their next request: keep requests coming until they are gone.
+        want.set(1);
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread load = Thread.ofPlatform().daemon(true).start(() -> {
+            for (int i = 0; !stop.get(); i++) {
+                try {
+                    Files.writeString(mnt.resolve("f" + (i % 8)), "x" + i);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        });
+        try {
+            await("the keeper to let the retired workers' device files go", () ->
+                    keeper.held("grow").orElseThrow().fds().length == 1
+                            && keeperHoldsEvery(mount.deviceFds(), keeper.held("grow").orElseThrow().fds()));
+        } finally {
+            stop.set(true);
+            load.join(BOUND);
+        }
+        assertEquals("x", Files.readString(mnt.resolve("f0")).substring(0, 1));
+    }
+
+    @Test
+    void limitsChangedOnALiveVolumeStayWhenTheNextDaemonTakesOver() throws Exception {
+        Path mnt = mount("sized", 4 << 20);
+        assertEquals(4 << 20, Files.getFileStore(mnt).getTotalSpace());
+        keeper.resize("sized", 16 << 20, 0, BOUND);
+        assertEquals(16 << 20, Files.getFileStore(mnt).getTotalSpace(), "the live mount grew");
+
+        long connection = MountTable.find(mnt).orElseThrow().minor();
+        standby = DaemonThread.start(socket);
+        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+        daemon.close();
+        daemon = standby;
+        standby = null;
+        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
+        assertEquals(16 << 20, Files.getFileStore(mnt).getTotalSpace(), "the new daemon enforces the new size");
+        Files.write(mnt.resolve("big"), new byte[8 << 20]);
+        assertEquals(8 << 20, Files.size(mnt.resolve("big")));
+    }
+
+    @Test
+    void aDaemonOfProtocolVersionOneIsToldThatItCannotResize() throws Exception {
+        try (SeqpacketSocket old = SeqpacketSocket.connect(socket)) {
+            // What a version 1 daemon says: no protocol field in its HELLO.
+            old.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "4242", "volumes", "").encode(), new int[0]);
+            int fd = Syscalls.open(Path.of("/dev/null"), io.efuse.csi.sys.LinuxConstants.O_RDWR, 0);
+            try {
+                KeeperMessage hold = KeeperMessage.of(KeeperMessage.Type.HOLD, "volume", "old", "mountPoint",
+                        dir.toString(), "stateDir", dir.resolve("state/old").toString()).withFds(new int[] {fd});
+                old.send(hold.encode(), hold.fds());
+            } finally {
+                Syscalls.close(fd);
+            }
+            await("the keeper to hold the old daemon's volume", () -> keeper.held("old").isPresent());
+            IOException e = assertThrows(IOException.class, () -> keeper.resize("old", 1 << 30, 0, BOUND));
+            assertTrue(e.getMessage().contains("protocol 1") && e.getMessage().contains("upgrade efuse-csi fsd"),
+                    e.getMessage());
+        } finally {
+            keeper.close();
+            keeper = null;
+        }
+    }
+
+    @Test
+    void messagesCarryTheVersionOfTheirTypeSoThatVersionOnePeersReadTheOldOnes() throws Exception {
+        byte[] hold = KeeperMessage.of(KeeperMessage.Type.HOLD, "volume", "v").encode();
+        assertEquals(1, ((hold[4] & 0xff) << 8) | (hold[5] & 0xff), "HOLD is a version 1 message");
+        byte[] resize = KeeperMessage.of(KeeperMessage.Type.RESIZE, "volume", "v", "maxBytes", "1").encode();
+        assertEquals(2, ((resize[4] & 0xff) << 8) | (resize[5] & 0xff), "RESIZE came with version 2");
+        assertEquals(KeeperMessage.Type.RESIZE, KeeperMessage.decode(resize, new int[0]).type());
+        // A RESIZE that claims version 1 is not a message of version 1.
+        resize[5] = 1;
+        IOException e = assertThrows(IOException.class, () -> KeeperMessage.decode(resize, new int[0]));
+        assertTrue(e.getMessage().contains("unknown fd keeper message type"), e.getMessage());
+    }
+}
