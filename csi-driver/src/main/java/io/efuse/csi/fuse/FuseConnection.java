@@ -28,6 +28,14 @@ public final class FuseConnection {
         this.connectionId = connectionId;
     }
 
+    /**
+     * A connection with these INIT flags and no device, to drive a filesystem without a kernel: its ioctls fail
+     * with EBADF.
+     */
+    public static FuseConnection unbound(int minor, long flags) {
+        return new FuseConnection(-1, minor, flags, FuseAbi.MAX_WRITE, -1);
+    }
+
     public int minor() { return minor; }
     /** The INIT flags both sides agreed on (flags2 in the upper 32 bits). */
     public long flags() { return flags; }
