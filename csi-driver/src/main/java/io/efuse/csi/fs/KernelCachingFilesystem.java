@@ -52,8 +52,10 @@ final class KernelCachingFilesystem implements FuseFilesystem {
     private final KernelCacheMode mode;
     private final Loader loader;
     private final String volume;
-    /** Passthrough opens for writing, by file handle, and their node. */
-    private final ConcurrentHashMap<Long, Long> bypassingWriters = new ConcurrentHashMap<>();
+    /** Passthrough opens, by file handle: their node, and whether they write. */
+    private final ConcurrentHashMap<Long, BypassingOpen> bypassingOpens = new ConcurrentHashMap<>();
+
+    private record BypassingOpen(long node, boolean writes) {}
     private volatile KernelCache cache = KernelCache.NONE;
     private volatile String status = "not started";
     private volatile boolean attached;
@@ -283,11 +285,18 @@ final class KernelCachingFilesystem implements FuseFilesystem {
         return (openFlags & O_ACCMODE) != O_RDONLY || (openFlags & O_TRUNC) != 0;
     }
 
-    /** An open for writing with passthrough: the kernel writes to the backing file without the daemon. */
+    /**
+     * An open with passthrough: the kernel reads and writes the backing file without the daemon. A writer keeps
+     * the node unserved until its release; a reader may move the backing file's atime, so its release makes the
+     * node's attributes stale too.
+     */
     private void openedFile(KernelCache c, FuseReply rp, int openOutOff, long node, int openFlags) {
-        if ((rp.getU32(openOutOff + OpenOut.OPEN_FLAGS) & FuseAbi.FOPEN_PASSTHROUGH) != 0 && writes(openFlags)) {
-            c.bypassingWriterOpened(node);
-            bypassingWriters.put(rp.getU64(openOutOff + OpenOut.FH), node);
+        if ((rp.getU32(openOutOff + OpenOut.OPEN_FLAGS) & FuseAbi.FOPEN_PASSTHROUGH) != 0) {
+            boolean writer = writes(openFlags);
+            if (writer) {
+                c.bypassingWriterOpened(node);
+            }
+            bypassingOpens.put(rp.getU64(openOutOff + OpenOut.FH), new BypassingOpen(node, writer));
         }
     }
 
@@ -360,11 +369,13 @@ final class KernelCachingFilesystem implements FuseFilesystem {
 
     @Override
     public int release(FuseRequest rq, FuseReply rp) {
-        Long writer = bypassingWriters.remove(rq.u64(ReleaseIn.FH));
+        BypassingOpen open = bypassingOpens.remove(rq.u64(ReleaseIn.FH));
         int err = fs.release(rq, rp);
-        if (writer != null) {
+        if (open != null && open.writes()) {
             // The last writes through the backing file are done: size and times are the backing file's again.
-            cache.bypassingWriterClosed(writer);
+            cache.bypassingWriterClosed(open.node());
+        } else if (open != null) {
+            cache.changed(KernelCache.NO_FILL, open.node());
         }
         return err;
     }

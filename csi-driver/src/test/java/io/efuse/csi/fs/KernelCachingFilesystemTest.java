@@ -238,11 +238,13 @@ class KernelCachingFilesystemTest {
     }
 
     @Test
-    void aReadOnlyPassthroughOpenChangesNothing() {
+    void aReadOnlyPassthroughOpenIsServedUntilItsReleaseMayHaveMovedTheAtime() {
         KernelCachingFilesystem fs = withHook();
         send(fs, FuseOpcode.GETATTR, FILE, new byte[16]);
         send(fs, FuseOpcode.OPEN, FILE, args(OpenIn.SIZE, b -> b.putInt(OpenIn.FLAGS, LinuxConstants.O_RDONLY)));
         assertEquals(Optional.of(10L), sizeServed(FILE));
+        send(fs, FuseOpcode.RELEASE, FILE, args(ReleaseIn.SIZE, b -> b.putLong(ReleaseIn.FH, 77)));
+        assertEquals(Optional.empty(), sizeServed(FILE));
     }
 
     @Test
