@@ -1,11 +1,14 @@
 /*
- * The stat loop of the JVM VM test: stats DIR/f0 … DIR/f<COUNT-1> PASSES times and checks every result
- * against the size each file was made with (i % 97 bytes), so that a wrong answer from the kernel's cache
- * is seen, not only a missing one. Prints "stats N wrong W failed F us_per_stat X"; exits 1 on any
- * wrong or failed stat.
+ * The loops of the JVM VM test: stats (or reads) DIR/f0 … DIR/f<COUNT-1> PASSES times and checks every
+ * result against what each file was made with (i % 97 bytes, all 'x'), so that a wrong answer from the
+ * kernel's cache is seen, not only a missing one. Prints "stats N wrong W failed F us_per_stat X"; exits 1
+ * on any wrong or failed operation.
  *
- *   statloop make DIR COUNT           create the files (in the backing directory)
- *   statloop stat DIR COUNT PASSES    the loop (through the mount)
+ *   statloop make DIR COUNT              create the files (in the backing directory)
+ *   statloop stat DIR COUNT PASSES       stat each file (through the mount)
+ *   statloop read DIR COUNT PASSES       read each file whole, its page cache dropped first (so that
+ *                                        every pass asks FUSE, without evicting the inode)
+ *   statloop missing DIR COUNT PASSES    stat DIR/missing<i>, which must not exist
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,9 +34,8 @@ int main(int argc, char **argv)
 	long count, passes = 1, wrong = 0, failed = 0, stats = 0;
 	double start;
 
-	if (argc < 4 || (strcmp(argv[1], "make") && strcmp(argv[1], "stat")) ||
-	    (!strcmp(argv[1], "stat") && argc != 5)) {
-		fprintf(stderr, "usage: statloop make DIR COUNT | statloop stat DIR COUNT PASSES\n");
+	if (argc < 4 || (strcmp(argv[1], "make") && argc != 5)) {
+		fprintf(stderr, "usage: statloop make DIR COUNT | statloop stat|read|missing DIR COUNT PASSES\n");
 		return 2;
 	}
 	count = strtol(argv[3], NULL, 10);
@@ -42,8 +44,11 @@ int main(int argc, char **argv)
 			int fd;
 
 			snprintf(path, sizeof(path), "%s/f%ld", argv[2], i);
+			char content[97];
+
+			memset(content, 'x', sizeof(content));
 			fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-			if (fd < 0 || ftruncate(fd, i % 97) || close(fd)) {
+			if (fd < 0 || write(fd, content, i % 97) != i % 97 || close(fd)) {
 				fprintf(stderr, "statloop: %s: %s\n", path, strerror(errno));
 				return 1;
 			}
@@ -56,8 +61,30 @@ int main(int argc, char **argv)
 		for (long i = 0; i < count; i++) {
 			struct stat st;
 
-			snprintf(path, sizeof(path), "%s/f%ld", argv[2], i);
 			stats++;
+			if (!strcmp(argv[1], "missing")) {
+				snprintf(path, sizeof(path), "%s/missing%ld", argv[2], i);
+				if (!stat(path, &st) || errno != ENOENT)
+					wrong++;
+				continue;
+			}
+			snprintf(path, sizeof(path), "%s/f%ld", argv[2], i);
+			if (!strcmp(argv[1], "read")) {
+				char buf[256];
+				ssize_t n;
+				int fd = open(path, O_RDONLY);
+
+				if (fd < 0) {
+					failed++;
+					continue;
+				}
+				posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+				n = read(fd, buf, sizeof(buf));
+				close(fd);
+				if (n != i % 97 || (n > 0 && (buf[0] != 'x' || buf[n - 1] != 'x')))
+					wrong++;
+				continue;
+			}
 			if (stat(path, &st)) {
 				failed++;
 			} else if (!S_ISREG(st.st_mode) || st.st_size != i % 97) {
