@@ -132,8 +132,8 @@ rc=$?
 line kernel_cache_daemon_unmounts $s "$(ms "$t" "$(now)")" "exit $rc; $(grep -E 'answered in the kernel|requests served' /tmp/kc-daemon.log | sed 's/.*INFO //' | tr '\n' ' ')"
 
 # READ from the program's data map: on the classic tier (with passthrough, reads never reach FUSE), read 500 small
-# files, then read them again with their page cache dropped (not with drop_caches: evicting the inodes makes the
-# kernel FORGET them, and a forgotten node's data is deleted): the second pass must be answered in the kernel,
+# files with O_DIRECT (every read asks FUSE; dropping caches instead would evict the inodes, the kernel would
+# FORGET them and a forgotten node's data is deleted), then again: the second pass must be answered in the kernel,
 # and be right.
 port=9812
 t=$(now)
@@ -151,6 +151,6 @@ out=$(bounded "$build/test/statloop" read $vol/d 500 1); rc=$?
 snapshot=$(scrape)
 drd=$(( $(metric efuse_fuse_daemon_requests op=READ) - rd0 )) drh=$(( $(metric efuse_kernel_cache_requests op=READ outcome=hit) - rh0 ))
 ok=FAIL; [ $rc -eq 0 ] && [ $drh -gt 400 ] && [ $drd -eq 0 ] && ok=PASS
-line reads_served_in_kernel $ok "$(ms "$t" "$(now)")" "500 small files read again, page cache dropped (classic tier): $drh READs answered in the kernel, $drd reached the daemon; $out"
+line reads_served_in_kernel $ok "$(ms "$t" "$(now)")" "500 small files read again with O_DIRECT (classic tier): $drh READs answered in the kernel, $drd reached the daemon; $out"
 "$repo/bin/efuse-csi" umount $vol > /dev/null 2>&1
 wait $daemon

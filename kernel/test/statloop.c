@@ -6,8 +6,8 @@
  *
  *   statloop make DIR COUNT              create the files (in the backing directory)
  *   statloop stat DIR COUNT PASSES       stat each file (through the mount)
- *   statloop read DIR COUNT PASSES       read each file whole, its page cache dropped first (so that
- *                                        every pass asks FUSE, without evicting the inode)
+ *   statloop read DIR COUNT PASSES       read each file whole with O_DIRECT (so that every pass asks
+ *                                        FUSE, without evicting the inode)
  *   statloop missing DIR COUNT PASSES    stat DIR/missing<i>, which must not exist
  */
 #define _GNU_SOURCE
@@ -70,16 +70,17 @@ int main(int argc, char **argv)
 			}
 			snprintf(path, sizeof(path), "%s/f%ld", argv[2], i);
 			if (!strcmp(argv[1], "read")) {
-				char buf[256];
+				static char *buf;
 				ssize_t n;
-				int fd = open(path, O_RDONLY);
+				int fd = open(path, O_RDONLY | O_DIRECT);
 
+				if (!buf && posix_memalign((void **)&buf, 4096, 4096))
+					return 1;
 				if (fd < 0) {
 					failed++;
 					continue;
 				}
-				posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-				n = read(fd, buf, sizeof(buf));
+				n = read(fd, buf, 4096);
 				close(fd);
 				if (n != i % 97 || (n > 0 && (buf[0] != 'x' || buf[n - 1] != 'x')))
 					wrong++;
