@@ -18,7 +18,7 @@ fi
 mkdir -p /tmp/backing /tmp/vol
 echo hello > /tmp/backing/greeting
 t=$(now)
-"$repo/bin/efuse-csi" mount --backing /tmp/backing /tmp/vol --timeout 0 > /tmp/daemon.log 2>&1 &
+"$repo/bin/efuse-csi" mount --backing /tmp/backing /tmp/vol --timeout 0 --kernel-cache off > /tmp/daemon.log 2>&1 &
 daemon=$!
 i=0
 while ! grep -qs " /tmp/vol fuse" /proc/mounts; do
@@ -28,6 +28,8 @@ if ! grep -qs " /tmp/vol fuse" /proc/mounts; then
   line daemon_mounts FAIL "$(ms "$t" "$(now)")" "no mount: $(tail -5 /tmp/daemon.log | tr '\n' ' ')"; exit 0
 fi
 line daemon_mounts PASS "$(ms "$t" "$(now)")" "efuse-csi mount up: $(head -3 /tmp/daemon.log | tr '\n' ' ')"
+grep -q "in-kernel cache off" /tmp/daemon.log && s=PASS || s=FAIL
+line kernel_cache_off_is_honoured $s 0 "$(grep -m1 'in-kernel cache' /tmp/daemon.log)"
 
 t=$(now)
 ok=PASS msg=""

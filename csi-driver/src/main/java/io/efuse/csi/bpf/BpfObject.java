@@ -120,6 +120,20 @@ public final class BpfObject implements AutoCloseable {
                     () -> libbpf.lib().bpf_map__set_max_entries(map, maxEntries));
         }
 
+        /**
+         * Registers a loaded struct_ops map's programs as its value. For a plain {@code .struct_ops} map the
+         * kernel type decides where it takes effect (the eFuse kernel: an ioctl on a FUSE connection); closing
+         * the link clears the value.
+         */
+        public BpfLink attachStructOps() {
+            if (!loaded) {
+                throw new IllegalStateException("BPF object " + name + " is not loaded");
+            }
+            Pointer link = libbpf.callPointer("set struct_ops value of map", name + "/" + name(),
+                    () -> libbpf.lib().bpf_map__attach_struct_ops(map));
+            return new BpfLink(libbpf, name + "/" + name(), link);
+        }
+
         /** A view over the loaded map; it borrows the object's fd and dies with the object. */
         public BpfMap view() {
             if (!loaded) {

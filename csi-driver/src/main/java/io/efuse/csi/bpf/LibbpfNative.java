@@ -82,6 +82,9 @@ public interface LibbpfNative extends Library {
 
     int bpf_map__set_pin_path(Pointer map, String path);
 
+    /** Sets the value of a loaded struct_ops map (its programs); null with errno on failure. */
+    Pointer bpf_map__attach_struct_ops(Pointer map);
+
     int bpf_link__pin(Pointer link, String path);
 
     int bpf_link__unpin(Pointer link);

@@ -1,7 +1,11 @@
 package io.efuse.csi.cli;
 
 import io.efuse.csi.bpf.BpfHost;
+import io.efuse.csi.bpf.EfuseCacheCounters;
 import io.efuse.csi.fs.EfuseMount;
+import io.efuse.csi.fuse.FuseOpcode;
+import io.efuse.csi.fs.KernelCacheMode;
+import io.efuse.csi.fs.KernelCacheOptions;
 import io.efuse.csi.fs.MountException;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Queues;
@@ -65,6 +69,17 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--create", description = "Create the backing directory and mount point if missing.")
     boolean create;
 
+    @Option(names = "--kernel-cache", defaultValue = "auto", paramLabel = "MODE",
+            description = "In-kernel cache of the efuse tier: auto (an eBPF program answers LOOKUP, GETATTR and READ"
+                    + " from maps the daemon keeps, when the kernel offers the eFuse hook) or off"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String kernelCache;
+
+    @Option(names = "--kernel-cache-program", paramLabel = "FILE",
+            description = "The cache program (efuse_cache.bpf.o from `make -C kernel bpf`); default: the one"
+                    + " this build carries, if any.")
+    Path kernelCacheProgram;
+
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
             description = "Serve Prometheus metrics of this volume here (e.g. :9810); default: none.")
     String metricsAddress;
@@ -103,9 +118,11 @@ final class MountCommand implements Callable<Integer> {
         }
         Tier t;
         Queues q;
+        KernelCacheMode kc;
         try {
             t = Tier.parse(tier);
             q = Queues.parse(queues);
+            kc = KernelCacheMode.parse(kernelCache);
         } catch (IllegalArgumentException e) {
             System.err.println("efuse-csi mount: " + e.getMessage());
             return ExitCodes.USAGE;
@@ -143,7 +160,7 @@ final class MountCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(hook);
             EfuseMount mount;
             try {
-                mount = EfuseMount.mount(options);
+                mount = EfuseMount.mount(options, new KernelCacheOptions(kc, kernelCacheProgram));
             } catch (IOException | RuntimeException e) {
                 Runtime.getRuntime().removeShutdownHook(hook);
                 throw e;
@@ -173,10 +190,22 @@ final class MountCommand implements Callable<Integer> {
                         public long passthroughOpenFiles() {
                             return mount.stats().passthroughOpenFiles();
                         }
+
+                        @Override
+                        public long daemonRequests(String opcode) {
+                            int op = FuseOpcode.byName(opcode);
+                            return op < 0 ? 0 : mount.requests(op);
+                        }
+
+                        @Override
+                        public EfuseCacheCounters kernelCacheAnswers() {
+                            return mount.kernelCacheCounters();
+                        }
                     }));
             System.err.printf("efuse-csi: %s mounted at %s (backing %s): FUSE 7.%d, tier=%s, queues=%s, workers=%d%n",
                     options.fsName(), mount.mountPoint(), backing.toAbsolutePath(), mount.protocolMinor(),
                     mount.tier().label(), mount.queues().label(), mount.stats().workers());
+            System.err.printf("efuse-csi: in-kernel cache %s%n", mount.kernelCacheStatus());
             mount.awaitUnmount();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
@@ -184,6 +213,11 @@ final class MountCommand implements Callable<Integer> {
                 closeQuietly(telemetryRef.get());
             } catch (IllegalStateException shuttingDown) {
                 // the hook is running: the signal path unmounts and closes the telemetry
+            }
+            if (mount.kernelCacheAttached()) {
+                EfuseCacheCounters k = mount.kernelCacheCounters();
+                System.err.printf("efuse-csi: answered in the kernel: LOOKUP %s; GETATTR %s; READ %s%n", k.lookup(),
+                        k.getattr(), k.read());
             }
             System.err.println("efuse-csi: " + mount.mountPoint() + " unmounted");
             return ExitCodes.OK;

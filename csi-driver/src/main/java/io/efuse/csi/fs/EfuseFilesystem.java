@@ -824,6 +824,29 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return new long[] {sx.getLong(WorkerScratch.STATX + 32), ctimeMs};
     }
 
+    /** The node id the kernel knows for name in parent, or 0 if it knows none (or there is no such name). */
+    long nodeIdNamed(FuseRequest rq, long parent, long nameAddress) {
+        Inode p = inodes.get(parent);
+        if (p == null || p.fd < 0) {
+            return 0;
+        }
+        int fd = LibC.openat(p.fd, nameAddress, PATH_FLAGS, 0);
+        if (fd < 0) {
+            return 0;
+        }
+        WorkerScratch s = scratch(rq);
+        int r = LibC.statx(fd, s.empty(), STATX_FLAGS, STATX_BASIC_STATS, s.statx2());
+        LibC.close(fd);
+        if (r < 0) {
+            return 0;
+        }
+        ByteBuffer sx = s.buf;
+        long dev = ((long) sx.getInt(WorkerScratch.STATX2 + 136) << 32)
+                | (sx.getInt(WorkerScratch.STATX2 + 140) & 0xffffffffL);
+        Inode n = inodes.find(dev, sx.getLong(WorkerScratch.STATX2 + 32));
+        return n == null ? 0 : n.nodeId;
+    }
+
     private int openFlagsFor(int flags) {
         // O_DIRECT is applied to the backing descriptor only if it goes passthrough (putOpenOut): the
         // daemon's own reads land at an unaligned offset of its reply buffer.

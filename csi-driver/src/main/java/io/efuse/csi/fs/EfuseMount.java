@@ -29,24 +29,39 @@ public final class EfuseMount implements AutoCloseable {
     private volatile MountOptions options;
     private final EfuseFilesystem fs;
     private final FuseSession session;
+    private final KernelCachingFilesystem kernelCache;
     /** Where the volume's recoverable state lives (null: the mount dies with this process). */
     private final VolumeState state;
 
-    private EfuseMount(MountOptions options, EfuseFilesystem fs, FuseSession session, VolumeState state) {
+    private EfuseMount(MountOptions options, EfuseFilesystem fs, FuseSession session, VolumeState state,
+            KernelCachingFilesystem kernelCache) {
         this.options = options;
         this.fs = fs;
         this.session = session;
         this.state = state;
+        this.kernelCache = kernelCache;
+    }
+
+    /** Serves fs through the in-kernel cache chosen at INIT (none unless the kernel offers the eFuse hook). */
+    private static KernelCachingFilesystem withKernelCache(FuseFilesystem served, EfuseFilesystem fs,
+            MountOptions options, KernelCacheOptions kernelCache) {
+        return new KernelCachingFilesystem(served, fs::nodeIdNamed, kernelCache.mode(), kernelCache::attach,
+                options.mountPoint().toString());
     }
 
     /** Mounts and returns once the kernel has negotiated INIT and requests are being served. */
     public static EfuseMount mount(MountOptions options) throws IOException {
-        return mount(options, UringQueues.ENABLE_URING);
+        return mount(options, KernelCacheOptions.AUTO);
+    }
+
+    /** As {@link #mount(MountOptions)}, with the in-kernel cache as kernelCache says. */
+    public static EfuseMount mount(MountOptions options, KernelCacheOptions kernelCache) throws IOException {
+        return mount(options, UringQueues.ENABLE_URING, null, kernelCache);
     }
 
     /** As {@link #mount(MountOptions)}, reading the fuse module's enable_uring switch from enableUring. */
     static EfuseMount mount(MountOptions options, Path enableUring) throws IOException {
-        return mount(options, enableUring, null);
+        return mount(options, enableUring, null, KernelCacheOptions.AUTO);
     }
 
     /**
@@ -62,7 +77,7 @@ public final class EfuseMount implements AutoCloseable {
         MountOptions dev = new MountOptions(options.backing(), options.mountPoint(), options.tier(), options.workers(),
                 options.entryTimeout(), options.attrTimeout(), options.writebackCache(), options.readOnly(),
                 options.maxBytes(), options.maxInodes(), options.fsName(), Queues.DEV);
-        return mount(dev, UringQueues.ENABLE_URING, stateDir);
+        return mount(dev, UringQueues.ENABLE_URING, stateDir, KernelCacheOptions.AUTO);
     }
 
     /**
@@ -102,13 +117,15 @@ public final class EfuseMount implements AutoCloseable {
         boolean wantPassthrough = options.tier() != Tier.CLASSIC;
         FuseSession.Options so = new FuseSession.Options(options.fsName(), "efuse", deviceFds.length,
                 options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()));
-        FuseSession fuse = FuseSession.adopt(options.mountPoint(), new ReplaySafeFilesystem(fs, state), so, deviceFds,
+        KernelCachingFilesystem served = withKernelCache(new ReplaySafeFilesystem(fs, state), fs, options,
+                KernelCacheOptions.AUTO);
+        FuseSession fuse = FuseSession.adopt(options.mountPoint(), served, so, deviceFds,
                 session.init(), session.connectionId());
         long t3 = System.nanoTime();
         System.err.printf("efuse-csi: takeover of %s: state %d ms (journal %d kB), session file %d ms, serving %d ms%n",
                 options.mountPoint(), (t1 - t0) / 1_000_000, state.journalSize() / 1024, (t2 - t1) / 1_000_000,
                 (t3 - t2) / 1_000_000);
-        return new EfuseMount(options, fs, fuse, state);
+        return new EfuseMount(options, fs, fuse, state, served);
     }
 
     /**
@@ -194,7 +211,8 @@ public final class EfuseMount implements AutoCloseable {
         return stopped;
     }
 
-    private static EfuseMount mount(MountOptions options, Path enableUring, Path stateDir) throws IOException {
+    private static EfuseMount mount(MountOptions options, Path enableUring, Path stateDir,
+            KernelCacheOptions kernelCache) throws IOException {
         Path backing = options.backing().toAbsolutePath().normalize();
         Path mountPoint = options.mountPoint().toAbsolutePath().normalize();
         if (!Files.isDirectory(backing)) {
@@ -240,6 +258,7 @@ public final class EfuseMount implements AutoCloseable {
             fs.recoverable(state);
             served = new ReplaySafeFilesystem(fs, state);
         }
+        KernelCachingFilesystem cached = withKernelCache(served, fs, options, kernelCache);
         boolean wantPassthrough = options.tier() != Tier.CLASSIC;
         UringQueues uring = switch (options.queues()) {
             case AUTO -> UringQueues.auto();
@@ -251,7 +270,7 @@ public final class EfuseMount implements AutoCloseable {
                 uring.withEnableSwitch(enableUring));
         FuseSession session;
         try {
-            session = FuseSession.mount(mountPoint, served, so);
+            session = FuseSession.mount(mountPoint, cached, so);
         } catch (UringUnavailableException e) {
             fs.destroy();
             throw new MountException(MountException.Reason.QUEUES_UNAVAILABLE, "--queues uring: " + e.getMessage(), e);
@@ -269,7 +288,7 @@ public final class EfuseMount implements AutoCloseable {
         if (state != null) {
             state.saveSession(options, session.negotiated(), session.connection().connectionId());
         }
-        EfuseMount m = new EfuseMount(options, fs, session, state);
+        EfuseMount m = new EfuseMount(options, fs, session, state, cached);
         if (options.tier() == Tier.PASSTHROUGH && !fs.passthroughActive()) {
             m.close();
             throw new MountException(MountException.Reason.TIER_UNAVAILABLE,
@@ -358,6 +377,7 @@ public final class EfuseMount implements AutoCloseable {
         String rel = relativePath.replaceAll("^/+", "");
         FuseNotifier notifier = session.notifier();
         if (rel.isEmpty() || rel.equals(".")) {
+            kernelCache.changedBehind(1);
             notifier.invalidateInode(1, 0, 0);
             return;
         }
@@ -368,6 +388,7 @@ public final class EfuseMount implements AutoCloseable {
                 Statx st = Syscalls.fstatx(fd);
                 long node = fs.nodeIdOf(((long) st.devMajor() << 32) | (st.devMinor() & 0xffffffffL), st.ino());
                 if (node != 0) {
+                    kernelCache.changedBehind(node);
                     notifier.invalidateInode(node, 0, 0);
                 }
             } finally {
@@ -393,6 +414,7 @@ public final class EfuseMount implements AutoCloseable {
             }
         }
         if (parent != 0) {
+            kernelCache.changedBehind(parent);
             notifier.invalidateEntry(parent, name);
         }
     }
@@ -416,6 +438,21 @@ public final class EfuseMount implements AutoCloseable {
         }
         return new Stats(tier(), session.workerCount(), fs.nodeCount(), fs.nodeDescriptors(), fs.passthroughOpenFiles(),
                 fs.passthroughOpenedTotal(), byOp);
+    }
+
+    /** Whether the in-kernel cache is active on this mount, and if not, why. */
+    public String kernelCacheStatus() {
+        return kernelCache.status();
+    }
+
+    /** Whether a cache program was attached at INIT (it stays so until the session ends or a map fails). */
+    public boolean kernelCacheAttached() {
+        return kernelCache.attached();
+    }
+
+    /** What the in-kernel cache answered since the mount (zero without one). */
+    public io.efuse.csi.bpf.EfuseCacheCounters kernelCacheCounters() {
+        return kernelCache.counters();
     }
 
     /** Requests served for one opcode (e.g. {@link FuseOpcode#GETATTR}) since the mount. */

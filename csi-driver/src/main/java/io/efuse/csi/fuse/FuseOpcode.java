@@ -76,4 +76,14 @@ public final class FuseOpcode {
     public static String name(int opcode) {
         return opcode >= 0 && opcode < LIMIT && NAMES[opcode] != null ? NAMES[opcode] : "OPCODE_" + opcode;
     }
+
+    /** The opcode of a FUSE name (e.g. "LOOKUP"); -1 if there is none. */
+    public static int byName(String name) {
+        for (int i = 0; i < LIMIT; i++) {
+            if (name.equals(NAMES[i])) {
+                return i;
+            }
+        }
+        return -1;
+    }
 }

@@ -72,6 +72,11 @@ public final class FuseReply {
         }
     }
 
+    /** Copies n payload bytes from off into dst (reading back what an operation answered). */
+    public void copyTo(int off, byte[] dst, int n) {
+        payload.get(payloadBase + off, dst, 0, n);
+    }
+
     public void copyFrom(ByteBuffer src, int srcPos, int off, int n) {
         payload.put(payloadBase + off, src, srcPos, n);
     }

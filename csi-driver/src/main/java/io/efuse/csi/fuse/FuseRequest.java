@@ -148,6 +148,16 @@ public final class FuseRequest {
         return new String(b, StandardCharsets.UTF_8);
     }
 
+    /** The bytes of the NUL-terminated string at in-arg offset off, without the NUL (allocates). */
+    public byte[] bytes(int off) {
+        int n = stringLength(off);
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = byteAt(off + i);
+        }
+        return b;
+    }
+
     /** True if the name at off is "." or "..": such names must never be resolved against the backing dir. */
     public boolean isDotOrDotDot(int off) {
         if (off >= argLength || byteAt(off) != '.') {

@@ -55,6 +55,11 @@ public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCach
         if ((flags & FuseAbi.INIT_EXT) == 0) {
             flags &= 0xffffffffL;
         }
+        // The eFuse kernel's bit is only an announcement (attaching a program is the opt-in), echoed so that
+        // the connection's flags say what the kernel can do.
+        if ((flags & FuseAbi.INIT_EXT) != 0) {
+            flags |= kernelFlags & EfuseKernelAbi.EFUSE;
+        }
         boolean passthrough = (flags & FuseAbi.PASSTHROUGH) != 0;
         if (wantWritebackCache && !passthrough && (kernelFlags & FuseAbi.WRITEBACK_CACHE) != 0) {
             flags |= FuseAbi.WRITEBACK_CACHE;

@@ -67,6 +67,17 @@ class InitNegotiationTest {
     }
 
     @Test
+    void theEfuseKernelsAnnouncementIsKeptInTheConnectionsFlags() {
+        long offered = (ALL_7_45 & ~FuseAbi.OVER_IO_URING) | EfuseKernelAbi.EFUSE;
+        assertTrue(has(PASSTHROUGH.negotiate(7, 41, offered, 131072), EfuseKernelAbi.EFUSE));
+        assertTrue(!has(PASSTHROUGH.negotiate(7, 41, ALL_7_45, 131072), EfuseKernelAbi.EFUSE),
+                "a kernel that does not offer the hook never looks as if it did");
+        // Without INIT_EXT the kernel cannot have sent flags2, so a stray high bit means nothing.
+        long withoutExt = (ALL_7_31 | EfuseKernelAbi.EFUSE);
+        assertEquals(0, PASSTHROUGH.negotiate(7, 31, withoutExt, 131072).flags() >>> 32);
+    }
+
+    @Test
     void theNewestKernelIsAnsweredWithTheNewestMinorWeSpeak() {
         assertEquals(45, PASSTHROUGH.negotiate(7, 45, ALL_7_45, 131072).minor());
         assertEquals(FuseAbi.MAX_MINOR, PASSTHROUGH.negotiate(7, 99, ALL_7_45, 131072).minor());
