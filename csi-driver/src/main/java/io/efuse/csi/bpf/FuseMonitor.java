@@ -43,6 +43,7 @@ public final class FuseMonitor implements AutoCloseable {
     private final MapView<Integer, Long> lossCounters;
     private final BpfMap config;
     private final BpfMap slowRequests;
+    private final BpfMap inflight;
     private final List<BpfMap> owned;
     private final int cpus;
 
@@ -57,6 +58,7 @@ public final class FuseMonitor implements AutoCloseable {
             this.lossCounters = new MapView<>(open("loss_counters"), MapCodec.U32, MapCodec.U64);
             this.config = open("monitor_config");
             this.slowRequests = open("slow_requests");
+            this.inflight = open("inflight");
             this.cpus = libbpf.numPossibleCpus();
         } catch (RuntimeException e) {
             close();
@@ -262,6 +264,27 @@ public final class FuseMonitor implements AutoCloseable {
     }
 
     /** Live load of one connection; empty before its first request. */
+    /**
+     * Drops what the maps keep for a connection id. The kernel reuses an id once its connection is gone, and
+     * the old connection's figures (requests it never ended because it was aborted, counted in flight for
+     * ever) would otherwise be read as the new one's load. Call it for a connection just mounted, never for
+     * one that a restarted daemon adopts: that one's requests in flight are real.
+     */
+    public void forgetConnection(int connection) {
+        connectionLoad.remove(connection);
+        for (FuseOpKey k : requestStats.entries((a, b) -> a).keySet()) {
+            if (k.connection() == connection) {
+                requestStats.remove(k);
+            }
+        }
+        for (byte[] key : inflight.keys()) {
+            // struct inflight_key starts with the connection id (u32, host order)
+            if (java.nio.ByteBuffer.wrap(key).order(java.nio.ByteOrder.nativeOrder()).getInt(0) == connection) {
+                inflight.delete(key);
+            }
+        }
+    }
+
     public java.util.Optional<ConnectionLoad> connectionLoad(int connection) {
         return connectionLoad.get(connection).map(l -> l.withConnection(connection));
     }

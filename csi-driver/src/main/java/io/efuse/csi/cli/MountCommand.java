@@ -176,6 +176,7 @@ final class MountCommand implements Callable<Integer> {
             if (max < min) {
                 throw new IllegalArgumentException("--max-workers " + max + " is below --workers " + min);
             }
+            telemetry.connectionMounted((int) mount.connectionId());
             if (max > min) {
                 mount.scaleWorkers(telemetry.workerAdvisor((int) mount.connectionId(), min, max), min, max);
             }

@@ -14,6 +14,7 @@ import java.util.Optional;
  * mounted volumes, and optionally the Prometheus endpoint.
  */
 public final class NodeTelemetry implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(NodeTelemetry.class.getName());
 
     private final NodeMonitor monitor;
     private final MetricsRegistry registry;
@@ -74,6 +75,18 @@ public final class NodeTelemetry implements AutoCloseable {
     public WorkerAdvisor workerAdvisor(int connection, int minWorkers, int maxWorkers) {
         return monitor.monitor().<WorkerAdvisor>map(m -> new LoadAwareWorkers(m, connection,
                 new WorkerScaler(minWorkers, maxWorkers))).orElse(WorkerAdvisor.FIXED);
+    }
+
+    /** A connection was just mounted: figures the monitor kept for an earlier one with the same id are dropped. */
+    public void connectionMounted(int connection) {
+        monitor.monitor().ifPresent(m -> {
+            try {
+                m.forgetConnection(connection);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "clearing the monitor's figures of connection " + connection
+                        + ": " + e.getMessage());
+            }
+        });
     }
 
     /**

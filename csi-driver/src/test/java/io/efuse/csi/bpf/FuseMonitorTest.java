@@ -255,4 +255,34 @@ class FuseMonitorTest {
         return after.getOrDefault(k, FuseOpStats.ZERO).minus(before.getOrDefault(k, FuseOpStats.ZERO));
     }
 
+
+    @Test
+    void figuresLeftByAnEarlierConnectionWithTheSameIdAreDropped() throws Exception {
+        try (FuseMonitor monitor = FuseMonitor.attach(host); TestFuseMount mount = TestFuseMount.mount(dir)) {
+            int conn = mount.connectionId();
+            Files.write(mount.mountPoint.resolve("f"), new byte[10]);
+            assertTrue(monitor.connectionLoad(conn).isPresent(), "the mount's requests were counted");
+            // What an aborted connection with this id leaves: requests that never ended.
+            try (BpfMap load = BpfMap.openPinned(host.libbpf().load(), monitor.pinDir().resolve("connection_load"));
+                    BpfMap inflight = BpfMap.openPinned(host.libbpf().load(), monitor.pinDir().resolve("inflight"))) {
+                ByteBuffer stale = ByteBuffer.allocate(load.valueSize()).order(java.nio.ByteOrder.nativeOrder());
+                stale.putLong(0, 30_541).putLong(8, 40_000).putLong(16, 9_459);
+                byte[] key = ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt(0, conn).array();
+                load.update(key, stale.array(), BpfMap.BPF_ANY);
+                byte[] request = ByteBuffer.allocate(inflight.keySize()).order(java.nio.ByteOrder.nativeOrder())
+                        .putInt(0, conn).putLong(8, 987_654_321L).array();
+                inflight.update(request, new byte[inflight.valueSize()], BpfMap.BPF_ANY);
+                assertEquals(30_541, monitor.connectionLoad(conn).orElseThrow().inFlight());
+
+                monitor.forgetConnection(conn);
+
+                assertTrue(monitor.connectionLoad(conn).isEmpty());
+                assertTrue(inflight.lookup(request).isEmpty(), "the stale request is still tracked");
+                assertTrue(monitor.opStats().keySet().stream().noneMatch(k -> k.connection() == conn));
+            }
+            Files.readAllBytes(mount.mountPoint.resolve("f"));
+            Files.size(mount.mountPoint.resolve("f"));
+            assertEquals(0, monitor.connectionLoad(conn).orElseThrow().inFlight(), "idle connection, nothing in flight");
+        }
+    }
 }
