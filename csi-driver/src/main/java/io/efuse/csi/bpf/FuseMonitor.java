@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -279,7 +280,7 @@ public final class FuseMonitor implements AutoCloseable {
         }
         for (byte[] key : inflight.keys()) {
             // struct inflight_key starts with the connection id (u32, host order)
-            if (java.nio.ByteBuffer.wrap(key).order(java.nio.ByteOrder.nativeOrder()).getInt(0) == connection) {
+            if (ByteBuffer.wrap(key).order(ByteOrder.nativeOrder()).getInt(0) == connection) {
                 inflight.delete(key);
             }
         }

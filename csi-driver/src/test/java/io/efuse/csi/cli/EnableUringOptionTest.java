@@ -1,5 +1,6 @@
 package io.efuse.csi.cli;
 
+import static io.efuse.csi.cli.CliProcess.command;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,7 +8,6 @@ import io.efuse.csi.fs.UringSwitch;
 import io.efuse.csi.fuse.UringQueues;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,9 +21,7 @@ class EnableUringOptionTest {
     void theDriverTurnsTheSwitchOnBeforeServing() throws Exception {
         try (UringSwitch off = UringSwitch.set("N")) {
             Path log = tmp.resolve("log");
-            Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                    "io.efuse.csi.cli.Main", "standalone", "--enable-uring",
+            Process p = new ProcessBuilder(command("standalone", "--enable-uring",
                     "--endpoint=unix://" + tmp.resolve("csi.sock"), "--state-dir=" + tmp.resolve("state"),
                     "--backing-root=" + tmp.resolve("data"))).redirectErrorStream(true).redirectOutput(log.toFile())
                     .start();

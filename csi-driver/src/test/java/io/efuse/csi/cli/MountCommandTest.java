@@ -1,11 +1,13 @@
 package io.efuse.csi.cli;
 
+import static io.efuse.csi.cli.CliProcess.command;
+import static io.efuse.csi.cli.CliProcess.run;
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.cli.CliProcess.Result;
 import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.MountTable;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,23 +31,6 @@ class MountCommandTest {
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 
-    private static List<String> java(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "io.efuse.csi.cli.Main"));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
-
-    private record Result(int code, String stderr) {}
-
-    private static Result run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        return new Result(p.exitValue(), out);
-    }
-
     private void awaitMounted(Process p) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!MountTable.isMountPoint(mnt)) {
@@ -57,7 +42,7 @@ class MountCommandTest {
 
     @Test
     void sigtermUnmountsCleanly() throws Exception {
-        Process p = new ProcessBuilder(java("mount", "--backing", backing.toString(), mnt.toString()))
+        Process p = new ProcessBuilder(command("mount", "--backing", backing.toString(), mnt.toString()))
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("log").toFile()).start();
         try {
             awaitMounted(p);
@@ -73,12 +58,12 @@ class MountCommandTest {
 
     @Test
     void umountCommandEndsTheServingProcess() throws Exception {
-        Process p = new ProcessBuilder(java("mount", "--tier", "classic", "--backing", backing.toString(),
+        Process p = new ProcessBuilder(command("mount", "--tier", "classic", "--backing", backing.toString(),
                 mnt.toString())).redirectErrorStream(true).redirectOutput(tmp.resolve("log").toFile()).start();
         try {
             awaitMounted(p);
-            Result r = run(java("umount", mnt.toString()));
-            assertEquals(ExitCodes.OK, r.code(), r.stderr());
+            Result r = run(command("umount", mnt.toString()));
+            assertEquals(ExitCodes.OK, r.code(), r.output());
             assertTrue(p.waitFor(30, TimeUnit.SECONDS));
             assertEquals(ExitCodes.OK, p.exitValue());
             String log = Files.readString(tmp.resolve("log"));
@@ -91,23 +76,23 @@ class MountCommandTest {
 
     @Test
     void missingBackingDirectoryIsOneClearMessage() throws Exception {
-        Result r = run(java("mount", "--backing", tmp.resolve("missing").toString(), mnt.toString()));
+        Result r = run(command("mount", "--backing", tmp.resolve("missing").toString(), mnt.toString()));
         assertEquals(ExitCodes.BAD_BACKING, r.code());
-        assertTrue(r.stderr().contains("does not exist"), r.stderr());
-        assertEquals(1, r.stderr().strip().lines().count(), r.stderr());
+        assertTrue(r.output().contains("does not exist"), r.output());
+        assertEquals(1, r.output().strip().lines().count(), r.output());
     }
 
     @Test
     void busyMountPointIsOneClearMessage() throws Exception {
-        Process p = new ProcessBuilder(java("mount", "--backing", backing.toString(), mnt.toString()))
+        Process p = new ProcessBuilder(command("mount", "--backing", backing.toString(), mnt.toString()))
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("log").toFile()).start();
         try {
             awaitMounted(p);
-            Result r = run(java("mount", "--backing", backing.toString(), mnt.toString()));
+            Result r = run(command("mount", "--backing", backing.toString(), mnt.toString()));
             assertEquals(ExitCodes.BUSY, r.code());
-            assertTrue(r.stderr().contains("busy"), r.stderr());
+            assertTrue(r.output().contains("busy"), r.output());
         } finally {
-            run(java("umount", mnt.toString()));
+            run(command("umount", mnt.toString()));
             p.waitFor(30, TimeUnit.SECONDS);
             p.destroyForcibly();
         }
@@ -139,8 +124,8 @@ class MountCommandTest {
     }
 
     private static void checkNotRoot(Result r) {
-        assertEquals(ExitCodes.NOT_PERMITTED, r.code(), r.stderr());
-        assertTrue(r.stderr().contains("root"), r.stderr());
+        assertEquals(ExitCodes.NOT_PERMITTED, r.code(), r.output());
+        assertTrue(r.output().contains("root"), r.output());
     }
 
     @Test
@@ -149,16 +134,16 @@ class MountCommandTest {
         String inner = "mount -t tmpfs tmpfs /dev && for d in null:1:3 zero:1:5 random:1:8 urandom:1:9; do "
                 + "IFS=: read n a b <<EOF\n$d\nEOF\nmknod -m 666 /dev/$n c $a $b; done && exec \"$@\"";
         List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "bash", "-c", inner, "sh"));
-        cmd.addAll(java("mount", "--backing", backing.toString(), mnt.toString()));
+        cmd.addAll(command("mount", "--backing", backing.toString(), mnt.toString()));
         Result r = run(cmd);
-        assertEquals(ExitCodes.NO_FUSE, r.code(), r.stderr());
-        assertTrue(r.stderr().contains("/dev/fuse"), r.stderr());
+        assertEquals(ExitCodes.NO_FUSE, r.code(), r.output());
+        assertTrue(r.output().contains("/dev/fuse"), r.output());
     }
 
     @Test
     void unknownTierIsAUsageError() throws Exception {
-        Result r = run(java("mount", "--tier", "turbo", "--backing", backing.toString(), mnt.toString()));
+        Result r = run(command("mount", "--tier", "turbo", "--backing", backing.toString(), mnt.toString()));
         assertEquals(ExitCodes.USAGE, r.code());
-        assertTrue(r.stderr().contains("turbo"), r.stderr());
+        assertTrue(r.output().contains("turbo"), r.output());
     }
 }

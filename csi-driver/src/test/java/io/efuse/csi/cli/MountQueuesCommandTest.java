@@ -1,15 +1,15 @@
 package io.efuse.csi.cli;
 
+import static io.efuse.csi.cli.CliProcess.command;
+import static io.efuse.csi.cli.CliProcess.run;
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.cli.CliProcess.Result;
 import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fs.UringSwitch;
 import io.efuse.csi.sys.MountTable;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -29,27 +29,10 @@ class MountQueuesCommandTest {
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 
-    private static List<String> java(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "io.efuse.csi.cli.Main"));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
-
-    private record Result(int code, String output) {}
-
-    private static Result run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        return new Result(p.exitValue(), out);
-    }
-
     @Test
     void uringQueuesServeAndTheDaemonSaysSo() throws Exception {
         try (UringSwitch on = UringSwitch.on()) {
-            Process p = new ProcessBuilder(java("mount", "--queues", "uring", "--tier", "classic", "--backing",
+            Process p = new ProcessBuilder(command("mount", "--queues", "uring", "--tier", "classic", "--backing",
                     backing.toString(), mnt.toString())).redirectErrorStream(true)
                     .redirectOutput(tmp.resolve("log").toFile()).start();
             try {
@@ -61,7 +44,7 @@ class MountQueuesCommandTest {
                 }
                 Files.writeString(mnt.resolve("f"), "over io_uring");
                 assertEquals("over io_uring", Files.readString(backing.resolve("f")));
-                Result r = run(java("umount", mnt.toString()));
+                Result r = run(command("umount", mnt.toString()));
                 assertEquals(ExitCodes.OK, r.code(), r.output());
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS));
                 assertEquals(ExitCodes.OK, p.exitValue());
@@ -78,7 +61,7 @@ class MountQueuesCommandTest {
     void uringWhereTheKernelHasItOffFailsWithItsOwnExitCode() throws Exception {
         Result r;
         try (UringSwitch off = UringSwitch.set("N")) {
-            r = run(java("mount", "--queues", "uring", "--backing", backing.toString(), mnt.toString()));
+            r = run(command("mount", "--queues", "uring", "--backing", backing.toString(), mnt.toString()));
         }
         assertEquals(ExitCodes.QUEUES_UNAVAILABLE, r.code(), r.output());
         assertTrue(r.output().contains("enable_uring"), r.output());
@@ -87,7 +70,7 @@ class MountQueuesCommandTest {
 
     @Test
     void unknownQueuesIsAUsageError() throws Exception {
-        Result r = run(java("mount", "--queues", "rings", "--backing", backing.toString(), mnt.toString()));
+        Result r = run(command("mount", "--queues", "rings", "--backing", backing.toString(), mnt.toString()));
         assertEquals(ExitCodes.USAGE, r.code());
         assertTrue(r.output().contains("rings") && r.output().contains("auto, dev or uring"), r.output());
     }
