@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.storage.CSINode;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.KubernetesClientTimeoutException;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.informers.cache.Cache;
 import java.time.Duration;
@@ -33,6 +34,8 @@ import java.util.function.Predicate;
  * restarts half-way finds the resource it had written. Reads come from informer caches.
  */
 public final class KubeVolumeStore implements VolumeStore {
+    private static final Duration WATCH_SLICE = Duration.ofSeconds(2);
+
     private final KubernetesClient client;
     private final String driverName;
     private final Duration bound;
@@ -145,17 +148,34 @@ public final class KubeVolumeStore implements VolumeStore {
         return toVolume(cr);
     }
 
+    /**
+     * Waits in slices, reading the resource afresh after each one: a watch can lose the one event that matters
+     * (a deletion between its list and its watch, a dropped connection), and the wait must not then last its
+     * whole bound.
+     */
     private <T extends io.fabric8.kubernetes.client.CustomResource<?, ?>> T await(Class<T> type, String name,
                                                                                 Predicate<T> done, String what)
             throws VolumeException {
+        long deadline = System.nanoTime() + bound.toNanos();
         try {
-            return client.resources(type).withName(name).waitUntilCondition(done::test, bound.toMillis(),
-                    TimeUnit.MILLISECONDS);
-        } catch (KubernetesClientException e) {
-            if (e instanceof io.fabric8.kubernetes.client.KubernetesClientTimeoutException) {
-                throw new VolumeException(VolumeException.Reason.NOT_READY, type.getSimpleName() + " " + name
-                        + " did not get " + what + " within " + bound.toSeconds() + " s; the call can be repeated");
+            while (true) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                try {
+                    return client.resources(type).withName(name).waitUntilCondition(done::test,
+                            Math.max(1, Math.min(left, WATCH_SLICE.toMillis())), TimeUnit.MILLISECONDS);
+                } catch (KubernetesClientTimeoutException e) {
+                    T now = client.resources(type).withName(name).get();
+                    if (done.test(now)) {
+                        return now;
+                    }
+                    if (System.nanoTime() - deadline >= 0) {
+                        throw new VolumeException(VolumeException.Reason.NOT_READY, type.getSimpleName() + " "
+                                + name + " did not get " + what + " within " + bound.toSeconds()
+                                + " s; the call can be repeated");
+                    }
+                }
             }
+        } catch (KubernetesClientException e) {
             throw unavailable("wait for " + type.getSimpleName() + " " + name, e);
         }
     }
