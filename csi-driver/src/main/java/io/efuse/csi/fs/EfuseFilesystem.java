@@ -37,7 +37,6 @@ import io.efuse.csi.fuse.FuseStructs.WriteOut;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.NativeMemory;
-import io.efuse.csi.sys.Syscalls;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLong;
@@ -71,20 +70,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private final long rootDev;
     private final int handleMountFd;
     /** How many nodes may hold a descriptor before new files are kept by file handle instead. */
-    private final int descriptorBudget;
-
-    /**
-     * Half of the process's descriptor limit: the rest is for open files and other volumes. The system
-     * property efuse.nodeDescriptors overrides it (tests use a small budget).
-     */
-    private static int descriptorBudget() {
-        String forced = System.getProperty("efuse.nodeDescriptors");
-        if (forced != null) {
-            return Integer.parseInt(forced);
-        }
-        long limit = Syscalls.fileLimit();
-        return (int) Math.max(256, Math.min(Integer.MAX_VALUE, limit / 2));
-    }
 
     /** The daemon's own size limit, or null when the volume has none (or the kernel enforces it). */
     private final SpaceAccount account;
@@ -109,7 +94,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
     EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno, SpaceAccount account) {
         this.options = options;
         this.rootDev = rootDev;
-        this.descriptorBudget = descriptorBudget();
+        NodeDescriptors.refreshBudget();
         // open_by_handle_at wants a real (not O_PATH) descriptor of the filesystem the handles belong to.
         ByteBuffer path = NativeMemory.allocate(32);
         this.handleMountFd = LibC.open(NativeMemory.procFdPath(path, NativeMemory.address(path), 0, rootFd),
@@ -318,7 +303,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         long dev = devOf(sx);
         // Past the descriptor budget, files (not directories: they are the parents of every *at call)
         // are kept by file handle and opened only while a request needs them.
-        byte[] handle = !isDir(mode) && dev == rootDev && inodes.descriptors() >= descriptorBudget
+        byte[] handle = !isDir(mode) && dev == rootDev && NodeDescriptors.exhausted()
                 ? fileHandle(s, fd) : null;
         Inode inode = inodes.lookupOrInsert(fd, dev, sx.getLong(WorkerScratch.STATX + 32), mode, handle);
         rp.putU64(off + EntryOut.NODEID, inode.nodeId);

@@ -101,6 +101,7 @@ final class InodeTable {
         listener.reopened(placeholder, real);
         slots[(int) placeholder.nodeId] = real;
         descriptors++;
+        NodeDescriptors.held(1);
         return real;
     }
 
@@ -115,6 +116,7 @@ final class InodeTable {
         insertIndex(1, dev, ino);
         size++;
         descriptors++;
+        NodeDescriptors.held(1);
         return root;
     }
 
@@ -151,6 +153,7 @@ final class InodeTable {
                 listener.reopened(existing, real);
                 slots[slot] = real;
                 descriptors++;
+                NodeDescriptors.held(1);
                 return real;
             }
             existing.nlookup++;
@@ -166,6 +169,7 @@ final class InodeTable {
         } else {
             inode = new Inode(s, generations[s], fd, dev, ino, mode);
             descriptors++;
+            NodeDescriptors.held(1);
         }
         inode.nlookup = 1;
         slots[s] = inode;
@@ -195,6 +199,7 @@ final class InodeTable {
             size--;
             if (inode.fd >= 0) {
                 descriptors--;
+                NodeDescriptors.held(-1);
                 closer.accept(inode.fd);
             }
         }
@@ -227,6 +232,7 @@ final class InodeTable {
         Arrays.fill(index, 0);
         used = 0;
         size = 0;
+        NodeDescriptors.held(-descriptors);
         descriptors = 0;
     }
 

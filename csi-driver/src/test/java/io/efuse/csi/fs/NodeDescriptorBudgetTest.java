@@ -71,4 +71,23 @@ class NodeDescriptorBudgetTest {
             assertTrue(m.stats().nodeDescriptors() <= BUDGET + 1, m.stats().toString());
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void theVolumesOfOneDaemonShareOneBudget() throws Exception {
+        Path backing2 = Files.createDirectory(tmp.resolve("backing2"));
+        Path mnt2 = Files.createDirectory(tmp.resolve("mnt2"));
+        try (EfuseMount a = EfuseMount.mount(MountOptions.builder(backing, mnt).timeouts(Duration.ZERO).build());
+             EfuseMount b = EfuseMount.mount(MountOptions.builder(backing2, mnt2).timeouts(Duration.ZERO).build())) {
+            for (int i = 0; i < 50; i++) {
+                Files.writeString(mnt.resolve("a" + i), "a" + i);
+                Files.writeString(mnt2.resolve("b" + i), "b" + i);
+            }
+            int held = a.stats().nodeDescriptors() + b.stats().nodeDescriptors();
+            // Two workers per volume may both pass the check before either inserts.
+            assertTrue(held <= BUDGET + 2, "both volumes together stay within the one budget: " + a.stats() + " / "
+                    + b.stats());
+            assertEquals("a49", Files.readString(mnt.resolve("a49")));
+            assertEquals("b49", Files.readString(mnt2.resolve("b49")));
+        }
+    }
 }
