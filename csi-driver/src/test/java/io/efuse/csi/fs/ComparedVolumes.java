@@ -23,6 +23,12 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * each and compares what it saw. Register with {@code @RegisterExtension static final ComparedVolumes}.
  * Everything lives in one temporary tree (mode 0755, so a non-root caller can reach it), removed after
  * the class; the mounts are unmounted first.
+ *
+ * <p>With the system property {@value #KERNEL_CACHE_PROGRAM} naming a cache program (efuse_cache.bpf.o), every
+ * mount runs on the efuse tier instead: the program must attach, entry and attribute timeouts are 0 so that every
+ * name and stat goes through FUSE (and so through the program) rather than the kernel's own caches, and the class
+ * fails unless the program answered requests: the same comparisons then show that its answers are never stale.
+ * The VM test of kernel/ runs the suite so on the patched kernel.
  */
 final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
     /** Where one test works: the native directory, the same-named directory in the mount, and behind it. */
@@ -31,6 +37,8 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
     private final Map<Tier, EfuseMount> mounts = new EnumMap<>(Tier.class);
     private final Map<Tier, Path> backings = new EnumMap<>(Tier.class);
     private final AtomicInteger workspaces = new AtomicInteger();
+    static final String KERNEL_CACHE_PROGRAM = "efuse.it.kernelCacheProgram";
+
     private final UnaryOperator<MountOptions.Builder> options;
     private Path root;
     private Path nativeRoot;
@@ -59,8 +67,24 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
             open(backing);
             open(mnt);
             backings.put(tier, backing);
-            mounts.put(tier, EfuseMount.mount(options.apply(MountOptions.builder(backing, mnt)).tier(tier).workers(2).build()));
+            mounts.put(tier, mount(options.apply(MountOptions.builder(backing, mnt)).tier(tier).workers(2)));
         }
+    }
+
+    private static EfuseMount mount(MountOptions.Builder options) throws IOException {
+        String program = System.getProperty(KERNEL_CACHE_PROGRAM);
+        if (program == null || program.isBlank()) {
+            return EfuseMount.mount(options.build());
+        }
+        EfuseMount m = EfuseMount.mount(options.timeouts(java.time.Duration.ZERO).build(),
+                new KernelCacheOptions(KernelCacheMode.AUTO, Path.of(program)));
+        if (!m.kernelCacheAttached()) {
+            String why = m.kernelCacheStatus();
+            m.close();
+            throw new IllegalStateException(KERNEL_CACHE_PROGRAM + " is set but the cache program did not attach to "
+                    + m.mountPoint() + ": " + why);
+        }
+        return m;
     }
 
     private static void open(Path p) throws IOException {
@@ -69,12 +93,24 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        long answered = 0;
         for (EfuseMount m : mounts.values()) {
+            io.efuse.csi.bpf.EfuseCacheCounters c = m.kernelCacheCounters();
+            answered += c.lookup().hit() + c.getattr().hit() + c.read().hit();
+            if (m.kernelCacheAttached()) {
+                System.out.println(context.getDisplayName() + " " + m.tier() + ": in-kernel cache LOOKUP "
+                        + c.lookup() + "; GETATTR " + c.getattr() + "; READ " + c.read());
+            }
             m.close();
         }
+        boolean wanted = !System.getProperty(KERNEL_CACHE_PROGRAM, "").isBlank();
         mounts.clear();
         if (root != null) {
             deleteTree(root);
+        }
+        if (wanted && answered == 0) {
+            throw new AssertionError("the in-kernel cache answered nothing during " + context.getDisplayName()
+                    + ": the comparisons did not exercise it");
         }
     }
 
