@@ -3,7 +3,8 @@
 # mounted with `efuse-csi mount --timeout 0` (every stat asks the kernel's FUSE layer again), the cache program is
 # attached by the daemon, and a stat loop is counted twice: requests that reached the daemon (its metrics) and
 # requests the program answered (its counters, also in the metrics). Then the program is detached from outside
-# while the loop runs, and the loop after it must reach the daemon in full. One results line per case.
+# while the loop runs, and the loop after it must reach the daemon in full. M1 and a reduced R1 of bench/ run with
+# the program attached and again detached: the difference is the upcalls it saved. One results line per case.
 #   jvm-kernel-cache.sh RESULTS_FILE REPO_DIR
 results=$1 repo=$2
 build=$repo/kernel/build
@@ -47,6 +48,27 @@ counts() {
   up=$(( $(metric efuse_fuse_daemon_requests op=LOOKUP) + $(metric efuse_fuse_daemon_requests op=GETATTR) ))
   hit=$(( $(metric efuse_kernel_cache_requests op=LOOKUP outcome=hit) \
         + $(metric efuse_kernel_cache_requests op=GETATTR outcome=hit) ))
+}
+
+# R1 of bench/ on part of the JDK's sources (java.base/java/*: 1,599 files, 29 MB; all of src.zip takes too long
+# under the emulator): unzip, find -type f twice, grep -rF an absent string, rm -rf. Sets r1_up (LOOKUP/GETATTR
+# that reached the daemon), r1_hit (answered in the kernel), r1_s (seconds) and r1_ok (the tree was the zip's).
+r1zip=$JAVA_HOME/lib/src.zip r1members='java.base/java/*'
+r1() {
+  counts; up0=$up hit0=$hit
+  t0=$(now)
+  r1_ok=1
+  unzip -q "$r1zip" "$r1members" -d $vol/r1 > /tmp/kc-r1-unzip.log 2>&1; [ $? -le 1 ] || r1_ok=0
+  n1=$(find $vol/r1 -type f | wc -l)
+  n2=$(find $vol/r1 -type f | wc -l)
+  got="$(find $vol/r1 -type f -exec cat {} + | wc -c) $n2"
+  want=$(unzip -l "$r1zip" "$r1members" | awk 'END { print $1, $2 }')
+  [ "$got" = "$want" ] && [ "$n1" = "$n2" ] || { r1_ok=0; echo "jvm-kernel-cache: R1 tree '$got', zip '$want', finds $n1/$n2"; }
+  grep -rF efuse-absent-needle $vol/r1 > /dev/null; [ $? -eq 1 ] || r1_ok=0
+  rm -rf $vol/r1 && [ ! -e $vol/r1 ] || r1_ok=0
+  r1_s=$(echo "$(now) - $t0" | bc)
+  counts
+  r1_up=$((up - up0)) r1_hit=$((hit - hit0))
 }
 
 t=$(now)
@@ -96,6 +118,13 @@ m1_up_attached=$((up - up0)) m1_hit=$((hit - hit0))
 [ $rc -eq 0 ] && s=PASS || s=FAIL
 line m1_attached $s "$(ms "$t" "$(now)")" "M1 with $m1files files: $m1_hit LOOKUP/GETATTR answered in the kernel, $m1_up_attached reached the daemon; $(echo $m1 | tr '\n' ' ')"
 
+t=$(now)
+echo "jvm-kernel-cache: R1 ($r1members) starts"
+r1
+r1_up_attached=$r1_up
+[ $r1_ok = 1 ] && s=PASS || s=FAIL
+line r1_attached $s "$(ms "$t" "$(now)")" "R1 on $r1members in $r1_s s: $r1_hit LOOKUP/GETATTR answered in the kernel, $r1_up reached the daemon"
+
 # Detach from outside while the loop runs: every stat must still be right.
 t=$(now)
 "$build/test/statloop" stat $vol/d $files 2 > /tmp/kc-loop.out 2>&1 &
@@ -123,6 +152,12 @@ counts
 m1_up_detached=$((up - up0))
 [ $rc -eq 0 ] && s=PASS || s=FAIL
 line m1_detached $s "$(ms "$t" "$(now)")" "M1 with $m1files files detached: $m1_up_detached LOOKUP/GETATTR reached the daemon (attached: $m1_up_attached, so $((m1_up_detached - m1_up_attached)) avoided); $(echo $m1 | tr '\n' ' ')"
+
+t=$(now)
+echo "jvm-kernel-cache: R1 ($r1members) starts"
+r1
+[ $r1_ok = 1 ] && [ $r1_hit -eq 0 ] && s=PASS || s=FAIL
+line r1_detached $s "$(ms "$t" "$(now)")" "R1 on $r1members detached in $r1_s s: $r1_up LOOKUP/GETATTR reached the daemon (attached: $r1_up_attached, so $((r1_up - r1_up_attached)) avoided)"
 
 t=$(now)
 "$repo/bin/efuse-csi" umount $vol > /tmp/kc-umount.log 2>&1
