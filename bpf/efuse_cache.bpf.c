@@ -7,6 +7,7 @@
  * efuse_gen; anything missing or older goes to the server (EFUSE_UPCALL), which is always correct.
  */
 #include "vmlinux.h"
+#include "efuse_kernel.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "efuse_cache.h"

@@ -10,10 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * How a mount uses the in-kernel cache: the mode, and where the cache program (efuse_cache.bpf.o, built against
- * the eFuse kernel's BTF by {@code make -C kernel bpf}) comes from: the given file, else the file named by
- * {@code EFUSE_KERNEL_CACHE_PROGRAM} (how a node image that ships the object points every mount of its daemons
- * at it), else the copy a jar built with it carries.
+ * How a mount uses the in-kernel cache: the mode, and where the cache program (efuse_cache.bpf.o) comes from: the
+ * given file, else the file named by {@code EFUSE_KERNEL_CACHE_PROGRAM} (how a node image points every mount of
+ * its daemons at another build), else the copy the jar carries (built with CO-RE by bpf/Makefile in every build
+ * without -Dbpf.skip).
  */
 public record KernelCacheOptions(KernelCacheMode mode, Path program) {
 
@@ -33,8 +33,8 @@ public record KernelCacheOptions(KernelCacheMode mode, Path program) {
         }
         try (InputStream in = KernelCacheOptions.class.getResourceAsStream(PROGRAM_RESOURCE)) {
             if (in == null) {
-                throw new IOException("this build carries no efuse_cache.bpf.o; build it with `make -C kernel bpf`"
-                        + " and pass --kernel-cache-program or set " + PROGRAM_ENV);
+                throw new IOException("this jar was built without its eBPF objects (-Dbpf.skip), so it carries no "
+                        + "efuse_cache.bpf.o; pass --kernel-cache-program or set " + PROGRAM_ENV);
             }
             return in.readAllBytes();
         }
