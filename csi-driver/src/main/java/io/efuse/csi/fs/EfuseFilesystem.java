@@ -69,8 +69,6 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private volatile boolean passthroughFailureLogged;
     private final long rootDev;
     private final int handleMountFd;
-    /** How many nodes may hold a descriptor before new files are kept by file handle instead. */
-
     /** The daemon's own size limit, or null when the volume has none (or the kernel enforces it). */
     private final SpaceAccount account;
     /** Recoverable state (null: the volume does not survive a daemon restart) and this incarnation's number. */

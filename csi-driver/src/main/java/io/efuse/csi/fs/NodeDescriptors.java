@@ -36,8 +36,4 @@ final class NodeDescriptors {
     static void held(int n) {
         HELD.addAndGet(n);
     }
-
-    static int total() {
-        return HELD.get();
-    }
 }
