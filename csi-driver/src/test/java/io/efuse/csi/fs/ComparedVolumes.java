@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.efuse.csi.bpf.EfuseCacheCounters;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,14 +33,14 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * The VM test of kernel/ runs the suite so on the patched kernel.
  */
 final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
+    static final String KERNEL_CACHE_PROGRAM = "efuse.it.kernelCacheProgram";
+
     /** Where one test works: the native directory, the same-named directory in the mount, and behind it. */
     record Workspace(Path nativeDir, Path mountDir, Path backingDir, EfuseMount mount) {}
 
     private final Map<Tier, EfuseMount> mounts = new EnumMap<>(Tier.class);
     private final Map<Tier, Path> backings = new EnumMap<>(Tier.class);
     private final AtomicInteger workspaces = new AtomicInteger();
-    static final String KERNEL_CACHE_PROGRAM = "efuse.it.kernelCacheProgram";
-
     private final UnaryOperator<MountOptions.Builder> options;
     private Path root;
     private Path nativeRoot;
@@ -76,7 +78,7 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
         if (program == null || program.isBlank()) {
             return EfuseMount.mount(options.build());
         }
-        EfuseMount m = EfuseMount.mount(options.timeouts(java.time.Duration.ZERO).build(),
+        EfuseMount m = EfuseMount.mount(options.timeouts(Duration.ZERO).build(),
                 new KernelCacheOptions(KernelCacheMode.AUTO, Path.of(program)));
         if (!m.kernelCacheAttached()) {
             String why = m.kernelCacheStatus();
@@ -95,7 +97,7 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
     public void afterAll(ExtensionContext context) throws Exception {
         long answered = 0;
         for (EfuseMount m : mounts.values()) {
-            io.efuse.csi.bpf.EfuseCacheCounters c = m.kernelCacheCounters();
+            EfuseCacheCounters c = m.kernelCacheCounters();
             answered += c.lookup().hit() + c.getattr().hit() + c.read().hit();
             if (m.kernelCacheAttached()) {
                 System.out.println(context.getDisplayName() + " " + m.tier() + ": in-kernel cache LOOKUP "
