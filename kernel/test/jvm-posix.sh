@@ -23,7 +23,7 @@ mkdir -p $module/src/test
 cp -r "$repo/csi-driver/src/test/c" $module/src/test/
 
 t=$(now)
-# The launcher's XML report goes to the guest's tmpfs first: the results share is 9p, and a report is small.
+# The launcher writes its XML report in the guest; it is copied to the results share once the run ends.
 mkdir -p /tmp/junit
 # shellcheck disable=SC2086
 timeout 1500 "$JAVA_HOME/bin/java" -XX:TieredStopAtLevel=1 -Dbasedir=$module -Defuse.it.kernelCacheProgram="$build/bpf/efuse_cache.bpf.o" \

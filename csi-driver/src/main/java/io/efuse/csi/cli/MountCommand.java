@@ -76,8 +76,8 @@ final class MountCommand implements Callable<Integer> {
     String kernelCache;
 
     @Option(names = "--kernel-cache-program", paramLabel = "FILE",
-            description = "The cache program (efuse_cache.bpf.o from `make -C kernel bpf`); default: the one"
-                    + " this build carries, if any.")
+            description = "The cache program (efuse_cache.bpf.o); default: the file named by"
+                    + " EFUSE_KERNEL_CACHE_PROGRAM, else the copy the jar carries.")
     Path kernelCacheProgram;
 
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
