@@ -71,15 +71,10 @@ RUN apt-get update \
 COPY --from=jre /opt/jre /opt/java
 COPY --from=jar /out/efuse-csi.jar /opt/efuse-csi/efuse-csi.jar
 COPY bin/efuse-csi /opt/efuse-csi/bin/efuse-csi
-# The eBPF objects (CO-RE) when bpf/build has them: COPY fails on a glob that matches nothing, so a file
-# that always exists goes along and is removed.
-COPY mvnw bp[f]/buil[d]/*.o /opt/efuse-csi/bpf/
-RUN rm /opt/efuse-csi/bpf/mvnw
 LABEL org.opencontainers.image.title=efuse-csi \
       org.opencontainers.image.description="Kubernetes CSI driver served by eFuse, a kernel-accelerated FUSE filesystem"
 ENV JAVA_HOME=/opt/java \
     EFUSE_CSI_JAR=/opt/efuse-csi/efuse-csi.jar \
-    EFUSE_BPF_DIR=/opt/efuse-csi/bpf \
     PATH=/opt/efuse-csi/bin:/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # java directly (no shell, no second JVM to check the version): JDK_JAVA_OPTIONS carries extra options.
 ENTRYPOINT ["/opt/java/bin/java", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xss512k", \
