@@ -13,6 +13,15 @@ ARG BUILD_IMAGE=eclipse-temurin:25-jdk
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 ARG JAR_FROM=maven
 
+# The eBPF objects (monitor, in-kernel cache), built on Debian where clang, bpftool and libbpf-dev are packages,
+# against the BTF of the kernel the build runs on: CO-RE relocates them to each node's kernel when they load.
+FROM ${RUNTIME_IMAGE} AS bpf
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      clang llvm bpftool libbpf-dev libc6-dev make \
+ && rm -rf /var/lib/apt/lists/*
+COPY bpf /src/bpf
+RUN make -C /src/bpf OUT=/out/bpf
+
 FROM ${BUILD_IMAGE} AS jar-maven
 WORKDIR /src
 # The driver module alone (-f): its parent POM is read from ../pom.xml, the reactor's other modules are not
@@ -24,9 +33,13 @@ COPY third_party third_party
 RUN --mount=type=cache,target=/root/.m2 \
     ./mvnw -B -ntp -q -f csi-driver/pom.xml dependency:go-offline || true
 COPY csi-driver csi-driver
+COPY --from=bpf /out /bpf-objects
+# -Dbpf.skip: the objects come from the bpf stage, whose toolchain this JDK image lacks; the jar carries them
+# under bpf/, where the build would have put them.
 RUN --mount=type=cache,target=/root/.m2 \
-    ./mvnw -B -ntp -q -f csi-driver/pom.xml -DskipTests package \
- && mkdir -p /out && cp csi-driver/target/efuse-csi.jar /out/
+    ./mvnw -B -ntp -q -f csi-driver/pom.xml -DskipTests -Dbpf.skip package \
+ && mkdir -p /out && cp csi-driver/target/efuse-csi.jar /out/ \
+ && jar uf /out/efuse-csi.jar -C /bpf-objects bpf
 
 FROM scratch AS jar-context
 COPY csi-driver/target/efuse-csi.jar /out/efuse-csi.jar
