@@ -30,6 +30,13 @@ bounded() {
   fi
   return $rc
 }
+# Until the daemon started last ($daemon) serves its metrics on $port: at most 180 s, or until it exits.
+await_metrics() {
+  i=0
+  until scrape | grep -q '^efuse_fuse_daemon_requests{'; do
+    i=$((i + 1)); if [ $i -gt 1800 ] || ! kill -0 $daemon 2>/dev/null; then return; fi; sleep 0.1
+  done
+}
 out_dir=$(dirname "$results")
 trap 'cp /tmp/kc-*.log "$out_dir/" 2>/dev/null' EXIT
 metric() {
@@ -75,10 +82,7 @@ t=$(now)
 "$repo/bin/efuse-csi" mount --backing $backing $vol --timeout 0 --kernel-cache auto \
   --kernel-cache-program "$build/bpf/efuse_cache.bpf.o" --metrics-address 127.0.0.1:$port > /tmp/kc-daemon.log 2>&1 &
 daemon=$!
-i=0
-until scrape | grep -q '^efuse_fuse_daemon_requests{'; do
-  i=$((i + 1)); if [ $i -gt 1800 ] || ! kill -0 $daemon 2>/dev/null; then break; fi; sleep 0.1
-done
+await_metrics
 if ! grep -q "in-kernel cache active" /tmp/kc-daemon.log; then
   line kernel_cache_attaches FAIL "$(ms "$t" "$(now)")" "$(grep -m1 'in-kernel cache' /tmp/kc-daemon.log || tail -3 /tmp/kc-daemon.log | tr '\n' ' ')"
   "$repo/bin/efuse-csi" umount $vol > /dev/null 2>&1; wait $daemon; exit 0
@@ -177,10 +181,7 @@ t=$(now)
 "$repo/bin/efuse-csi" mount --backing $backing $vol --tier classic --timeout 0 --kernel-cache auto \
   --metrics-address 127.0.0.1:$port > /tmp/kc-classic.log 2>&1 &
 daemon=$!
-i=0
-until scrape | grep -q '^efuse_fuse_daemon_requests{'; do
-  i=$((i + 1)); if [ $i -gt 1800 ] || ! kill -0 $daemon 2>/dev/null; then break; fi; sleep 0.1
-done
+await_metrics
 "$build/test/statloop" read $vol/d 500 1 > /dev/null
 snapshot=$(scrape)
 rd0=$(metric efuse_fuse_daemon_requests op=READ) rh0=$(metric efuse_kernel_cache_requests op=READ outcome=hit)
