@@ -9,10 +9,14 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Serves a registry at {@code /metrics} (Prometheus text format) over the JDK's HTTP server. */
+/**
+ * Serves a registry at {@code /metrics} (Prometheus text format) and the process's readiness at {@code /healthz}
+ * (200 "ok" or 503 "not ready", for liveness probes) over the JDK's HTTP server.
+ */
 public final class MetricsServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MetricsServer.class);
@@ -26,8 +30,13 @@ public final class MetricsServer implements AutoCloseable {
         this.executor = executor;
     }
 
-    /** Listens on address (port 0 picks a free port). */
+    /** Listens on address (port 0 picks a free port); /healthz always answers ok. */
     public static MetricsServer start(InetSocketAddress address, MetricsRegistry registry) {
+        return start(address, registry, () -> true);
+    }
+
+    /** Listens on address (port 0 picks a free port); /healthz answers as healthy says. */
+    public static MetricsServer start(InetSocketAddress address, MetricsRegistry registry, BooleanSupplier healthy) {
         HttpServer server;
         try {
             server = HttpServer.create(address, 16);
@@ -41,6 +50,7 @@ public final class MetricsServer implements AutoCloseable {
         });
         server.setExecutor(executor);
         server.createContext("/metrics", exchange -> serve(exchange, registry));
+        server.createContext("/healthz", exchange -> health(exchange, healthy));
         server.createContext("/", exchange -> {
             exchange.sendResponseHeaders(404, -1);
             exchange.close();
@@ -73,6 +83,24 @@ public final class MetricsServer implements AutoCloseable {
                 try (OutputStream out = exchange.getResponseBody()) {
                     out.write(body);
                 }
+            }
+        }
+    }
+
+    private static void health(HttpExchange exchange, BooleanSupplier healthy) throws IOException {
+        try (exchange) {
+            boolean ok;
+            try {
+                ok = healthy.getAsBoolean();
+            } catch (RuntimeException e) {
+                LOG.warn("health check failed", e);
+                ok = false;
+            }
+            byte[] body = (ok ? "ok\n" : "not ready\n").getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+            exchange.sendResponseHeaders(ok ? 200 : 503, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
             }
         }
     }

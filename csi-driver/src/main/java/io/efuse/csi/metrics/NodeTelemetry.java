@@ -7,6 +7,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 /**
  * Everything a process serving eFuse volumes needs for observability, in one owner: the eBPF monitor (attached or
@@ -40,6 +41,12 @@ public final class NodeTelemetry implements AutoCloseable {
      * @param metricsAddress where to serve /metrics (null: no endpoint)
      */
     public static NodeTelemetry start(BpfHost host, Path stateDir, InetSocketAddress metricsAddress) {
+        return start(host, stateDir, metricsAddress, () -> true);
+    }
+
+    /** As {@link #start(BpfHost, Path, InetSocketAddress)}, with the endpoint's /healthz answering as healthy says. */
+    public static NodeTelemetry start(BpfHost host, Path stateDir, InetSocketAddress metricsAddress,
+            BooleanSupplier healthy) {
         NodeMonitor monitor = NodeMonitor.start(host);
         MetricsRegistry registry = new MetricsRegistry();
         VolumeDirectory volumes = stateDir == null ? new VolumeDirectory() : new VolumeDirectory(stateDir);
@@ -47,7 +54,7 @@ public final class NodeTelemetry implements AutoCloseable {
         MetricsServer server = null;
         if (metricsAddress != null) {
             try {
-                server = MetricsServer.start(metricsAddress, registry);
+                server = MetricsServer.start(metricsAddress, registry, healthy);
             } catch (RuntimeException e) {
                 monitor.close();
                 throw e;
