@@ -42,8 +42,10 @@ public final class FuseMonitorCollector implements Collector {
                 .family("efuse_fuse_monitor_info", "gauge", "Why the eBPF FUSE monitor is off")
                 .sample("efuse_fuse_monitor_info", List.of("reason"), List.of(reason), 1));
 
+        // One reading of the directory per scrape: with a state directory it reads the files other processes publish.
+        Map<Integer, VolumeDirectory.Volume> known = volumes.all();
         out.family("efuse_volume_info", "gauge", "Mounted eFuse volumes: FUSE connection, mount point and tier");
-        for (VolumeDirectory.Volume v : volumes.all().values()) {
+        for (VolumeDirectory.Volume v : known.values()) {
             out.sample("efuse_volume_info", List.of("volume", "connection", "mount_point", "tier"),
                     List.of(v.volumeId(), Integer.toString(v.connection()), v.mountPoint(), v.tier()), 1);
         }
@@ -53,7 +55,7 @@ public final class FuseMonitorCollector implements Collector {
         FuseMonitor m = monitor.get();
         Map<FuseOpKey, FuseOpStats> stats = m.opStats();
         List<Row> rows = new ArrayList<>();
-        stats.forEach((k, s) -> volumes.byConnection(k.connection())
+        stats.forEach((k, s) -> Optional.ofNullable(known.get(k.connection()))
                 .ifPresent(v -> rows.add(new Row(v.volumeId(), FuseOpcodes.name(k.opcode()), k.opcode(), s))));
 
         out.family("efuse_fuse_requests_total", "counter", "FUSE requests answered, by volume and operation");
@@ -100,7 +102,7 @@ public final class FuseMonitorCollector implements Collector {
 
         out.family("efuse_fuse_requests_in_flight", "gauge", "FUSE requests sent to the daemon and not yet answered");
         for (Map.Entry<Integer, ConnectionLoad> e : m.connectionLoads().entrySet()) {
-            volumes.byConnection(e.getKey()).ifPresent(v -> out.sample("efuse_fuse_requests_in_flight",
+            Optional.ofNullable(known.get(e.getKey())).ifPresent(v -> out.sample("efuse_fuse_requests_in_flight",
                     List.of("volume"), List.of(v.volumeId()), Math.max(0, e.getValue().inFlight())));
         }
         out.family("efuse_fuse_cpu_requests_in_flight", "gauge",

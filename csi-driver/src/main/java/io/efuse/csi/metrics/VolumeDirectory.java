@@ -26,6 +26,8 @@ public final class VolumeDirectory {
     public record Volume(int connection, String volumeId, String mountPoint, String tier) {
     }
 
+    private static final System.Logger LOG = System.getLogger(VolumeDirectory.class.getName());
+
     public static final Path DEFAULT_STATE_DIR = Path.of("/run/efuse/volumes");
 
     private final Map<Integer, Volume> byConnection = new ConcurrentHashMap<>();
@@ -59,12 +61,32 @@ public final class VolumeDirectory {
         }
     }
 
+    /** The volume of a connection: one this process registered, else one another process published. */
     public Optional<Volume> byConnection(int connection) {
-        return Optional.ofNullable(byConnection.get(connection));
+        Volume own = byConnection.get(connection);
+        if (own != null || stateDir == null) {
+            return Optional.ofNullable(own);
+        }
+        return Optional.ofNullable(all().get(connection));
     }
 
+    /**
+     * The volumes this process registered and, with a state directory, those the node's other processes published
+     * there (the node plugin exports the sessions an eFuse daemon process serves this way).
+     */
     public Map<Integer, Volume> all() {
-        return Map.copyOf(byConnection);
+        if (stateDir == null) {
+            return Map.copyOf(byConnection);
+        }
+        Map<Integer, Volume> out;
+        try {
+            out = readPublished(stateDir);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "reading the volumes published in " + stateDir + ": " + e.getMessage());
+            out = new TreeMap<>();
+        }
+        out.putAll(byConnection);
+        return out;
     }
 
     /** What the processes of this node published in stateDir (possibly stale: check against the mount table). */
@@ -81,7 +103,12 @@ public final class VolumeDirectory {
                 } catch (IOException e) {
                     continue; // removed meanwhile
                 }
-                int conn = Integer.parseInt(f.getFileName().toString());
+                int conn;
+                try {
+                    conn = Integer.parseInt(f.getFileName().toString());
+                } catch (NumberFormatException e) {
+                    continue; // not one of ours
+                }
                 out.put(conn, new Volume(conn, p.getProperty("volume", "?"), p.getProperty("mount_point", "?"),
                         p.getProperty("tier", "?")));
             }
