@@ -1,5 +1,6 @@
 package io.efuse.csi.csi;
 
+import io.efuse.csi.metrics.RpcMetrics;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -73,6 +74,12 @@ public final class CsiServer implements AutoCloseable {
 
     public static CsiServer start(String endpoint, List<BindableService> services, Duration grace)
             throws IOException {
+        return start(endpoint, services, grace, null);
+    }
+
+    /** As {@link #start(String, List, Duration)}, counting and timing every call in rpcMetrics (null: not). */
+    public static CsiServer start(String endpoint, List<BindableService> services, Duration grace,
+            RpcMetrics rpcMetrics) throws IOException {
         if (!Epoll.isAvailable()) {
             throw new IOException("netty epoll is not available, so no unix socket can be served: "
                     + Epoll.unavailabilityCause());
@@ -96,7 +103,9 @@ public final class CsiServer implements AutoCloseable {
                 .workerEventLoopGroup(workers)
                 .executor(handlers);
         for (BindableService s : services) {
-            b.addService(ServerInterceptors.intercept(s, logging));
+            // The last interceptor given runs first: metrics time the call including its logging.
+            b.addService(rpcMetrics == null ? ServerInterceptors.intercept(s, logging)
+                    : ServerInterceptors.intercept(s, logging, new RpcMetricsInterceptor(rpcMetrics)));
         }
         Server server;
         try {
