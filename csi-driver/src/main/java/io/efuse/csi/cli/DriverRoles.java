@@ -1,5 +1,6 @@
 package io.efuse.csi.cli;
 
+import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.csi.ControllerService;
 import io.efuse.csi.csi.CsiServer;
 import io.efuse.csi.csi.IdentityService;
@@ -7,6 +8,13 @@ import io.efuse.csi.csi.NodeService;
 import io.efuse.csi.fuse.UringEnableSwitch;
 import io.efuse.csi.kube.KubeVolumeStore;
 import io.efuse.csi.kube.NodeReconciler;
+import io.efuse.csi.metrics.ListenAddress;
+import io.efuse.csi.metrics.MetricsRegistry;
+import io.efuse.csi.metrics.MetricsServer;
+import io.efuse.csi.metrics.NodeTelemetry;
+import io.efuse.csi.metrics.SessionTelemetry;
+import io.efuse.csi.metrics.RpcMetrics;
+import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.fsd.FdKeeper;
@@ -14,12 +22,14 @@ import io.efuse.csi.volume.EfuseMounter;
 import io.efuse.csi.volume.KeeperMounter;
 import io.efuse.csi.volume.VolumeMounter;
 import io.efuse.csi.volume.LocalVolumeStore;
+import io.efuse.csi.volume.VolumeStore;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 /**
  * What each CSI role starts and owns. Kept apart from the picocli commands so that parsing the command line (and
@@ -36,27 +46,43 @@ final class DriverRoles {
             BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot),
                     options.sharedRoot == null ? null : BackingStore.open(options.sharedRoot));
             LocalVolumeStore store = process.own(new LocalVolumeStore(options.stateDir, nodeId, roots));
-            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots, mounter(options, process),
-                    Duration.ofSeconds(5));
+            NodeTelemetry telemetry = telemetry(options, process, store::ready);
+            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
+                    mounter(options, process, telemetry), Duration.ofSeconds(5));
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
                     List.of(store::ready));
-            if (options.metricsAddress != null) {
-                process.own(MetricsEndpoint.start(options.metricsAddress, store::ready, () ->
-                        "efuse_csi_volumes " + store.volumes().size() + "\n"
-                                + "efuse_csi_snapshots " + store.snapshots().size() + "\n"
-                                + "efuse_csi_staged_volumes " + node.stagedCount() + "\n"));
-            }
+            controllerGauges(telemetry.registry(), store);
+            stagedGauge(telemetry.registry(), node);
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store), node),
-                    Duration.ofSeconds(options.graceSeconds));
+                    Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi standalone: " + e.getMessage());
             return ExitCodes.FAILED;
         }
+    }
+
+    /**
+     * The node's eBPF monitor (loaded, or reused from its pins; without BPF the node serves volumes all the same and
+     * says why once), the per-volume series of every eFuse volume on the node, this process's sessions and CSI
+     * calls, served with /healthz at --metrics-address when given.
+     */
+    private static NodeTelemetry telemetry(DriverOptions options, DriverProcess process, BooleanSupplier healthy) {
+        return process.own(NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR,
+                options.metricsAddress == null ? null : ListenAddress.parse(options.metricsAddress), healthy));
+    }
+
+    private static void controllerGauges(MetricsRegistry registry, VolumeStore store) {
+        registry.gauge("efuse_csi_volumes", "Volumes the driver has provisioned").track(() -> store.volumes().size());
+        registry.gauge("efuse_csi_snapshots", "Snapshots the driver has taken").track(() -> store.snapshots().size());
+    }
+
+    private static void stagedGauge(MetricsRegistry registry, NodeService node) {
+        registry.gauge("efuse_csi_staged_volumes", "Volumes staged on this node").track(node::stagedCount);
     }
 
     /** Before the first volume is staged: the kernel reads the switch when a connection starts. */
@@ -77,9 +103,11 @@ final class DriverRoles {
      * the caller); with a keeper socket the sessions run in the daemon, and stopping this process only closes the
      * keeper: the daemon keeps every connection up and hands the descriptors to the next node plugin.
      */
-    private static VolumeMounter mounter(DriverOptions options, DriverProcess process) throws IOException {
+    private static VolumeMounter mounter(DriverOptions options, DriverProcess process, NodeTelemetry telemetry)
+            throws IOException {
         if (options.keeperSocket == null) {
-            return new EfuseMounter(options.workersPerVolume);
+            return new EfuseMounter(options.workersPerVolume,
+                    new SessionTelemetry(telemetry, SessionTelemetry.defaultMaxWorkers()));
         }
         if (options.daemonWaitSeconds < 1) {
             throw new IllegalArgumentException("--daemon-wait-seconds must be at least 1, not "
@@ -104,13 +132,15 @@ final class DriverRoles {
             }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
                     List.of(store::ready));
+            // The controller serves no volumes: CSI figures only, no eBPF monitor.
+            MetricsRegistry registry = new MetricsRegistry();
+            RpcMetrics rpc = new RpcMetrics(registry);
+            controllerGauges(registry, store);
             if (options.metricsAddress != null) {
-                process.own(MetricsEndpoint.start(options.metricsAddress, store::ready, () ->
-                        "efuse_csi_volumes " + store.volumes().size() + "\n"
-                                + "efuse_csi_snapshots " + store.snapshots().size() + "\n"));
+                process.own(MetricsServer.start(ListenAddress.parse(options.metricsAddress), registry, store::ready));
             }
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store)),
-                    Duration.ofSeconds(options.graceSeconds));
+                    Duration.ofSeconds(options.graceSeconds), rpc);
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
@@ -129,19 +159,17 @@ final class DriverRoles {
                     options.sharedRoot == null ? null : BackingStore.open(options.sharedRoot));
             KubeVolumeStore store = process.own(new KubeVolumeStore(client, options.driverName, Duration.ofSeconds(30)));
             NodeReconciler reconciler = process.own(new NodeReconciler(client, nodeId, roots, Duration.ofMinutes(10)));
-            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots, mounter(options, process),
-                    Duration.ofSeconds(5));
+            NodeTelemetry telemetry = telemetry(options, process, () -> store.ready() && reconciler.synced());
+            NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
+                    mounter(options, process, telemetry), Duration.ofSeconds(5));
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false,
                     List.of(store::ready, reconciler::synced));
-            if (options.metricsAddress != null) {
-                process.own(MetricsEndpoint.start(options.metricsAddress, () -> store.ready() && reconciler.synced(),
-                        () -> "efuse_csi_staged_volumes " + node.stagedCount() + "\n"));
-            }
+            stagedGauge(telemetry.registry(), node);
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node),
-                    Duration.ofSeconds(options.graceSeconds));
+                    Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
             process.closeAll();

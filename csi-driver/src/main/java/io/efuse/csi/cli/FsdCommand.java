@@ -1,6 +1,11 @@
 package io.efuse.csi.cli;
 
+import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.fsd.FsDaemon;
+import io.efuse.csi.metrics.ListenAddress;
+import io.efuse.csi.metrics.NodeTelemetry;
+import io.efuse.csi.metrics.SessionTelemetry;
+import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.LibC;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -16,13 +21,45 @@ final class FsdCommand implements Callable<Integer> {
     @Option(names = "--socket", required = true, paramLabel = "PATH", description = "The fd keeper's unix socket.")
     Path socket;
 
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
+            description = "Serve Prometheus metrics of this daemon's sessions here (e.g. :9811); default: none."
+                    + " The node plugin exports the volumes' FUSE series either way.")
+    String metricsAddress;
+
+    @Option(names = "--max-workers", paramLabel = "N",
+            description = "Let the eBPF monitor's load figures grow each volume's workers up to N (default: 4 per"
+                    + " core).")
+    Integer maxWorkers;
+
     @Override
     public Integer call() {
         if (LibC.geteuid() != 0) {
             System.err.println("efuse-csi fsd: must run as root (FUSE, open_by_handle_at)");
             return ExitCodes.NOT_PERMITTED;
         }
-        FsDaemon daemon = new FsDaemon(socket);
+        java.net.InetSocketAddress address;
+        try {
+            address = metricsAddress == null ? null : ListenAddress.parse(metricsAddress);
+        } catch (IllegalArgumentException e) {
+            System.err.println("efuse-csi fsd: --metrics-address: " + e.getMessage());
+            return ExitCodes.USAGE;
+        }
+        if (maxWorkers != null && maxWorkers < 1) {
+            System.err.println("efuse-csi fsd: --max-workers must be at least 1");
+            return ExitCodes.USAGE;
+        }
+        // The eBPF monitor (loaded, or reused from its pins) sizes the sessions' workers; the volumes are published
+        // under /run/efuse/volumes for the node plugin's metrics and efuse-csi status. Without BPF the volumes are
+        // served all the same and the reason is logged once.
+        NodeTelemetry telemetry;
+        try {
+            telemetry = NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR, address);
+        } catch (RuntimeException e) {
+            System.err.println("efuse-csi fsd: " + e.getMessage());
+            return ExitCodes.FAILED;
+        }
+        FsDaemon daemon = new FsDaemon(socket, new SessionTelemetry(telemetry,
+                maxWorkers != null ? maxWorkers : SessionTelemetry.defaultMaxWorkers()));
         Thread main = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             daemon.handOver();

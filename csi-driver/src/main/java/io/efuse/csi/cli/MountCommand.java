@@ -3,7 +3,6 @@ package io.efuse.csi.cli;
 import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.bpf.EfuseCacheCounters;
 import io.efuse.csi.fs.EfuseMount;
-import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.fs.KernelCacheMode;
 import io.efuse.csi.fs.KernelCacheOptions;
 import io.efuse.csi.fs.MountException;
@@ -12,7 +11,7 @@ import io.efuse.csi.fs.Queues;
 import io.efuse.csi.fs.Tier;
 import io.efuse.csi.metrics.ListenAddress;
 import io.efuse.csi.metrics.NodeTelemetry;
-import io.efuse.csi.metrics.SessionFigures;
+import io.efuse.csi.metrics.SessionTelemetry;
 import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LinuxConstants;
@@ -172,37 +171,11 @@ final class MountCommand implements Callable<Integer> {
                     metricsAddress == null ? null : ListenAddress.parse(metricsAddress));
             telemetryRef.set(telemetry);
             int min = options.workers();
-            int max = maxWorkers != null ? maxWorkers : Math.max(min, 4 * Runtime.getRuntime().availableProcessors());
+            int max = maxWorkers != null ? maxWorkers : Math.max(min, SessionTelemetry.defaultMaxWorkers());
             if (max < min) {
                 throw new IllegalArgumentException("--max-workers " + max + " is below --workers " + min);
             }
-            telemetry.connectionMounted((int) mount.connectionId());
-            if (max > min) {
-                mount.scaleWorkers(telemetry.workerAdvisor((int) mount.connectionId(), min, max), min, max);
-            }
-            published.set(telemetry.volumeMounted((int) mount.connectionId(), options.fsName(),
-                    mount.mountPoint().toString(), mount.tier().label(), new SessionFigures() {
-                        @Override
-                        public int workers() {
-                            return mount.stats().workers();
-                        }
-
-                        @Override
-                        public long passthroughOpenFiles() {
-                            return mount.stats().passthroughOpenFiles();
-                        }
-
-                        @Override
-                        public long daemonRequests(String opcode) {
-                            int op = FuseOpcode.byName(opcode);
-                            return op < 0 ? 0 : mount.requests(op);
-                        }
-
-                        @Override
-                        public EfuseCacheCounters kernelCacheAnswers() {
-                            return mount.kernelCacheCounters();
-                        }
-                    }));
+            published.set(new SessionTelemetry(telemetry, max).served(options.fsName(), mount));
             System.err.printf("efuse-csi: %s mounted at %s (backing %s): FUSE 7.%d, tier=%s, queues=%s, workers=%d%n",
                     options.fsName(), mount.mountPoint(), backing.toAbsolutePath(), mount.protocolMinor(),
                     mount.tier().label(), mount.queues().label(), mount.stats().workers());

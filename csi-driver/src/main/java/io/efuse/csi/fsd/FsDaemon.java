@@ -1,6 +1,7 @@
 package io.efuse.csi.fsd;
 
 import io.efuse.csi.fs.EfuseMount;
+import io.efuse.csi.fs.MountObserver;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fsd.KeeperMessage.Type;
 import io.efuse.csi.sys.ErrnoException;
@@ -25,12 +26,21 @@ public final class FsDaemon {
 
     private final Path socket;
     private final Map<String, EfuseMount> mounts = new LinkedHashMap<>();
+    private final MountObserver observer;
+    /** What the observer returned for each served volume; closed when the volume stops being served here. */
+    private final Map<String, AutoCloseable> reports = new LinkedHashMap<>();
     private volatile KeeperLink link;
     private volatile boolean stopping;
     private volatile boolean standby;
 
     public FsDaemon(Path socket) {
+        this(socket, MountObserver.NONE);
+    }
+
+    /** @param observer told of every volume this daemon serves, fresh or adopted (e.g. to export its figures) */
+    public FsDaemon(Path socket, MountObserver observer) {
         this.socket = socket;
+        this.observer = observer;
     }
 
     /** Serves until {@link #handOver} or until interrupted; reconnects whenever the keeper goes away. */
@@ -113,6 +123,7 @@ public final class FsDaemon {
                 try {
                     EfuseMount mount = EfuseMount.adopt(Path.of(m.get("stateDir")), m.fds());
                     mounts.put(volume, mount);
+                    report(volume, mount);
                     followDevices(volume, mount);
                     watch(volume, mount);
                     System.err.printf("efuse-csi fsd: %s: serving again at %s after %d ms%n", volume,
@@ -128,6 +139,7 @@ public final class FsDaemon {
                     MountOptions options = MountOptions.fromText(m.get("options"));
                     EfuseMount mount = EfuseMount.mountRecoverable(options, Path.of(m.get("stateDir")));
                     mounts.put(volume, mount);
+                    report(volume, mount);
                     hold(l, volume, mount);
                     followDevices(volume, mount);
                     l.send(KeeperMessage.of(Type.MOUNTED, "volume", volume));
@@ -139,6 +151,7 @@ public final class FsDaemon {
             case UNMOUNT -> {
                 String volume = m.get("volume");
                 EfuseMount mount = mounts.remove(volume);
+                endReport(volume);
                 if (mount != null) {
                     mount.close();
                 }
@@ -218,6 +231,7 @@ public final class FsDaemon {
                     return;
                 }
                 mounts.remove(volume);
+                endReport(volume);
                 KeeperLink l = link;
                 if (l != null) {
                     try {
@@ -228,6 +242,27 @@ public final class FsDaemon {
                 }
             }
         });
+    }
+
+    private void report(String volume, EfuseMount mount) {
+        endReport(volume);
+        try {
+            reports.put(volume, observer.served(volume, mount));
+        } catch (RuntimeException e) {
+            // Figures are not worth a volume: it is served without them.
+            LOG.log(Level.WARNING, volume + ": not reported to the node's telemetry: " + e.getMessage());
+        }
+    }
+
+    private void endReport(String volume) {
+        AutoCloseable r = reports.remove(volume);
+        if (r != null) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                LOG.log(Level.WARNING, volume + ": ending its report: " + e.getMessage());
+            }
+        }
     }
 
     private static void closeFds(int[] fds) {
@@ -263,6 +298,8 @@ public final class FsDaemon {
                 }
             }
             mounts.clear();
+            // Not ended: the next daemon reports the same volumes again, and this process is about to exit.
+            reports.clear();
             KeeperLink l = link;
             if (l != null) {
                 try {

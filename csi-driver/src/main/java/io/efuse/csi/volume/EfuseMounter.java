@@ -1,6 +1,7 @@
 package io.efuse.csi.volume;
 
 import io.efuse.csi.fs.EfuseMount;
+import io.efuse.csi.fs.MountObserver;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Tier;
 import java.io.IOException;
@@ -8,16 +9,35 @@ import java.nio.file.Path;
 
 /** Stages volumes as eFuse sessions hosted in this process. */
 public final class EfuseMounter implements VolumeMounter {
+    private static final System.Logger LOG = System.getLogger(EfuseMounter.class.getName());
+
     private final int workersPerVolume;
+    private final MountObserver observer;
 
     /** @param workersPerVolume request threads per mount, 0 for the daemon's default (one per core) */
     public EfuseMounter(int workersPerVolume) {
+        this(workersPerVolume, MountObserver.NONE);
+    }
+
+    /** @param observer told of every session (e.g. to export its figures) */
+    public EfuseMounter(int workersPerVolume, MountObserver observer) {
         this.workersPerVolume = workersPerVolume;
+        this.observer = observer;
     }
 
     @Override
     public MountedVolume mount(MountSpec spec) throws IOException {
-        return new Session(EfuseMount.mount(options(spec, workersPerVolume)));
+        EfuseMount mount = EfuseMount.mount(options(spec, workersPerVolume));
+        AutoCloseable report;
+        try {
+            report = observer.served(spec.volumeId(), mount);
+        } catch (RuntimeException e) {
+            // Figures are not worth a volume: it is served without them.
+            LOG.log(System.Logger.Level.WARNING, spec.volumeId() + ": not reported to the node's telemetry: "
+                    + e.getMessage());
+            report = () -> { };
+        }
+        return new Session(mount, report);
     }
 
     /** The mount options of a staged volume, wherever its session runs. */
@@ -39,7 +59,7 @@ public final class EfuseMounter implements VolumeMounter {
         return "eFuse sessions in this process";
     }
 
-    private record Session(EfuseMount mount) implements MountedVolume {
+    private record Session(EfuseMount mount, AutoCloseable report) implements MountedVolume {
         @Override
         public Path mountPoint() {
             return mount.mountPoint();
@@ -70,6 +90,11 @@ public final class EfuseMounter implements VolumeMounter {
 
         @Override
         public void close() {
+            try {
+                report.close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "ending the report of " + mount.mountPoint() + ": " + e.getMessage());
+            }
             mount.close();
         }
     }

@@ -1,5 +1,6 @@
 package io.efuse.csi.csi;
 
+import io.efuse.csi.metrics.RpcMetrics;
 import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.IdentityGrpc;
@@ -42,13 +43,18 @@ final class CsiTestDriver implements AutoCloseable {
     final NodeGrpc.NodeBlockingStub node;
 
     CsiTestDriver(Path dir, VolumeMounter mounter, Path backingRoot) throws IOException {
+        this(dir, mounter, backingRoot, null);
+    }
+
+    /** @param rpcMetrics where the server counts its calls, or null */
+    CsiTestDriver(Path dir, VolumeMounter mounter, Path backingRoot, RpcMetrics rpcMetrics) throws IOException {
         this.dir = dir;
         this.roots = new BackingRoots(BackingStore.open(backingRoot), BackingStore.open(dir.resolve("shared")));
         this.store = new LocalVolumeStore(dir.resolve("state"), NODE, roots);
         this.nodeService = new NodeService(NODE, 0, store, roots, mounter, Duration.ofSeconds(2));
         this.server = CsiServer.start("unix://" + dir.resolve("csi.sock"), List.of(
                 new IdentityService("efuse.csi.io", "test", true, List.of(store::ready)),
-                new ControllerService(store), nodeService), Duration.ofSeconds(5));
+                new ControllerService(store), nodeService), Duration.ofSeconds(5), rpcMetrics);
         this.clientLoop = new EpollEventLoopGroup(1);
         this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(server.socket().toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientLoop).usePlaintext().build();

@@ -8,6 +8,7 @@ import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.fsd.IoProbe;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.fsd.NodeProcesses;
+import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.volume.KeeperMounter;
 import io.grpc.Status;
@@ -206,6 +207,24 @@ class NodeOverKeeperTest {
         assertFalse(MountTable.isMountPoint(staging(id)));
         assertTrue(keeper.held().isEmpty(), "the keeper let the volume go");
         d.unstage(id, staging(id));
+    }
+
+    @Test
+    void theDaemonPublishesWhatItServesSoThatTheNodePluginsMetricsNameTheVolume() throws Exception {
+        processes.fsd();
+        String id = d.create("observed", 64L * MIB).getVolumeId();
+        stageAndPublish(id);
+        int connection = MountTable.find(staging(id)).orElseThrow().minor();
+        // What the node plugin's collector reads at each scrape: the daemon is another process.
+        VolumeDirectory node = new VolumeDirectory(VolumeDirectory.DEFAULT_STATE_DIR);
+        VolumeDirectory.Volume v = node.all().get(connection);
+        assertNotNull(v, "the daemon published connection " + connection + ": " + node.all());
+        assertEquals(id, v.volumeId());
+        assertEquals(staging(id).toString(), v.mountPoint());
+
+        d.unpublish(id, target(id));
+        d.unstage(id, staging(id));
+        await("the daemon to withdraw the volume", () -> !node.all().containsKey(connection));
     }
 
     @Test
