@@ -16,6 +16,7 @@ public final class SlowRequestLog implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(SlowRequestLog.class);
 
+    private final FuseMonitor monitor;
     private final RingBufferPoller poller;
     private final Counter slow;
     private final VolumeDirectory volumes;
@@ -25,6 +26,7 @@ public final class SlowRequestLog implements AutoCloseable {
 
     public SlowRequestLog(FuseMonitor monitor, Duration threshold, VolumeDirectory volumes, MetricsRegistry registry,
             int logsPerMinute) {
+        this.monitor = monitor;
         this.volumes = volumes;
         this.logsPerMinute = logsPerMinute;
         this.slow = registry.counter("efuse_fuse_slow_requests_total",
@@ -49,8 +51,14 @@ public final class SlowRequestLog implements AutoCloseable {
         });
     }
 
+    /** Stops reading and turns the threshold off: with no reader the programs would only fill the ring buffer. */
     @Override
     public void close() {
         poller.close();
+        try {
+            monitor.setSlowThreshold(Duration.ZERO);
+        } catch (RuntimeException e) {
+            LOG.warn("turning the slow-request threshold off: {}", e.getMessage());
+        }
     }
 }
