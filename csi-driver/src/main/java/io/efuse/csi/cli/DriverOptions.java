@@ -35,6 +35,12 @@ final class DriverOptions {
             description = "Serve /metrics and /healthz over HTTP here (e.g. 127.0.0.1:9808); off when unset.")
     String metricsAddress;
 
+    @Option(names = "--slow-request-ms", defaultValue = "0", paramLabel = "MS",
+            description = "Node plugin and standalone: count (efuse_fuse_slow_requests_total) and log, at most 10 lines"
+                    + " a minute, the FUSE requests of this node's volumes that take at least MS milliseconds, as the"
+                    + " eBPF monitor sees them; 0: off (default: ${DEFAULT-VALUE}).")
+    double slowRequestMs;
+
     @Option(names = "--max-volumes", defaultValue = "0", paramLabel = "N",
             description = "Most volumes staged on this node at once, 0 for no limit (default: ${DEFAULT-VALUE}).")
     long maxVolumes;

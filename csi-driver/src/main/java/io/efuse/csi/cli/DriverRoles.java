@@ -36,6 +36,8 @@ import java.util.function.BooleanSupplier;
  * the other subcommands) loads no gRPC or Kubernetes classes.
  */
 final class DriverRoles {
+    private static final int SLOW_LOGS_PER_MINUTE = 10;
+
     private DriverRoles() {}
 
     static int standalone(DriverOptions options) {
@@ -72,8 +74,17 @@ final class DriverRoles {
      * calls, served with /healthz at --metrics-address when given.
      */
     private static NodeTelemetry telemetry(DriverOptions options, DriverProcess process, BooleanSupplier healthy) {
-        return process.own(NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR,
+        if (options.slowRequestMs < 0 || Double.isNaN(options.slowRequestMs)) {
+            throw new IllegalArgumentException("--slow-request-ms must be zero or positive, not "
+                    + options.slowRequestMs);
+        }
+        NodeTelemetry telemetry = process.own(NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR,
                 options.metricsAddress == null ? null : ListenAddress.parse(options.metricsAddress), healthy));
+        if (options.slowRequestMs > 0) {
+            // One reader per node: the node plugin (or standalone) is the one process of the node that watches.
+            telemetry.watchSlowRequests(Duration.ofNanos((long) (options.slowRequestMs * 1e6)), SLOW_LOGS_PER_MINUTE);
+        }
+        return telemetry;
     }
 
     private static void controllerGauges(MetricsRegistry registry, VolumeStore store) {
