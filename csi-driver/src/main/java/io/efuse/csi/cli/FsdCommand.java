@@ -8,6 +8,7 @@ import io.efuse.csi.metrics.SessionTelemetry;
 import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.LibC;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,8 +23,8 @@ final class FsdCommand implements Callable<Integer> {
     Path socket;
 
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
-            description = "Serve Prometheus metrics of this daemon's sessions here (e.g. :9811); default: none."
-                    + " The node plugin exports the volumes' FUSE series either way.")
+            description = "Serve Prometheus metrics of this daemon's sessions here (e.g. :9807), and /healthz, which"
+                    + " is ok while the daemon is connected to the fd keeper; default: none.")
     String metricsAddress;
 
     @Option(names = "--max-workers", paramLabel = "N",
@@ -51,15 +52,19 @@ final class FsdCommand implements Callable<Integer> {
         // The eBPF monitor (loaded, or reused from its pins) sizes the sessions' workers; the volumes are published
         // under /run/efuse/volumes for the node plugin's metrics and efuse-csi status. Without BPF the volumes are
         // served all the same and the reason is logged once.
+        // /healthz is the readiness of a surge update: the new daemon is ready once the keeper knows it.
+        AtomicReference<FsDaemon> started = new AtomicReference<>();
         NodeTelemetry telemetry;
         try {
-            telemetry = NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR, address);
+            telemetry = NodeTelemetry.start(BpfHost.system(), VolumeDirectory.DEFAULT_STATE_DIR, address,
+                    () -> started.get() != null && started.get().connected());
         } catch (RuntimeException e) {
             System.err.println("efuse-csi fsd: " + e.getMessage());
             return ExitCodes.FAILED;
         }
         FsDaemon daemon = new FsDaemon(socket, new SessionTelemetry(telemetry,
                 maxWorkers != null ? maxWorkers : SessionTelemetry.defaultMaxWorkers()));
+        started.set(daemon);
         Thread main = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             daemon.handOver();

@@ -43,6 +43,14 @@ public final class FsDaemon {
         this.observer = observer;
     }
 
+    /**
+     * Whether the daemon is connected to the fd keeper and not handing over: it serves its volumes or stands by
+     * for them. A daemon that is not cannot take a volume over, so an update must not retire the one before it.
+     */
+    public boolean connected() {
+        return link != null && !stopping;
+    }
+
     /** Serves until {@link #handOver} or until interrupted; reconnects whenever the keeper goes away. */
     public void run() throws InterruptedException {
         boolean warned = false;

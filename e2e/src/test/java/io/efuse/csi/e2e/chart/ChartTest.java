@@ -3,6 +3,7 @@ package io.efuse.csi.e2e.chart;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -124,7 +125,8 @@ class ChartTest {
         Container plugin = container(rendered(null).one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
         assertEquals(List.of("node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
                 "--driver-name=efuse.csi.io", "--state-dir=/var/lib/efuse/state", "--backing-root=/var/lib/efuse/volumes",
-                "--metrics-address=:9808", "--keeper-socket=/run/efuse/keeper.sock"), plugin.getArgs());
+                "--metrics-address=:9808", "--slow-request-ms=1000", "--keeper-socket=/run/efuse/keeper.sock"),
+                plugin.getArgs());
         Container everything = container(rendered("everything.yaml").one(DaemonSet.class, NODE).getSpec().getTemplate()
                 .getSpec(), "efuse-csi");
         assertTrue(everything.getArgs().containsAll(List.of("--shared-root=/mnt/shared/efuse", "--max-volumes=200",
@@ -279,6 +281,32 @@ class ChartTest {
                 .noneMatch(c -> c.getName().equals("csi-snapshotter")));
     }
 
+    @ParameterizedTest
+    @NullSource
+    @ValueSource(strings = {"everything.yaml"})
+    void theControllerMakesTheSharedBackendsVolumesWhereOneIsConfigured(String values) {
+        RenderedChart chart = rendered(values);
+        PodSpec pod = chart.one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec();
+        Container driver = container(pod, "efuse-csi");
+        ClusterRole role = chart.one(ClusterRole.class, CONTROLLER);
+        if (values == null) {
+            assertTrue(driver.getArgs().stream().noneMatch(a -> a.startsWith("--shared-root")), driver.getArgs()::toString);
+            assertEquals(List.of("ALL"), driver.getSecurityContext().getCapabilities().getDrop());
+            List<String> added = driver.getSecurityContext().getCapabilities().getAdd();
+            assertTrue(added == null || added.isEmpty(), "no capability without the shared backend: " + added);
+            assertEquals(Set.of("get"), verbs(role, "efuse.csi.io", "efusevolumes/status"));
+            return;
+        }
+        assertTrue(driver.getArgs().contains("--shared-root=/mnt/shared/efuse"), driver.getArgs()::toString);
+        assertEquals("/mnt/shared/efuse", volume(pod, "shared-root").getHostPath().getPath());
+        assertEquals("/mnt/shared/efuse", mount(driver, "shared-root").getMountPath());
+        assertEquals(0L, driver.getSecurityContext().getRunAsUser());
+        assertTrue(driver.getSecurityContext().getCapabilities().getAdd().containsAll(List.of("CHOWN", "FOWNER")));
+        assertEquals(Boolean.FALSE, driver.getSecurityContext().getAllowPrivilegeEscalation());
+        // it reports the volumes it makes ready, as a node plugin does for its own
+        assertEquals(Set.of("get", "update", "patch"), verbs(role, "efuse.csi.io", "efusevolumes/status"));
+    }
+
     @Test
     void daemonRollsBySurgeSoThatTheOldOneHandsItsSessionsOver() {
         DaemonSet fsd = rendered(null).one(DaemonSet.class, FSD);
@@ -286,8 +314,14 @@ class ChartTest {
         assertEquals(1, fsd.getSpec().getUpdateStrategy().getRollingUpdate().getMaxSurge().getIntVal());
         assertEquals(0, fsd.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal());
         assertEquals(60L, fsd.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds());
-        assertEquals(List.of("fsd", "--socket=/run/efuse/keeper.sock"),
-                container(fsd.getSpec().getTemplate().getSpec(), "efuse-fsd").getArgs());
+        Container daemon = container(fsd.getSpec().getTemplate().getSpec(), "efuse-fsd");
+        assertEquals(List.of("fsd", "--socket=/run/efuse/keeper.sock", "--metrics-address=:9807"), daemon.getArgs());
+        // the surge waits for the new daemon to be known to the keeper before the old one is told to hand over
+        assertEquals("/healthz", daemon.getReadinessProbe().getHttpGet().getPath());
+        assertEquals("metrics", daemon.getReadinessProbe().getHttpGet().getPort().getStrVal());
+        assertEquals(9807, daemon.getPorts().stream().filter(p -> p.getName().equals("metrics")).findFirst()
+                .orElseThrow().getContainerPort());
+        assertNull(daemon.getLivenessProbe(), "a daemon waiting for its keeper is not to be restarted");
     }
 
     @ParameterizedTest
@@ -325,6 +359,9 @@ class ChartTest {
         var pm = (ExtraKinds.PodMonitor) chart.objects.stream().filter(o -> o.getKind().equals("PodMonitor"))
                 .findFirst().orElseThrow();
         assertEquals("metrics", pm.spec().podMetricsEndpoints().getFirst().port());
+        assertEquals(Set.of("efuse-csi-controller-metrics", "efuse-csi-node-metrics", "efuse-csi-fsd-metrics"),
+                chart.objects.stream().filter(o -> o.getKind().equals("Service"))
+                        .map(o -> o.getMetadata().getName()).collect(java.util.stream.Collectors.toSet()));
         assertTrue(rendered("microk8s.yaml").objects.stream().noneMatch(o -> o.getKind().equals("Service")));
     }
 
