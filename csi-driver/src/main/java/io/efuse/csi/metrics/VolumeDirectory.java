@@ -1,5 +1,6 @@
 package io.efuse.csi.metrics;
 
+import io.efuse.csi.sys.MountTable;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.UncheckedIOException;
@@ -8,9 +9,11 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -32,15 +35,37 @@ public final class VolumeDirectory {
 
     private final Map<Integer, Volume> byConnection = new ConcurrentHashMap<>();
     private final Path stateDir;
+    private final LiveConnections live;
+
+    /** The FUSE connections mounted now: a published volume of any other is stale (its process died). */
+    @FunctionalInterface
+    interface LiveConnections {
+        Set<Integer> read() throws IOException;
+    }
 
     /** In memory only. */
     public VolumeDirectory() {
-        this.stateDir = null;
+        this(null, VolumeDirectory::mountedFuseConnections);
     }
 
     /** Also published as files in stateDir. */
     public VolumeDirectory(Path stateDir) {
+        this(stateDir, VolumeDirectory::mountedFuseConnections);
+    }
+
+    VolumeDirectory(Path stateDir, LiveConnections live) {
         this.stateDir = stateDir;
+        this.live = live;
+    }
+
+    private static Set<Integer> mountedFuseConnections() throws IOException {
+        Set<Integer> out = new HashSet<>();
+        for (MountTable.Entry e : MountTable.read()) {
+            if (e.major() == 0 && (e.fsType().equals("fuse") || e.fsType().startsWith("fuse."))) {
+                out.add(e.minor());
+            }
+        }
+        return out;
     }
 
     public void register(Volume v) {
@@ -72,7 +97,8 @@ public final class VolumeDirectory {
 
     /**
      * The volumes this process registered and, with a state directory, those the node's other processes published
-     * there (the node plugin exports the sessions an eFuse daemon process serves this way).
+     * there and that are still mounted (the node plugin exports the sessions an eFuse daemon process serves this
+     * way).
      */
     public Map<Integer, Volume> all() {
         if (stateDir == null) {
@@ -81,6 +107,8 @@ public final class VolumeDirectory {
         Map<Integer, Volume> out;
         try {
             out = readPublished(stateDir);
+            // A process killed before it withdrew its volumes leaves their files; their connection ids get reused.
+            out.keySet().retainAll(live.read());
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "reading the volumes published in " + stateDir + ": " + e.getMessage());
             out = new TreeMap<>();

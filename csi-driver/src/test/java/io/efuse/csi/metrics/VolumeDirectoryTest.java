@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,14 +15,21 @@ class VolumeDirectoryTest {
     @TempDir
     Path dir;
 
+    /** The connections this test pretends are mounted. */
+    private final Set<Integer> mounted = new HashSet<>(Set.of(3, 5, 6, 7, 41, 42));
+
+    private VolumeDirectory directory() {
+        return new VolumeDirectory(dir, () -> mounted);
+    }
+
     private static VolumeDirectory.Volume volume(int connection, String id) {
         return new VolumeDirectory.Volume(connection, id, "/mnt/" + id, "passthrough");
     }
 
     @Test
     void volumesAnotherProcessPublishesAreKnownUntilItWithdrawsThem() {
-        VolumeDirectory daemon = new VolumeDirectory(dir);   // the process serving the sessions
-        VolumeDirectory plugin = new VolumeDirectory(dir);   // the node plugin, which exports the series
+        VolumeDirectory daemon = directory();   // the process serving the sessions
+        VolumeDirectory plugin = directory();   // the node plugin, which exports the series
         daemon.register(volume(41, "pvc-a"));
         plugin.register(volume(42, "pvc-b"));
 
@@ -35,11 +44,11 @@ class VolumeDirectoryTest {
 
     @Test
     void theProcessesOwnRegistrationWinsOverAStaleFile() {
-        new VolumeDirectory(dir).register(volume(7, "old"));
-        VolumeDirectory now = new VolumeDirectory(dir);
+        directory().register(volume(7, "old"));
+        VolumeDirectory now = directory();
         VolumeDirectory.Volume fresh = volume(7, "new");
         now.register(fresh);
-        assertEquals(fresh, new VolumeDirectory(dir).byConnection(7).orElseThrow(), "the file was replaced");
+        assertEquals(fresh, directory().byConnection(7).orElseThrow(), "the file was replaced");
         assertEquals(fresh, now.all().get(7));
     }
 
@@ -47,13 +56,23 @@ class VolumeDirectoryTest {
     void filesThatAreNotVolumesAreIgnored() throws Exception {
         Files.writeString(dir.resolve("9x"), "volume=odd\n");
         Files.writeString(dir.resolve(".3.tmp"), "volume=half-written\n");
-        new VolumeDirectory(dir).register(volume(3, "pvc-c"));
-        assertEquals(java.util.Set.of(3), new VolumeDirectory(dir).all().keySet());
+        directory().register(volume(3, "pvc-c"));
+        assertEquals(Set.of(3), directory().all().keySet());
+    }
+
+    @Test
+    void aVolumeWhoseConnectionIsGoneIsNotKnownThoughItsFileIsLeft() {
+        directory().register(volume(41, "killed-daemon"));
+        mounted.remove(41);
+        VolumeDirectory plugin = directory();
+        assertTrue(plugin.byConnection(41).isEmpty());
+        assertFalse(plugin.all().containsKey(41));
+        assertTrue(Files.exists(dir.resolve("41")), "only its process may withdraw it");
     }
 
     @Test
     void withoutAStateDirectoryOnlyThisProcessesVolumesAreKnown() {
-        new VolumeDirectory(dir).register(volume(5, "elsewhere"));
+        directory().register(volume(5, "elsewhere"));
         VolumeDirectory local = new VolumeDirectory();
         local.register(volume(6, "here"));
         assertFalse(local.all().containsKey(5));
