@@ -256,12 +256,23 @@ class FuseMonitorTest {
     }
 
 
+    /** fuse_opcode FUSE_RELEASE. */
+    private static final int FUSE_RELEASE = 18;
+
     @Test
     void figuresLeftByAnEarlierConnectionWithTheSameIdAreDropped() throws Exception {
         try (FuseMonitor monitor = FuseMonitor.attach(host); TestFuseMount mount = TestFuseMount.mount(dir)) {
             int conn = mount.connectionId();
             Files.write(mount.mountPoint.resolve("f"), new byte[10]);
             assertTrue(monitor.connectionLoad(conn).isPresent(), "the mount's requests were counted");
+            // The kernel sends RELEASE after close returns: until it has been answered, a request of this connection
+            // may still arrive after the figures are dropped below.
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (monitor.opStats().getOrDefault(new FuseOpKey(conn, FUSE_RELEASE), FuseOpStats.ZERO).count() == 0
+                    || monitor.connectionLoad(conn).orElseThrow().inFlight() != 0) {
+                assertTrue(System.nanoTime() < deadline, "the write's RELEASE was not answered within 10 s");
+                Thread.sleep(5); // the kernel's background request: nothing to wait on
+            }
             // What an aborted connection with this id leaves: requests that never ended.
             try (BpfMap load = BpfMap.openPinned(host.libbpf().load(), monitor.pinDir().resolve("connection_load"));
                     BpfMap inflight = BpfMap.openPinned(host.libbpf().load(), monitor.pinDir().resolve("inflight"))) {
