@@ -7,6 +7,7 @@ import io.efuse.csi.metrics.NodeTelemetry;
 import io.efuse.csi.metrics.SessionTelemetry;
 import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.LibC;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.Callable;
@@ -38,7 +39,7 @@ final class FsdCommand implements Callable<Integer> {
             System.err.println("efuse-csi fsd: must run as root (FUSE, open_by_handle_at)");
             return ExitCodes.NOT_PERMITTED;
         }
-        java.net.InetSocketAddress address;
+        InetSocketAddress address;
         try {
             address = metricsAddress == null ? null : ListenAddress.parse(metricsAddress);
         } catch (IllegalArgumentException e) {

@@ -28,7 +28,7 @@ public final class FsDaemon {
     private final Map<String, EfuseMount> mounts = new LinkedHashMap<>();
     private final MountObserver observer;
     /** What the observer returned for each served volume; closed when the volume stops being served here. */
-    private final Map<String, AutoCloseable> reports = new LinkedHashMap<>();
+    private final Map<String, MountObserver.Report> reports = new LinkedHashMap<>();
     private volatile KeeperLink link;
     private volatile boolean stopping;
     private volatile boolean standby;
@@ -254,22 +254,13 @@ public final class FsDaemon {
 
     private void report(String volume, EfuseMount mount) {
         endReport(volume);
-        try {
-            reports.put(volume, observer.served(volume, mount));
-        } catch (RuntimeException e) {
-            // Figures are not worth a volume: it is served without them.
-            LOG.log(Level.WARNING, volume + ": not reported to the node's telemetry: " + e.getMessage());
-        }
+        reports.put(volume, observer.served(volume, mount));
     }
 
     private void endReport(String volume) {
-        AutoCloseable r = reports.remove(volume);
+        MountObserver.Report r = reports.remove(volume);
         if (r != null) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                LOG.log(Level.WARNING, volume + ": ending its report: " + e.getMessage());
-            }
+            r.close();
         }
     }
 

@@ -11,6 +11,8 @@ import io.efuse.csi.fuse.FuseOpcode;
  * load figures between the workers it was mounted with and maxWorkers.
  */
 public final class SessionTelemetry implements MountObserver {
+    private static final System.Logger LOG = System.getLogger(SessionTelemetry.class.getName());
+
     private final NodeTelemetry telemetry;
     private final int maxWorkers;
 
@@ -26,7 +28,24 @@ public final class SessionTelemetry implements MountObserver {
     }
 
     @Override
-    public AutoCloseable served(String volumeId, EfuseMount mount) {
+    public Report served(String volumeId, EfuseMount mount) {
+        AutoCloseable published;
+        try {
+            published = report(volumeId, mount);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, volumeId + ": served without its figures: " + e.getMessage());
+            return () -> { };
+        }
+        return () -> {
+            try {
+                published.close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, volumeId + ": withdrawing its figures: " + e.getMessage());
+            }
+        };
+    }
+
+    private AutoCloseable report(String volumeId, EfuseMount mount) {
         int connection = (int) mount.connectionId();
         telemetry.connectionMounted(connection);
         int min = mount.stats().workers();

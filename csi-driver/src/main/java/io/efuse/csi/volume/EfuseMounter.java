@@ -9,8 +9,6 @@ import java.nio.file.Path;
 
 /** Stages volumes as eFuse sessions hosted in this process. */
 public final class EfuseMounter implements VolumeMounter {
-    private static final System.Logger LOG = System.getLogger(EfuseMounter.class.getName());
-
     private final int workersPerVolume;
     private final MountObserver observer;
 
@@ -28,16 +26,7 @@ public final class EfuseMounter implements VolumeMounter {
     @Override
     public MountedVolume mount(MountSpec spec) throws IOException {
         EfuseMount mount = EfuseMount.mount(options(spec, workersPerVolume));
-        AutoCloseable report;
-        try {
-            report = observer.served(spec.volumeId(), mount);
-        } catch (RuntimeException e) {
-            // Figures are not worth a volume: it is served without them.
-            LOG.log(System.Logger.Level.WARNING, spec.volumeId() + ": not reported to the node's telemetry: "
-                    + e.getMessage());
-            report = () -> { };
-        }
-        return new Session(mount, report);
+        return new Session(mount, observer.served(spec.volumeId(), mount));
     }
 
     /** The mount options of a staged volume, wherever its session runs. */
@@ -59,7 +48,7 @@ public final class EfuseMounter implements VolumeMounter {
         return "eFuse sessions in this process";
     }
 
-    private record Session(EfuseMount mount, AutoCloseable report) implements MountedVolume {
+    private record Session(EfuseMount mount, MountObserver.Report report) implements MountedVolume {
         @Override
         public Path mountPoint() {
             return mount.mountPoint();
@@ -90,11 +79,7 @@ public final class EfuseMounter implements VolumeMounter {
 
         @Override
         public void close() {
-            try {
-                report.close();
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "ending the report of " + mount.mountPoint() + ": " + e.getMessage());
-            }
+            report.close();
             mount.close();
         }
     }
