@@ -10,6 +10,7 @@ import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.bpf.NodeMonitor;
 import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.metrics.Scrape;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -18,16 +19,10 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import java.io.File;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,17 +40,6 @@ class StandaloneMetricsTest {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
-    }
-
-    private static HttpResponse<String> get(int port, String path) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static long value(String text, String series) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\d+)$").matcher(text);
-        assertTrue(m.find(), series + " missing in\n" + text);
-        return Long.parseLong(m.group(1));
     }
 
     @Test
@@ -96,27 +80,27 @@ class StandaloneMetricsTest {
                 Files.writeString(staging.resolve("f" + i), "x");
             }
 
-            assertEquals(200, get(port, "/healthz").statusCode());
+            assertEquals(200, Scrape.get(port, "/healthz").statusCode());
             String text = "";
             while (System.nanoTime() < deadline) {
-                text = get(port, "/metrics").body();
+                text = Scrape.get(port, "/metrics").body();
                 if (text.contains("efuse_fuse_slow_requests_total{volume=\"" + id + "\",op=\"create\"}")) {
                     break;
                 }
                 Thread.sleep(100); // the ring buffer is polled on its own thread
             }
-            assertEquals(1, value(text, "efuse_fuse_monitor_up"));
-            assertEquals(1, value(text, "efuse_csi_staged_volumes"));
-            assertEquals(1, value(text, "efuse_csi_volumes"));
-            assertTrue(value(text, "efuse_fuse_requests_total{volume=\"" + id + "\",op=\"create\"}") >= 3, text);
-            assertTrue(value(text, "efuse_fuse_slow_requests_total{volume=\"" + id + "\",op=\"create\"}") >= 3, text);
-            assertEquals(1, value(text,
+            assertEquals(1, Scrape.value(text, "efuse_fuse_monitor_up"));
+            assertEquals(1, Scrape.value(text, "efuse_csi_staged_volumes"));
+            assertEquals(1, Scrape.value(text, "efuse_csi_volumes"));
+            assertTrue(Scrape.value(text, "efuse_fuse_requests_total{volume=\"" + id + "\",op=\"create\"}") >= 3, text);
+            assertTrue(Scrape.value(text, "efuse_fuse_slow_requests_total{volume=\"" + id + "\",op=\"create\"}") >= 3, text);
+            assertEquals(1, Scrape.value(text,
                     "efuse_csi_rpc_requests_total{service=\"Node\",method=\"NodeStageVolume\",code=\"OK\"}"));
             assertTrue(read(log).contains("slow FUSE request on volume " + id), read(log));
 
             node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest.newBuilder().setVolumeId(id)
                     .setStagingTargetPath(staging.toString()).build());
-            assertEquals(0, value(get(port, "/metrics").body(), "efuse_csi_staged_volumes"));
+            assertEquals(0, Scrape.value(Scrape.get(port, "/metrics").body(), "efuse_csi_staged_volumes"));
         } finally {
             if (channel != null) {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

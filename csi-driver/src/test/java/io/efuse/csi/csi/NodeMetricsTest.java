@@ -10,20 +10,16 @@ import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.metrics.NodeTelemetry;
+import io.efuse.csi.metrics.Scrape;
 import io.efuse.csi.metrics.SessionTelemetry;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.volume.EfuseMounter;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -68,17 +64,9 @@ class NodeMetricsTest {
     }
 
     private String scrape(String path) throws Exception {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-                "http://127.0.0.1:" + telemetry.metricsPort().orElseThrow() + path)).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = Scrape.get(telemetry.metricsPort().orElseThrow(), path);
         assertEquals(200, r.statusCode(), path + ": " + r.body());
         return r.body();
-    }
-
-    private static long value(String text, String series) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\d+)$").matcher(text);
-        assertTrue(m.find(), series + " missing in\n" + text);
-        return Long.parseLong(m.group(1));
     }
 
     @Test
@@ -99,21 +87,21 @@ class NodeMetricsTest {
         int connection = MountTable.find(staging).orElseThrow().minor();
         assertTrue(text.contains("efuse_volume_info{volume=\"" + id + "\",connection=\"" + connection
                 + "\",mount_point=\"" + staging + "\""), text);
-        assertTrue(value(text, "efuse_fuse_requests_total{volume=\"" + id + "\",op=\"create\"}") >= FILES, text);
-        assertEquals(1, value(text, "efuse_fuse_sessions"));
-        assertTrue(value(text, "efuse_fuse_session_workers{volume=\"" + id + "\"}") >= 2, text);
-        assertEquals(1, value(text, "efuse_csi_rpc_requests_total{service=\"Controller\",method=\"CreateVolume\",code=\"OK\"}"));
-        assertEquals(1, value(text, "efuse_csi_rpc_requests_total{service=\"Node\",method=\"NodeStageVolume\",code=\"OK\"}"));
-        assertEquals(1, value(text,
+        assertTrue(Scrape.value(text, "efuse_fuse_requests_total{volume=\"" + id + "\",op=\"create\"}") >= FILES, text);
+        assertEquals(1, Scrape.value(text, "efuse_fuse_sessions"));
+        assertTrue(Scrape.value(text, "efuse_fuse_session_workers{volume=\"" + id + "\"}") >= 2, text);
+        assertEquals(1, Scrape.value(text, "efuse_csi_rpc_requests_total{service=\"Controller\",method=\"CreateVolume\",code=\"OK\"}"));
+        assertEquals(1, Scrape.value(text, "efuse_csi_rpc_requests_total{service=\"Node\",method=\"NodeStageVolume\",code=\"OK\"}"));
+        assertEquals(1, Scrape.value(text,
                 "efuse_csi_rpc_requests_total{service=\"Node\",method=\"NodeStageVolume\",code=\"INVALID_ARGUMENT\"}"));
-        assertEquals(2, value(text, "efuse_csi_rpc_duration_seconds_count{service=\"Node\",method=\"NodeStageVolume\"}"));
+        assertEquals(2, Scrape.value(text, "efuse_csi_rpc_duration_seconds_count{service=\"Node\",method=\"NodeStageVolume\"}"));
         assertTrue(Files.exists(dir.resolve("published").resolve(Integer.toString(connection))),
                 "published for efuse-csi status");
 
         d.unstage(id, staging);
         text = scrape("/metrics");
         assertFalse(text.contains("volume=\"" + id + "\""), "an unstaged volume is no longer exported:\n" + text);
-        assertEquals(0, value(text, "efuse_fuse_sessions"));
+        assertEquals(0, Scrape.value(text, "efuse_fuse_sessions"));
         assertFalse(Files.exists(dir.resolve("published").resolve(Integer.toString(connection))));
     }
 }
