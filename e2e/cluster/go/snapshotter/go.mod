@@ -1,0 +1,3 @@
+module efuse.io/e2e/cluster/snapshotter
+
+go 1.24.0
