@@ -38,3 +38,14 @@ app.kubernetes.io/component: {{ index . 1 }}
 - name: JDK_JAVA_OPTIONS
   value: {{ printf "%s -Dorg.slf4j.simpleLogger.defaultLogLevel=%s" .Values.javaOptions .Values.logLevel | trim | quote }}
 {{- end -}}
+
+{{/*
+Whether the node's pods mount node.sharedRoot as a volume of its own: not when it lies under /var/lib/efuse,
+which they mount with Bidirectional propagation. There the mount of its own would be propagated back to the
+host at every start of a pod, one more mount each time, and outlive the chart; the parent's mount shows the
+shared filesystem, and what is mounted on it later, as it is.
+*/}}
+{{- define "efuse-csi.sharedRootMount" -}}
+{{- $r := trimSuffix "/" .Values.node.sharedRoot -}}
+{{- if and $r (ne $r "/var/lib/efuse") (not (hasPrefix "/var/lib/efuse/" $r)) -}}true{{- end -}}
+{{- end -}}

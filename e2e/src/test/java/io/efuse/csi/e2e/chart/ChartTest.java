@@ -269,6 +269,21 @@ class ChartTest {
         assertEquals("/mnt/shared/efuse", mount(plugin, "shared-root").getMountPath());
     }
 
+    /** Found in a real cluster: a nested mount under the Bidirectional /var/lib/efuse piled up on the host. */
+    @Test
+    void sharedRootUnderTheDataDirectoryIsReachedThroughItsMountAlone() {
+        RenderedChart nested = RenderedChart.render(null, Map.of("node.sharedRoot", "/var/lib/efuse/shared"));
+        for (String name : List.of(NODE, FSD)) {
+            PodSpec pod = nested.one(DaemonSet.class, name).getSpec().getTemplate().getSpec();
+            assertTrue(pod.getVolumes().stream().noneMatch(v -> v.getName().equals("shared-root")), name);
+            Container driver = pod.getContainers().getFirst();
+            assertTrue(driver.getVolumeMounts().stream().noneMatch(m -> m.getName().equals("shared-root")), name);
+            assertEquals("Bidirectional", mount(driver, "efuse-data").getMountPropagation(), name);
+        }
+        Container plugin = container(nested.one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
+        assertTrue(plugin.getArgs().contains("--shared-root=/var/lib/efuse/shared"), plugin.getArgs()::toString);
+    }
+
     @Test
     void snapshotClassIsRenderedOnlyWhereTheSnapshotApiIsServedOrForced() {
         assertTrue(rendered(null).objects.stream().noneMatch(o -> o.getKind().equals("VolumeSnapshotClass")));
