@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The docker command line, run with a bound on every call. The tests use the CLI rather than a Java docker
- * client: what they check (privileges, bind propagation, devices) is spelled exactly as an operator would
- * spell it, and no helper image (such as a resource reaper) has to be pulled.
+ * The docker command line, run with a bound on every call: for the image's build and the short `docker run
+ * --rm` calls that ask the image something, spelled as an operator would. Containers that live through a test
+ * are Testcontainers' ({@link NodeContainer}).
  */
 final class DockerCli {
 
@@ -39,6 +39,17 @@ final class DockerCli {
         command.add("docker");
         command.addAll(List.of(args));
         return exec(command, timeout);
+    }
+
+    /**
+     * `docker run --rm` with the labels of {@link OwnedContainers}: the engine removes the container when it
+     * exits, and one that outlives a killed run is found by them.
+     */
+    static Result runOnce(Duration timeout, String... args) {
+        List<String> run = new ArrayList<>(List.of("run", "--rm"));
+        OwnedContainers.ownerLabels().forEach((k, v) -> run.addAll(List.of("--label", k + "=" + v)));
+        run.addAll(List.of(args));
+        return run(timeout, run.toArray(String[]::new));
     }
 
     static Result exec(List<String> command, Duration timeout) {

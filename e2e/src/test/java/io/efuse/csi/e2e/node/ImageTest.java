@@ -32,10 +32,10 @@ class ImageTest {
 
     @Test
     void entryPointRunsTheDriverWithJava25() {
-        String version = DockerCli.run(Duration.ofSeconds(60), "run", "--rm", image, "--version")
+        String version = DockerCli.runOnce(Duration.ofSeconds(60), image, "--version")
                 .orFail("efuse-csi --version").out();
         assertTrue(version.startsWith("efuse-csi "), version);
-        String java = DockerCli.run(Duration.ofSeconds(60), "run", "--rm", "--entrypoint", "java", image, "-version")
+        String java = DockerCli.runOnce(Duration.ofSeconds(60), "--entrypoint", "java", image, "-version")
                 .orFail("java -version").err();
         assertTrue(java.contains("version \"25"), java);
     }
@@ -44,7 +44,7 @@ class ImageTest {
     void runtimeCarriesTheNodeSideTools() {
         String script = "for t in mount umount findmnt fusermount3 chattr setquota repquota xfs_quota; do "
                 + "command -v $t >/dev/null && echo $t; done; ls /usr/lib/x86_64-linux-gnu/ | grep -q '^libbpf.so.1' && echo libbpf";
-        var found = new TreeSet<>(DockerCli.run(Duration.ofSeconds(60), "run", "--rm", "--entrypoint", "sh", image, "-c", script)
+        var found = new TreeSet<>(DockerCli.runOnce(Duration.ofSeconds(60), "--entrypoint", "sh", image, "-c", script)
                 .orFail("tool listing").out().lines().toList());
         assertEquals(new TreeSet<>(Set.of("mount", "umount", "findmnt", "fusermount3", "chattr", "setquota", "repquota",
                 "xfs_quota", "libbpf")), found);
@@ -52,7 +52,7 @@ class ImageTest {
 
     @Test
     void javaRuntimeHasTheModulesTheLibrariesLoadByName() {
-        var modules = DockerCli.run(Duration.ofSeconds(60), "run", "--rm", "--entrypoint", "java", image, "--list-modules")
+        var modules = DockerCli.runOnce(Duration.ofSeconds(60), "--entrypoint", "java", image, "--list-modules")
                 .orFail("java --list-modules").out().lines().map(l -> l.replaceAll("@.*", "")).toList();
         assertTrue(modules.containsAll(Set.of("java.base", "java.net.http", "java.naming", "jdk.naming.dns",
                 "jdk.crypto.ec", "jdk.unsupported", "java.management", "jdk.httpserver")), modules::toString);

@@ -1,5 +1,10 @@
 package io.efuse.csi.e2e.node;
 
+import com.github.dockerjava.api.model.AccessMode;
+import com.github.dockerjava.api.model.Bind;
+import com.github.dockerjava.api.model.PropagationMode;
+import com.github.dockerjava.api.model.SELContext;
+import com.github.dockerjava.api.model.Volume;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,24 +36,26 @@ final class NodeHostDirs implements AutoCloseable {
         host("mount", "--make-rshared", root.toString());
     }
 
-    /** The docker run options that give a container the DaemonSet's host mounts. */
-    List<String> daemonSetMounts() {
-        List<String> args = new ArrayList<>(Privileges.dockerOptions());
-        args.addAll(List.of(
-                "--device", "/dev/fuse",
-                "-v", kubelet + ":" + kubelet + ":rshared",
-                "-v", efuseData + ":/var/lib/efuse:rshared",
-                "-v", efuseRun + ":/run/efuse",
-                "-v", plugin + ":/csi"));
+    /** The DaemonSet's host mounts, as binds of this test's directories. */
+    List<Bind> daemonSetBinds() {
+        List<Bind> binds = new ArrayList<>(List.of(
+                bind(kubelet, kubelet.toString(), AccessMode.rw, PropagationMode.RSHARED),
+                bind(efuseData, "/var/lib/efuse", AccessMode.rw, PropagationMode.RSHARED),
+                bind(efuseRun, "/run/efuse", AccessMode.rw, PropagationMode.DEFAULT_MODE),
+                bind(plugin, "/csi", AccessMode.rw, PropagationMode.DEFAULT_MODE)));
         if (Files.isDirectory(Path.of("/sys/fs/bpf"))) {
             // the DaemonSet's Bidirectional here only matters where the host has no bpffs mounted yet; the
             // test host's mounts are private, and a plain bind shares the pinned objects all the same
-            args.addAll(List.of("-v", "/sys/fs/bpf:/sys/fs/bpf"));
+            binds.add(bind(Path.of("/sys/fs/bpf"), "/sys/fs/bpf", AccessMode.rw, PropagationMode.DEFAULT_MODE));
         }
         if (Files.isDirectory(Path.of("/sys/kernel/btf"))) {
-            args.addAll(List.of("-v", "/sys/kernel/btf:/sys/kernel/btf:ro"));
+            binds.add(bind(Path.of("/sys/kernel/btf"), "/sys/kernel/btf", AccessMode.ro, PropagationMode.DEFAULT_MODE));
         }
-        return args;
+        return binds;
+    }
+
+    private static Bind bind(Path host, String container, AccessMode mode, PropagationMode propagation) {
+        return new Bind(host.toString(), new Volume(container), mode, SELContext.DEFAULT, null, propagation);
     }
 
     /** Whether the host's mount table has a mount at this path (as kubelet would see it). */

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The driver image running privileged with the DaemonSet's host mounts, and this test playing kubelet on the
@@ -34,9 +35,14 @@ class NodePluginInContainerTest {
     private static final Duration READY_BOUND = Duration.ofSeconds(60);
     private static String image;
 
+    @RegisterExtension
+    final OwnedContainers containers = new OwnedContainers();
+
     private NodeHostDirs dirs;
     private final String container = "efuse-e2e-" + UUID.randomUUID().toString().substring(0, 8);
     private final String daemonContainer = container + "-fsd";
+    /** The container whose exit ends a wait: the node plugin's. */
+    private NodeContainer plugin;
 
     @BeforeAll
     static void build() {
@@ -50,25 +56,20 @@ class NodePluginInContainerTest {
 
     @AfterEach
     void cleanUp() throws IOException {
-        for (String c : List.of(container, daemonContainer)) {
-            var logs = DockerCli.run(Duration.ofSeconds(30), "logs", "--tail", "40", c);
-            if (logs.exitCode() == 0 && !(logs.out() + logs.err()).isBlank()) {
-                System.out.println("--- last log lines of " + c + "\n" + logs.out() + logs.err());
-            }
-        }
-        // The node plugin first: with the daemon still there, it unstages nothing on its way out.
-        DockerCli.run(Duration.ofSeconds(60), "rm", "-f", container);
-        DockerCli.run(Duration.ofSeconds(60), "rm", "-f", daemonContainer);
+        // the containers are gone by now: OwnedContainers removes them when the test method ends
         dirs.close();
     }
 
     @Test
-    void mountsMadeInTheContainerShowOnTheHostLikeWithBidirectionalPropagation() throws IOException {
+    void mountsMadeInTheContainerShowOnTheHostLikeWithBidirectionalPropagation() throws Exception {
         Path probe = dirs.kubelet.resolve("pods/p1/volumes/probe");
         Files.createDirectories(probe);
-        start(List.of("--entrypoint", "sh"), List.of("-c", "mount -t tmpfs e2e-probe " + probe + " && sleep 600"));
-        waitFor("the tmpfs made in the container to show on the host", () -> NodeHostDirs.isMountPoint(probe));
-        DockerCli.run(Duration.ofSeconds(30), "exec", container, "umount", probe.toString()).orFail("umount in container");
+        plugin = node(container).withEntrypoint("sh")
+                .withCommand("-c", "mount -t tmpfs e2e-probe " + probe + " && sleep 600")
+                .waitingFor(HostCondition.until("the tmpfs made in the container to show on the host",
+                        () -> NodeHostDirs.isMountPoint(probe)).withStartupTimeout(READY_BOUND));
+        plugin.start();
+        plugin.execOrFail("umount", probe.toString());
         waitFor("the unmount in the container to show on the host", () -> !NodeHostDirs.isMountPoint(probe));
     }
 
@@ -77,12 +78,14 @@ class NodePluginInContainerTest {
         Path mountPoint = dirs.kubelet.resolve("pods/p2/volumes/kubernetes.io~csi/v1/mount");
         Files.createDirectories(mountPoint);
         long started = System.nanoTime();
-        start(List.of("--stop-timeout", "20"), List.of("mount", "--create", "--backing=/var/lib/efuse/volumes/v1",
-                mountPoint.toString()));
-        waitFor("the FUSE mount made in the container to show on the host", () -> NodeHostDirs.isMountPoint(mountPoint));
+        plugin = node(container).withStopTimeout(Duration.ofSeconds(20))
+                .withCommand("mount", "--create", "--backing=/var/lib/efuse/volumes/v1", mountPoint.toString())
+                .waitingFor(HostCondition.until("the FUSE mount made in the container to show on the host",
+                        () -> NodeHostDirs.isMountPoint(mountPoint)).withStartupTimeout(READY_BOUND));
+        plugin.start();
         var visibleAt = java.time.Instant.now();
-        System.out.printf("eFuse mount visible on the host %d ms after `docker run`, %d ms after the process started%n",
-                (System.nanoTime() - started) / 1_000_000, sinceProcessStart(visibleAt));
+        System.out.printf("eFuse mount visible on the host %d ms after the container's create, %d ms after the process"
+                + " started%n", (System.nanoTime() - started) / 1_000_000, sinceProcessStart(visibleAt));
 
         Path file = mountPoint.resolve("data/hello.txt");
         Files.createDirectories(file.getParent());
@@ -90,12 +93,11 @@ class NodePluginInContainerTest {
         assertEquals("through FUSE from the host\n", Files.readString(file));
 
         // SIGTERM unmounts cleanly: the host's mount goes away and the data stays in the backing directory
-        DockerCli.run(Duration.ofSeconds(60), "stop", container).orFail("docker stop");
+        plugin.dockerStop();
         waitFor("the unmount to reach the host", () -> !NodeHostDirs.isMountPoint(mountPoint));
         assertEquals("through FUSE from the host\n",
                 Files.readString(dirs.efuseData.resolve("volumes/v1/data/hello.txt")));
-        int exit = Integer.parseInt(DockerCli.run(Duration.ofSeconds(10), "inspect", "-f", "{{.State.ExitCode}}",
-                container).orFail("docker inspect").out().strip());
+        long exit = plugin.exitCode();
         assertTrue(exit == 0 || exit == 128 + 15, "efuse-csi mount ended with exit code " + exit + " on SIGTERM");
     }
 
@@ -109,15 +111,19 @@ class NodePluginInContainerTest {
         if (keeps) {
             // The chart's fsd DaemonSet: its own container, sharing /run/efuse (the socket, the volumes' state).
             args.addAll(List.of("--keeper-socket", "/run/efuse/keeper.sock"));
-            run(daemonContainer, List.of("--stop-timeout", "20"), List.of("fsd", "--socket", "/run/efuse/keeper.sock"));
+            // it waits for the keeper itself: running is all there is to wait for
+            node(daemonContainer).withStopTimeout(Duration.ofSeconds(20))
+                    .withCommand("fsd", "--socket", "/run/efuse/keeper.sock").start();
         }
-        long started = System.nanoTime();
-        start(List.of(), args);
         Path socket = dirs.plugin.resolve("csi.sock");
         try (CsiSocket csi = new CsiSocket(socket)) {
-            awaitReady(csi);
+            long started = System.nanoTime();
+            plugin = node(container).withCommand(args.toArray(String[]::new))
+                    .waitingFor(HostCondition.until("the plugin to answer Probe with ready", () -> probeReady(csi))
+                            .withStartupTimeout(READY_BOUND));
+            plugin.start();
             var readyAt = java.time.Instant.now();
-            System.out.printf("node plugin ready %d ms after `docker run`, %d ms after the process started%n",
+            System.out.printf("node plugin ready %d ms after the container's create, %d ms after the process started%n",
                     (System.nanoTime() - started) / 1_000_000, sinceProcessStart(readyAt));
 
             Csi.VolumeCapability rwo = Csi.VolumeCapability.newBuilder()
@@ -143,7 +149,7 @@ class NodePluginInContainerTest {
             Files.writeString(file, "written through the host-side target\n");
             assertEquals("written through the host-side target\n", Files.readString(file));
 
-            DockerCli.run(Duration.ofSeconds(90), "restart", "-t", "20", container).orFail("docker restart");
+            plugin.restart(Duration.ofSeconds(20));
             awaitReady(csi);
 
             if (keeps) {
@@ -180,9 +186,7 @@ class NodePluginInContainerTest {
 
     /** Milliseconds since the container's process started (docker's StartedAt), without docker's own set-up. */
     private long sinceProcessStart(java.time.Instant readyAt) {
-        String startedAt = DockerCli.run(Duration.ofSeconds(10), "inspect", "-f", "{{.State.StartedAt}}", container)
-                .orFail("docker inspect").out().strip();
-        return Duration.between(java.time.Instant.parse(startedAt), readyAt).toMillis();
+        return Duration.between(plugin.processStartedAt(), readyAt).toMillis();
     }
 
     /** The mount id (mountinfo's first field) of the topmost mount at path on the host; a new mount has a new one. */
@@ -197,31 +201,25 @@ class NodePluginInContainerTest {
         return found;
     }
 
-    private void start(List<String> dockerOptions, List<String> command) {
-        run(container, dockerOptions, command);
+    /** A container of the image with the DaemonSet's privileges and host mounts, removed when the test ends. */
+    private NodeContainer node(String name) {
+        return containers.add(new NodeContainer(image, dirs, name));
     }
 
-    private void run(String name, List<String> dockerOptions, List<String> command) {
-        List<String> args = new ArrayList<>(List.of("run", "-d", "--name", name));
-        args.addAll(dirs.daemonSetMounts());
-        args.addAll(dockerOptions);
-        args.add(image);
-        args.addAll(command);
-        DockerCli.run(Duration.ofSeconds(120), args.toArray(String[]::new)).orFail("docker " + String.join(" ", args));
+    private void awaitReady(CsiSocket csi) throws IOException {
+        waitFor("the plugin to answer Probe with ready", () -> probeReady(csi));
     }
 
-    private void awaitReady(CsiSocket csi) throws Exception {
-        waitFor("the plugin to answer Probe with ready", () -> {
-            if (!Files.exists(dirs.plugin.resolve("csi.sock"))) {
-                return false;
-            }
-            try {
-                var probe = csi.identity().probe(Csi.ProbeRequest.getDefaultInstance());
-                return !probe.hasReady() || probe.getReady().getValue();
-            } catch (StatusRuntimeException e) {
-                return false;
-            }
-        });
+    private boolean probeReady(CsiSocket csi) {
+        if (!Files.exists(dirs.plugin.resolve("csi.sock"))) {
+            return false;
+        }
+        try {
+            var probe = csi.identity().probe(Csi.ProbeRequest.getDefaultInstance());
+            return !probe.hasReady() || probe.getReady().getValue();
+        } catch (StatusRuntimeException e) {
+            return false;
+        }
     }
 
     private static void stageAndPublish(CsiSocket csi, String volumeId, Csi.VolumeCapability cap, Path staging, Path target) {
@@ -247,32 +245,14 @@ class NodePluginInContainerTest {
         }
     }
 
-    /** Polls a condition every 50 ms until it holds or the bound passes. */
+    /** Polls a condition every 50 ms until it holds or the bound passes, or the node plugin's container exits. */
     private void waitFor(String what, Callable<Boolean> condition) throws IOException {
-        long deadline = System.nanoTime() + READY_BOUND.toNanos();
-        Exception last = null;
-        for (int round = 0; System.nanoTime() < deadline; round++) {
-            try {
-                if (condition.call()) {
-                    return;
-                }
-            } catch (Exception e) {
-                last = e;
-            }
-            if (round % 20 == 19 && !what.startsWith("the unmount")) {
-                var state = DockerCli.run(Duration.ofSeconds(10), "inspect", "-f", "{{.State.Status}}", container);
-                if (state.exitCode() == 0 && state.out().strip().equals("exited")) {
-                    throw new AssertionError("container " + container + " exited while waiting for " + what);
-                }
-            }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted waiting for " + what, e);
-            }
+        NodeContainer watched = what.startsWith("the unmount") ? null : plugin;
+        try {
+            HostCondition.await(what, condition, READY_BOUND, container, () -> watched != null && watched.exited());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted waiting for " + what, e);
         }
-        throw new AssertionError("timed out after " + READY_BOUND + " waiting for " + what
-                + (last == null ? "" : " (last error: " + last + ")"));
     }
 }
