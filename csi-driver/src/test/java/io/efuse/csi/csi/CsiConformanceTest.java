@@ -64,8 +64,13 @@ class CsiConformanceTest {
     }
 
     static void assertCode(Status.Code code, Executable call) {
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
-        assertEquals(code, e.getStatus().getCode(), () -> "status was " + e.getStatus());
+        assertCode(code, call, "");
+    }
+
+    static void assertCode(Status.Code code, Executable call, String why) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call, why);
+        assertEquals(code, e.getStatus().getCode(), () -> why + (why.isEmpty() ? "" : ": ") + "status was "
+                + e.getStatus());
     }
 
     // ---- Identity ----
@@ -470,6 +475,187 @@ class CsiConformanceTest {
                 .newBuilder().setVolumeId(id).build()));
         assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
                 .newBuilder().setTargetPath(target).build()));
+    }
+
+    /*
+     * The order of checks in each Node RPC: fields that are missing are INVALID_ARGUMENT whatever else is wrong, then
+     * an unknown volume is NOT_FOUND before anything about its paths is looked at (csi-sanity sends unknown ids with
+     * relative paths and expects NOT_FOUND), then the shape of the paths, then capabilities and state.
+     */
+
+    private static final String UNKNOWN = "v-88888888888888888888888888888888";
+
+    @Test
+    void nodeStageChecksMissingFieldsThenTheVolumeThenThePathThenCapabilities() {
+        String id = d.create("stage-order", 1 << 20).getVolumeId();
+        String staging = tmp.resolve("st").toString();
+        var ok = Csi.NodeStageVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging)
+                .setVolumeCapability(rwo()).build();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().clearVolumeId()
+                .setStagingTargetPath("relative").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearStagingTargetPath().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearVolumeCapability().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeCapability(
+                Csi.VolumeCapability.newBuilder().setMount(Csi.VolumeCapability.MountVolume.getDefaultInstance()))
+                .build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .setStagingTargetPath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId("not-an-id")
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setStagingTargetPath("some/path").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setStagingTargetPath(staging + "/../st").build()));
+        // Exceeds capabilities: FAILED_PRECONDITION (block access, a file system eFuse does not serve).
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeCapability(
+                Csi.VolumeCapability.newBuilder().setBlock(Csi.VolumeCapability.BlockVolume.getDefaultInstance())
+                        .setAccessMode(rwo().getAccessMode())).build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeCapability(
+                rwo().toBuilder().setMount(Csi.VolumeCapability.MountVolume.newBuilder().setFsType("ext4"))).build()));
+        assertFalse(Files.exists(Path.of(staging)), "refused stages make no staging directory");
+        d.node.nodeStageVolume(ok);
+        assertCode(Status.Code.ALREADY_EXISTS, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setVolumeCapability(mountCap(Mode.SINGLE_NODE_READER_ONLY)).build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setStagingTargetPath(tmp.resolve("st2").toString()).build()));
+    }
+
+    @Test
+    void nodeUnstageChecksMissingFieldsThenTheIdThenThePath() {
+        String id = d.create("unstage-order", 1 << 20).getVolumeId();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest
+                .newBuilder().setStagingTargetPath("relative").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest
+                .newBuilder().setVolumeId("not-an-id").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest.newBuilder()
+                .setVolumeId("../../etc").setStagingTargetPath(tmp.resolve("st").toString()).build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest
+                .newBuilder().setVolumeId(id).setStagingTargetPath("some/path").build()));
+        // Not staged there, or a volume that is gone from the store: OK, so that a CO's cleanup always ends.
+        d.unstage(id, tmp.resolve("st"));
+        d.unstage(UNKNOWN, tmp.resolve("st"));
+    }
+
+    @Test
+    void nodePublishChecksMissingFieldsThenTheVolumeThenStagingThenPathsThenCapabilities() {
+        String id = d.create("publish-order", 1 << 20).getVolumeId();
+        Path staging = tmp.resolve("st");
+        String target = tmp.resolve("t").toString();
+        var ok = Csi.NodePublishVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging.toString())
+                .setTargetPath(target).setVolumeCapability(rwo()).build();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder().clearVolumeId()
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearTargetPath().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearVolumeCapability().build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearStagingTargetPath().setTargetPath("some/path").build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodePublishVolume(ok.toBuilder()
+                .clearStagingTargetPath().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder()
+                .setTargetPath("some/path").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder()
+                .setStagingTargetPath("some/staging").build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeCapability(
+                Csi.VolumeCapability.newBuilder().setBlock(Csi.VolumeCapability.BlockVolume.getDefaultInstance())
+                        .setAccessMode(rwo().getAccessMode())).build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodePublishVolume(ok), "not staged yet");
+        d.stage(id, staging);
+        d.node.nodePublishVolume(ok);
+        assertCode(Status.Code.ALREADY_EXISTS, () -> d.node.nodePublishVolume(ok.toBuilder().setReadonly(true)
+                .build()));
+        assertCode(Status.Code.ALREADY_EXISTS, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeCapability(
+                rwo().toBuilder().setMount(Csi.VolumeCapability.MountVolume.newBuilder().addMountFlags("noexec")))
+                .build()));
+    }
+
+    @Test
+    void nodeUnpublishChecksMissingFieldsThenTheIdThenThePath() throws IOException {
+        String id = d.create("unpublish-order", 1 << 20).getVolumeId();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setTargetPath("relative").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setVolumeId("not-an-id").build()));
+        // An id that names no volume of this driver leaves the path alone.
+        Path foreign = Files.createDirectories(tmp.resolve("foreign"));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setVolumeId("not-an-id").setTargetPath(foreign.toString()).build()));
+        assertTrue(Files.isDirectory(foreign));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setVolumeId(id).setTargetPath("some/path").build()));
+        d.unpublish(UNKNOWN, tmp.resolve("never-published"));
+    }
+
+    @Test
+    void nodeGetVolumeStatsIsNotFoundForUnknownVolumesAndPathsItIsNotServedAt() {
+        String id = d.create("stats-order", 1 << 20).getVolumeId();
+        Path staging = tmp.resolve("st");
+        Path target = tmp.resolve("t");
+        var req = Csi.NodeGetVolumeStatsRequest.newBuilder();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeGetVolumeStats(req.clone().setVolumePath("some/path")
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(UNKNOWN)
+                .build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(UNKNOWN)
+                .setVolumePath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(id)
+                .setVolumePath(staging.toString()).build()), "not staged");
+        d.stage(id, staging);
+        d.publish(id, staging, target, false);
+        for (String elsewhere : List.of("some/path", tmp.resolve("elsewhere").toString(), tmp.toString(),
+                target + "/..", target + "/sub")) {
+            assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(id)
+                    .setVolumePath(elsewhere).build()));
+        }
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setStagingTargetPath("relative").build()));
+        for (Path at : List.of(staging, target)) {
+            var stats = d.node.nodeGetVolumeStats(req.clone().setVolumeId(id).setVolumePath(at.toString())
+                    .setStagingTargetPath(staging.toString()).build());
+            assertEquals(1 << 20, stats.getUsage(0).getTotal());
+        }
+    }
+
+    @Test
+    void nodeExpandVolumeChecksTheVolumeThenCapabilitiesAndRangeThenWhereItIsServed() {
+        String id = d.create("expand-order", 1 << 20).getVolumeId();
+        Path staging = tmp.resolve("st");
+        Path target = tmp.resolve("t");
+        var req = Csi.NodeExpandVolumeRequest.newBuilder().setCapacityRange(Csi.CapacityRange.newBuilder()
+                .setRequiredBytes(2 << 20));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumePath("some/path")
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id).build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(UNKNOWN)
+                .setVolumePath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(staging.toString()).build()), "not staged");
+        d.stage(id, staging);
+        d.publish(id, staging, target, false);
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(tmp.resolve("elsewhere").toString()).build()));
+        // Exceeds capabilities is INVALID_ARGUMENT for this call.
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setVolumeCapability(Csi.VolumeCapability.newBuilder()
+                        .setBlock(Csi.VolumeCapability.BlockVolume.getDefaultInstance())
+                        .setAccessMode(rwo().getAccessMode())).build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setCapacityRange(Csi.CapacityRange.newBuilder()
+                        .setRequiredBytes(4 << 20).setLimitBytes(3 << 20)).build()));
+        assertCode(Status.Code.OUT_OF_RANGE, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setCapacityRange(Csi.CapacityRange.newBuilder()
+                        .setLimitBytes(1 << 19)).build()), "volumes do not shrink");
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setStagingTargetPath("relative").build()));
+        for (Path at : List.of(target, staging)) {
+            assertEquals(2 << 20, d.node.nodeExpandVolume(req.clone().setVolumeId(id).setVolumePath(at.toString())
+                    .setVolumeCapability(rwo()).build()).getCapacityBytes());
+        }
     }
 
     @Test
