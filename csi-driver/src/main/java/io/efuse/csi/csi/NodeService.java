@@ -180,11 +180,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 }
                 StagedVolumes.Staged s = known.filter(x -> x.stagingPath.equals(staging)).orElseThrow(() ->
                         CsiErrors.failedPrecondition("volume " + id + " is not staged at " + staging));
-                StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags);
+                if (s.readOnly && !readOnly) {
+                    throw CsiErrors.failedPrecondition("volume " + id + " is staged read-only at " + staging
+                            + ": it cannot be published for writing (" + mode + ")");
+                }
+                StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags, mode);
                 StagedVolumes.Publication have = s.publications.get(target);
                 Set<Path> bound = MountTable.sameTreeAs(staging);
                 if (bound.contains(target)) {
-                    if (have == null) {
+                    if (have == null || have.found()) {
                         // Published before this process started (its record of publications died with the last
                         // one): what the mount shows is all there is to compare.
                         if (mountedReadOnly(target) != readOnly) {
@@ -194,12 +198,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                         s.publications.put(target, want);
                     } else if (!have.equals(want)) {
                         throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                                + " with other options (read-only " + have.readOnly() + ")");
+                                + " with other options (" + have.mode() + ", read-only " + have.readOnly() + ")");
                     }
                     return Csi.NodePublishVolumeResponse.getDefaultInstance();
                 }
                 // Whatever the record says, nothing of this volume is at the target any more: publish anew.
                 s.publications.remove(target);
+                checkSingleWriter(s, target, mode, bound);
                 if (gid >= 0) {
                     applyGroup(roots.of(v.backend()).volumeDir(id), gid);
                 }
@@ -374,6 +379,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         }
         MountedVolume m = found.get();
         StagedVolumes.Staged s = new StagedVolumes.Staged(id, m.mountPoint(), m.readOnly(), m);
+        // Its publications outlived the last process too; they count for single-writer checks from now on.
+        for (Path bound : MountTable.sameTreeAs(m.mountPoint())) {
+            s.publications.put(bound, StagedVolumes.Publication.found(mountedReadOnly(bound)));
+        }
         staged.put(s);
         LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
         return Optional.of(s);
@@ -423,6 +432,29 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             throw CsiErrors.internal("reading the mount table: " + e.getMessage(), e);
         }
         throw CsiErrors.notFound("volume " + id + " is neither staged nor published at " + path);
+    }
+
+    /**
+     * The spec's table for a second NodePublishVolume at another target: SINGLE_NODE_SINGLE_WRITER allows one
+     * target on the node, so a publication elsewhere refuses it, and a SINGLE_NODE_SINGLE_WRITER publication refuses
+     * any other; every other mode may be published at many targets. Only targets still bound count, so a target
+     * that vanished without NodeUnpublishVolume does not hold the volume forever.
+     */
+    private static void checkSingleWriter(StagedVolumes.Staged s, Path target, VolumeCapability.AccessMode.Mode mode,
+                                          Set<Path> bound) {
+        for (var e : s.publications.entrySet()) {
+            Path other = e.getKey();
+            if (other.equals(target) || !bound.contains(other)) {
+                continue;
+            }
+            if (mode == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
+                    || e.getValue().mode() == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER) {
+                throw CsiErrors.failedPrecondition("volume " + s.volumeId + " is published at " + other + " ("
+                        + (e.getValue().found() ? "before this process started" : e.getValue().mode()) + "); "
+                        + VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
+                        + " allows one target on a node");
+            }
+        }
     }
 
     private static boolean mountedReadOnly(Path path) throws IOException {
