@@ -165,6 +165,20 @@ class CsiConformanceTest {
     }
 
     @Test
+    void createVolumeFromASourceItCannotUseIsInvalidArgument() {
+        var req = Csi.CreateVolumeRequest.newBuilder().setName("from-nothing").addVolumeCapabilities(rwo());
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.createVolume(req.clone().setVolumeContentSource(
+                Csi.VolumeContentSource.getDefaultInstance()).build()), "a source that names nothing");
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.createVolume(req.clone().setVolumeContentSource(
+                Csi.VolumeContentSource.newBuilder().setSnapshot(Csi.VolumeContentSource.SnapshotSource
+                        .getDefaultInstance())).build()), "a snapshot source without an id");
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.createVolume(req.clone().setVolumeContentSource(
+                Csi.VolumeContentSource.newBuilder().setVolume(Csi.VolumeContentSource.VolumeSource
+                        .getDefaultInstance())).build()), "a volume source without an id");
+        assertTrue(d.store.volumes().isEmpty());
+    }
+
+    @Test
     void aCloneSmallerThanItsSourceIsOutOfRange() {
         Csi.Volume src = d.create("big", 20 << 20);
         assertCode(Status.Code.OUT_OF_RANGE, () -> d.controller.createVolume(Csi.CreateVolumeRequest.newBuilder()
@@ -284,6 +298,14 @@ class CsiConformanceTest {
                 .clearCapacityRange().build()));
         assertCode(Status.Code.NOT_FOUND, () -> d.controller.controllerExpandVolume(req.toBuilder()
                 .setVolumeId("v-33333333333333333333333333333333").build()));
+        // Exceeds capabilities: INVALID_ARGUMENT.
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.controllerExpandVolume(req.toBuilder()
+                .setVolumeCapability(mountCap(Mode.MULTI_NODE_MULTI_WRITER)).build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.controllerExpandVolume(req.toBuilder()
+                .setVolumeCapability(Csi.VolumeCapability.newBuilder().setBlock(Csi.VolumeCapability.BlockVolume
+                        .getDefaultInstance()).setAccessMode(rwo().getAccessMode())).build()));
+        assertEquals(4 << 20, d.controller.controllerExpandVolume(req.toBuilder().setVolumeCapability(rwo()).build())
+                .getCapacityBytes());
     }
 
     // ---- Snapshots ----
@@ -319,6 +341,12 @@ class CsiConformanceTest {
                 .setStartingToken("bogus").build()));
         assertEquals(s1, d.controller.getSnapshot(Csi.GetSnapshotRequest.newBuilder()
                 .setSnapshotId(s1.getSnapshotId()).build()).getSnapshot());
+        for (String unknown : List.of("s-66666666666666666666666666666666", "../../etc", v.getVolumeId())) {
+            assertCode(Status.Code.NOT_FOUND, () -> d.controller.getSnapshot(Csi.GetSnapshotRequest.newBuilder()
+                    .setSnapshotId(unknown).build()));
+        }
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.getSnapshot(
+                Csi.GetSnapshotRequest.getDefaultInstance()));
 
         var restoreReq = Csi.CreateVolumeRequest.newBuilder().setName("restored").addVolumeCapabilities(rwo())
                 .setCapacityRange(Csi.CapacityRange.newBuilder().setRequiredBytes(1 << 20))
