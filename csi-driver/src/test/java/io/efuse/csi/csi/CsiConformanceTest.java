@@ -11,7 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability.AccessMode.Mode;
 import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.sys.Syscalls;
 import io.efuse.csi.volume.BindMounter;
 import io.efuse.csi.volume.MountSpec;
 import io.efuse.csi.volume.MountedVolume;
@@ -365,6 +367,31 @@ class CsiConformanceTest {
         assertFalse(Files.exists(tmp.resolve("backing/snapshots").resolve(s1.getSnapshotId())));
         assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.deleteSnapshot(
                 Csi.DeleteSnapshotRequest.getDefaultInstance()));
+    }
+
+    @Test
+    void aSnapshotThatDoesNotFitIsResourceExhaustedAndLeavesNoCopyBehind() throws Exception {
+        d.close();
+        d = null;
+        Path small = Files.createDirectories(tmp.resolve("small"));
+        Syscalls.mount("tmpfs", small, "tmpfs", 0, "size=4m");
+        try {
+            d = new CsiTestDriver(Files.createDirectories(tmp.resolve("driver")), mounter, small);
+            String id = d.create("full", 1 << 20).getVolumeId();
+            Path data = small.resolve("volumes").resolve(id);
+            Files.write(data.resolve("big"), new byte[3 << 20]);
+            assertCode(Status.Code.RESOURCE_EXHAUSTED, () -> d.controller.createSnapshot(Csi.CreateSnapshotRequest
+                    .newBuilder().setName("too-big").setSourceVolumeId(id).build()));
+            assertEquals(0, d.controller.listSnapshots(Csi.ListSnapshotsRequest.getDefaultInstance())
+                    .getEntriesCount());
+            Files.write(data.resolve("more"), new byte[512 << 10]); // the half-made copy gave its space back
+        } finally {
+            if (d != null) {
+                d.close();
+                d = null;
+            }
+            Syscalls.umount(small, LinuxConstants.MNT_DETACH);
+        }
     }
 
     // ---- Node ----
