@@ -8,26 +8,41 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability.AccessMode.Mode;
 import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BindMounter;
 import io.efuse.csi.volume.MountSpec;
 import io.efuse.csi.volume.MountedVolume;
+import io.efuse.csi.volume.Snapshot;
+import io.efuse.csi.volume.Volume;
+import io.efuse.csi.volume.VolumeException;
+import io.efuse.csi.volume.VolumeIds;
 import io.efuse.csi.volume.VolumeMounter;
+import io.efuse.csi.volume.VolumeSpec;
+import io.efuse.csi.volume.VolumeStore;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -784,6 +799,136 @@ class CsiConformanceTest {
         } finally {
             mounter.hold.countDown();
             pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void snapshotCallsOnASnapshotOrVolumeWithOneInFlightAreAborted() throws Exception {
+        String id = d.create("snap-busy", 1 << 20).getVolumeId();
+        GatedStore gated = new GatedStore(d.store);
+        CsiServer server = CsiServer.start("unix://" + tmp.resolve("gated.sock"), List.of(new ControllerService(gated)),
+                Duration.ofSeconds(5));
+        var loop = new EpollEventLoopGroup(1);
+        var channel = NettyChannelBuilder.forAddress(
+                        new DomainSocketAddress(server.socket().toString()))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(loop).usePlaintext().build();
+        ExecutorService pool = Executors.newFixedThreadPool(1);
+        try {
+            var controller = ControllerGrpc.newBlockingStub(channel);
+            var create = Csi.CreateSnapshotRequest.newBuilder().setName("held").setSourceVolumeId(id).build();
+            Future<?> first = pool.submit(() -> controller.createSnapshot(create));
+            assertTrue(gated.entered.await(10, TimeUnit.SECONDS), "the first CreateSnapshot reached the store");
+            assertCode(Status.Code.ABORTED, () -> controller.createSnapshot(create));
+            assertCode(Status.Code.ABORTED, () -> controller.createSnapshot(create.toBuilder().setName("other")
+                    .build()), "the source volume is busy");
+            String snap = VolumeIds.snapshotId("held");
+            assertCode(Status.Code.ABORTED, () -> controller.deleteSnapshot(Csi.DeleteSnapshotRequest.newBuilder()
+                    .setSnapshotId(snap).build()));
+            gated.hold.countDown();
+            first.get(10, TimeUnit.SECONDS);
+            controller.deleteSnapshot(Csi.DeleteSnapshotRequest.newBuilder().setSnapshotId(snap).build());
+        } finally {
+            gated.hold.countDown();
+            pool.shutdownNow();
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            server.close();
+        }
+    }
+
+    /** The test's store with CreateSnapshot held inside the store until {@link #hold} opens. */
+    static final class GatedStore implements VolumeStore {
+        final VolumeStore inner;
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch hold = new CountDownLatch(1);
+
+        GatedStore(VolumeStore inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public Snapshot createSnapshot(String name, String source)
+                throws VolumeException {
+            entered.countDown();
+            try {
+                if (!hold.await(30, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("test gate never opened");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            return inner.createSnapshot(name, source);
+        }
+
+        @Override
+        public Volume create(VolumeSpec spec)
+                throws VolumeException {
+            return inner.create(spec);
+        }
+
+        @Override
+        public Optional<Volume> volume(String id) {
+            return inner.volume(id);
+        }
+
+        @Override
+        public List<Volume> volumes() {
+            return inner.volumes();
+        }
+
+        @Override
+        public void delete(String id) throws VolumeException {
+            inner.delete(id);
+        }
+
+        @Override
+        public Volume expand(String id, long bytes, long inodes)
+                throws VolumeException {
+            return inner.expand(id, bytes, inodes);
+        }
+
+        @Override
+        public Volume modify(String id, Map<String, String> mutable)
+                throws VolumeException {
+            return inner.modify(id, mutable);
+        }
+
+        @Override
+        public Optional<Snapshot> snapshot(String id) {
+            return inner.snapshot(id);
+        }
+
+        @Override
+        public List<Snapshot> snapshots() {
+            return inner.snapshots();
+        }
+
+        @Override
+        public void deleteSnapshot(String id) throws VolumeException {
+            inner.deleteSnapshot(id);
+        }
+
+        @Override
+        public long availableBytes(Backend backend, String node)
+                throws VolumeException {
+            return inner.availableBytes(backend, node);
+        }
+
+        @Override
+        public List<String> nodes() {
+            return inner.nodes();
+        }
+
+        @Override
+        public boolean ready() {
+            return inner.ready();
+        }
+
+        @Override
+        public void close() {
+            // the inner store belongs to the test's driver
         }
     }
 
