@@ -32,6 +32,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,9 +68,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     public void nodeStageVolume(Csi.NodeStageVolumeRequest req, StreamObserver<Csi.NodeStageVolumeResponse> out) {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
-            Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
+            requirePresent(req.getStagingTargetPath(), "staging_target_path");
             VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
             Volume v = requireVolume(id);
+            Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
             checkCapability(cap, v);
             boolean readOnly = Capabilities.readOnly(cap.getAccessMode().getMode());
             String group = cap.getMount().getVolumeMountGroup();
@@ -129,6 +131,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                                   StreamObserver<Csi.NodeUnstageVolumeResponse> out) {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            requirePresent(req.getStagingTargetPath(), "staging_target_path");
+            requireVolumeShapedId(id);
             Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
             try (var held = locks.acquire(id)) {
                 var s = staged.get(id);
@@ -152,15 +156,17 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                                   StreamObserver<Csi.NodePublishVolumeResponse> out) {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
-            Path target = requirePath(req.getTargetPath(), "target_path");
+            requirePresent(req.getTargetPath(), "target_path");
             VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
+            Volume v = requireVolume(id);
             if (req.getStagingTargetPath().isEmpty()) {
                 throw CsiErrors.failedPrecondition("staging_target_path is required: volumes are staged first");
             }
+            Path target = requirePath(req.getTargetPath(), "target_path");
             Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
-            Volume v = requireVolume(id);
             checkCapability(cap, v);
-            boolean readOnly = req.getReadonly() || Capabilities.readOnly(cap.getAccessMode().getMode());
+            VolumeCapability.AccessMode.Mode mode = cap.getAccessMode().getMode();
+            boolean readOnly = req.getReadonly() || Capabilities.readOnly(mode);
             long flags = mountFlags(cap.getMount().getMountFlagsList());
             if ((flags & LinuxConstants.MS_RDONLY) != 0) {
                 readOnly = true;
@@ -174,22 +180,31 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 }
                 StagedVolumes.Staged s = known.filter(x -> x.stagingPath.equals(staging)).orElseThrow(() ->
                         CsiErrors.failedPrecondition("volume " + id + " is not staged at " + staging));
-                StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags);
+                if (s.readOnly && !readOnly) {
+                    throw CsiErrors.failedPrecondition("volume " + id + " is staged read-only at " + staging
+                            + ": it cannot be published for writing (" + mode + ")");
+                }
+                StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags, mode);
                 StagedVolumes.Publication have = s.publications.get(target);
-                if (have == null && sameMount(target, staging) && mountedReadOnly(target) == readOnly) {
-                    // Published before this process started (its record of publications died with the last one).
-                    s.publications.put(target, want);
+                Set<Path> bound = MountTable.sameTreeAs(staging);
+                if (bound.contains(target)) {
+                    if (have == null || have.found()) {
+                        // Published before this process started (its record of publications died with the last
+                        // one): what the mount shows is all there is to compare.
+                        if (mountedReadOnly(target) != readOnly) {
+                            throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
+                                    + (readOnly ? " read-write" : " read-only"));
+                        }
+                        s.publications.put(target, want);
+                    } else if (!have.equals(want)) {
+                        throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
+                                + " with other options (" + have.mode() + ", read-only " + have.readOnly() + ")");
+                    }
                     return Csi.NodePublishVolumeResponse.getDefaultInstance();
                 }
-                if (have != null) {
-                    if (!have.equals(want)) {
-                        throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                                + " with other options (read-only " + have.readOnly() + ")");
-                    }
-                    if (MountTable.isMountPoint(target)) {
-                        return Csi.NodePublishVolumeResponse.getDefaultInstance();
-                    }
-                }
+                // Whatever the record says, nothing of this volume is at the target any more: publish anew.
+                s.publications.remove(target);
+                checkSingleWriter(s, target, mode, bound);
                 if (gid >= 0) {
                     applyGroup(roots.of(v.backend()).volumeDir(id), gid);
                 }
@@ -219,6 +234,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                                     StreamObserver<Csi.NodeUnpublishVolumeResponse> out) {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            requirePresent(req.getTargetPath(), "target_path");
+            requireVolumeShapedId(id);
             Path target = requirePath(req.getTargetPath(), "target_path");
             try (var held = locks.acquire(id)) {
                 unmountAll(target);
@@ -236,18 +253,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                                    StreamObserver<Csi.NodeGetVolumeStatsResponse> out) {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
-            Path path = requirePath(req.getVolumePath(), "volume_path");
+            requirePresent(req.getVolumePath(), "volume_path");
             Volume v = requireVolume(id);
-            StagedVolumes.Staged s = staged.get(id).orElse(null);
-            if (s == null) {
-                try (var held = locks.acquire(id)) {
-                    s = staged.get(id).or(() -> adoptQuietly(id)).orElseThrow(() ->
-                            CsiErrors.notFound("volume " + id + " is not staged on node " + nodeId));
-                }
+            if (!req.getStagingTargetPath().isEmpty()) {
+                requirePath(req.getStagingTargetPath(), "staging_target_path");
             }
-            if (!path.equals(s.stagingPath) && !s.publications.containsKey(path) && !sameMount(path, s.stagingPath)) {
-                throw CsiErrors.notFound("volume " + id + " is not mounted at " + path);
-            }
+            StagedVolumes.Staged s = stagedOrAdopted(id);
+            Path path = requireServedAt(id, s, req.getVolumePath());
             PathProbe.Result r = probe.probe(path);
             if (r.state() == PathProbe.State.MISSING) {
                 throw CsiErrors.notFound("volume path " + path + " does not exist");
@@ -282,19 +294,23 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     public void nodeExpandVolume(Csi.NodeExpandVolumeRequest req, StreamObserver<Csi.NodeExpandVolumeResponse> out) {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
-            Path path = requirePath(req.getVolumePath(), "volume_path");
+            requirePresent(req.getVolumePath(), "volume_path");
             Volume v = requireVolume(id);
-            if (req.hasVolumeCapability() && req.getVolumeCapability().hasBlock()) {
-                throw CsiErrors.invalid("block access is not supported: eFuse volumes are filesystems");
+            if (!req.getStagingTargetPath().isEmpty()) {
+                requirePath(req.getStagingTargetPath(), "staging_target_path");
+            }
+            if (req.hasVolumeCapability()) {
+                // The spec's code for capabilities the volume does not support is INVALID_ARGUMENT here.
+                ControllerService.capabilityProblem(List.of(req.getVolumeCapability()), v.backend()).ifPresent(why -> {
+                    throw CsiErrors.invalid(why);
+                });
             }
             long required = req.getCapacityRange().getRequiredBytes();
             long limit = req.getCapacityRange().getLimitBytes();
             if (required < 0 || limit < 0 || (limit > 0 && limit < required)) {
                 throw CsiErrors.invalid("capacity_range is not a valid range");
             }
-            if (probe.probe(path).state() == PathProbe.State.MISSING) {
-                throw CsiErrors.notFound("volume path " + path + " does not exist");
-            }
+            Path path = requireServedAt(id, stagedOrAdopted(id), req.getVolumePath());
             long bytes = Math.max(required, v.capacityBytes());
             if (limit > 0 && bytes > limit) {
                 throw CsiErrors.outOfRange("volume " + id + " has " + v.capacityBytes() + " bytes, above limit " + limit);
@@ -306,13 +322,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 if (backing.kernelQuota()) {
                     backing.resizeVolume(id, limits);
                 } else {
+                    // Looked up again under the lock: an unstage may have ended the session since the check.
                     var s = staged.get(id);
                     if (s.isEmpty()) {
-                        s = adopt(id, null);
+                        throw CsiErrors.notFound("volume " + id + " is no longer staged on node " + nodeId);
                     }
-                    if (s.isPresent()) {
-                        s.get().mount.resize(limits);
-                    }
+                    s.get().mount.resize(limits);
                 }
                 return Csi.NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
             } catch (IOException e) {
@@ -364,6 +379,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         }
         MountedVolume m = found.get();
         StagedVolumes.Staged s = new StagedVolumes.Staged(id, m.mountPoint(), m.readOnly(), m);
+        // Its publications outlived the last process too; they count for single-writer checks from now on.
+        for (Path bound : MountTable.sameTreeAs(m.mountPoint())) {
+            s.publications.put(bound, StagedVolumes.Publication.found(mountedReadOnly(bound)));
+        }
         staged.put(s);
         LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
         return Optional.of(s);
@@ -379,15 +398,62 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         }
     }
 
-    /** Whether path is a mount of the same filesystem as the one at staging (a bind of it). */
-    private static boolean sameMount(Path path, Path staging) {
+    /** The volume as this node serves it: staged by this process, or adopted from the mounter; else NOT_FOUND. */
+    private StagedVolumes.Staged stagedOrAdopted(String id) {
+        StagedVolumes.Staged s = staged.get(id).orElse(null);
+        if (s != null) {
+            return s;
+        }
+        try (var held = locks.acquire(id)) {
+            return staged.get(id).or(() -> adoptQuietly(id)).orElseThrow(() ->
+                    CsiErrors.notFound("volume " + id + " is not staged on node " + nodeId));
+        }
+    }
+
+    /**
+     * volume_path as a path where the staged volume is served (its staging path or a target bound to it); NOT_FOUND
+     * otherwise, which is the spec's code for "does not exist on the specified volume_path". A path that is not
+     * absolute and normalized can be no such place, so it answers the same and never reaches the filesystem.
+     */
+    private static Path requireServedAt(String id, StagedVolumes.Staged s, String raw) {
+        Path path = absolute(raw);
+        if (path == null) {
+            throw CsiErrors.notFound("volume " + id + " is not available at '" + raw
+                    + "': volume_path must be an absolute path where it is staged or published");
+        }
+        if (path.equals(s.stagingPath)) {
+            return path;
+        }
         try {
-            var a = MountTable.find(path);
-            var b = MountTable.find(staging);
-            return a.isPresent() && b.isPresent() && a.get().major() == b.get().major()
-                    && a.get().minor() == b.get().minor();
+            if (MountTable.sameTreeAs(s.stagingPath).contains(path)) {
+                return path;
+            }
         } catch (IOException e) {
-            return false;
+            throw CsiErrors.internal("reading the mount table: " + e.getMessage(), e);
+        }
+        throw CsiErrors.notFound("volume " + id + " is neither staged nor published at " + path);
+    }
+
+    /**
+     * The spec's table for a second NodePublishVolume at another target: SINGLE_NODE_SINGLE_WRITER allows one
+     * target on the node, so a publication elsewhere refuses it, and a SINGLE_NODE_SINGLE_WRITER publication refuses
+     * any other; every other mode may be published at many targets. Only targets still bound count, so a target
+     * that vanished without NodeUnpublishVolume does not hold the volume forever.
+     */
+    private static void checkSingleWriter(StagedVolumes.Staged s, Path target, VolumeCapability.AccessMode.Mode mode,
+                                          Set<Path> bound) {
+        for (var e : s.publications.entrySet()) {
+            Path other = e.getKey();
+            if (other.equals(target) || !bound.contains(other)) {
+                continue;
+            }
+            if (mode == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
+                    || e.getValue().mode() == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER) {
+                throw CsiErrors.failedPrecondition("volume " + s.volumeId + " is published at " + other + " ("
+                        + (e.getValue().found() ? "before this process started" : e.getValue().mode()) + "); "
+                        + VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
+                        + " allows one target on a node");
+            }
         }
     }
 
@@ -403,16 +469,40 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 .orElseThrow(() -> CsiErrors.notFound("volume " + id + " does not exist"));
     }
 
-    private static Path requirePath(String p, String field) {
+    private static void requirePresent(String p, String field) {
         if (p.isEmpty()) {
             throw CsiErrors.invalid(field + " is required");
         }
+    }
+
+    /**
+     * Anything not shaped like a volume id names no volume of this driver: NOT_FOUND, and the path it came with is
+     * left alone. Unstage and unpublish of a well-formed id clean up even when the volume is gone from the store
+     * (deleted after a crash), because a CO retries a failed cleanup for ever.
+     */
+    private static void requireVolumeShapedId(String id) {
+        if (!VolumeIds.isVolumeId(id)) {
+            throw CsiErrors.notFound("volume " + id + " does not exist");
+        }
+    }
+
+    private static Path requirePath(String p, String field) {
+        requirePresent(p, field);
+        Path path = absolute(p);
+        if (path == null) {
+            throw CsiErrors.invalid(field + " must be an absolute, normalized path: " + p);
+        }
+        return path;
+    }
+
+    /** p as a path if it is absolute and normalized (no ., .., empty or NUL components), else null. */
+    private static Path absolute(String p) {
         if (p.indexOf('\0') >= 0 || !p.startsWith("/")) {
-            throw CsiErrors.invalid(field + " must be an absolute path: " + p);
+            return null;
         }
         Path path = Path.of(p);
         if (!path.normalize().equals(path) || p.contains("/../") || p.endsWith("/..")) {
-            throw CsiErrors.invalid(field + " must be a normalized path: " + p);
+            return null;
         }
         return path;
     }

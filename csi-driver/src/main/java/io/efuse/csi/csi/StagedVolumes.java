@@ -1,5 +1,6 @@
 package io.efuse.csi.csi;
 
+import csi.v1.Csi.VolumeCapability.AccessMode;
 import io.efuse.csi.volume.MountedVolume;
 import java.nio.file.Path;
 import java.util.Map;
@@ -12,7 +13,19 @@ import java.util.concurrent.ConcurrentHashMap;
  * serves are recognised through the mount table.
  */
 final class StagedVolumes {
-    record Publication(boolean readOnly, long flags) {}
+    /**
+     * One target the volume is bound at, with what it was published as. {@code mode} is null for a publication
+     * found in the mount table after a restart: its binding is known, what it was asked for is not.
+     */
+    record Publication(boolean readOnly, long flags, AccessMode.Mode mode) {
+        static Publication found(boolean readOnly) {
+            return new Publication(readOnly, 0, null);
+        }
+
+        boolean found() {
+            return mode == null;
+        }
+    }
 
     static final class Staged {
         final String volumeId;

@@ -4,16 +4,28 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Reads /proc/self/mountinfo. Used instead of stat(2) to learn about a mount point because a stat on a
  * FUSE mount goes to its daemon, which may be this very process, or dead.
  */
 public final class MountTable {
-    /** One mountinfo line: device numbers, mount point, filesystem type, source and options. */
-    public record Entry(int major, int minor, String mountPoint, String fsType, String source, String options) {}
+    /**
+     * One mountinfo line: device numbers, mount point, filesystem type, source and options, and the root: the
+     * directory of the filesystem the mount shows, so that two mounts show the same tree exactly when device and
+     * root are equal (binds of one directory) even where one device holds many trees (binds of a plain disk).
+     */
+    public record Entry(int major, int minor, String mountPoint, String fsType, String source, String options,
+                        String root) {
+        /** Whether this mount and {@code other} show the same tree: one is a bind of the other, or both of one. */
+        public boolean sameTree(Entry other) {
+            return major == other.major && minor == other.minor && root.equals(other.root);
+        }
+    }
 
     private MountTable() {}
 
@@ -33,7 +45,7 @@ public final class MountTable {
             }
             String[] dev = f[2].split(":");
             out.add(new Entry(Integer.parseInt(dev[0]), Integer.parseInt(dev[1]), unescape(f[4]), f[dash + 1],
-                    unescape(f[dash + 2]), f[5]));
+                    unescape(f[dash + 2]), f[5], unescape(f[3])));
         }
         return out;
     }
@@ -52,6 +64,30 @@ public final class MountTable {
 
     public static boolean isMountPoint(Path path) throws IOException {
         return find(path).isPresent();
+    }
+
+    /**
+     * The mount points other than {@code mountPoint} that show the tree of the topmost mount there (its binds, and
+     * what it is a bind of); empty when nothing is mounted at {@code mountPoint}.
+     */
+    public static Set<Path> sameTreeAs(Path mountPoint) throws IOException {
+        List<Entry> all = read();
+        String p = mountPoint.toAbsolutePath().normalize().toString();
+        Entry at = null;
+        for (Entry e : all) {
+            if (e.mountPoint().equals(p)) {
+                at = e;
+            }
+        }
+        Set<Path> out = new LinkedHashSet<>();
+        if (at != null) {
+            for (Entry e : all) {
+                if (e.sameTree(at) && !e.mountPoint().equals(p)) {
+                    out.add(Path.of(e.mountPoint()));
+                }
+            }
+        }
+        return out;
     }
 
     /** mountinfo escapes space, tab, newline and backslash as \ooo. */

@@ -300,8 +300,10 @@ public final class LocalVolumeStore implements VolumeStore {
                 } catch (IOException cleanup) {
                     e.addSuppressed(cleanup);
                 }
-                throw new VolumeException(VolumeException.Reason.INTERNAL, "snapshot " + id + " of volume "
-                        + v.id() + ": " + e.getMessage(), e);
+                // The copy was removed above, so the space it took is free again for whatever the caller does next.
+                throw new VolumeException(VolumeException.outOfSpace(e) ? VolumeException.Reason.RESOURCE_EXHAUSTED
+                        : VolumeException.Reason.INTERNAL, "snapshot " + id + " of volume " + v.id() + ": "
+                        + e.getMessage(), e);
             }
         }
     }

@@ -8,24 +8,41 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability.AccessMode.Mode;
 import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BindMounter;
 import io.efuse.csi.volume.MountSpec;
 import io.efuse.csi.volume.MountedVolume;
+import io.efuse.csi.volume.Snapshot;
+import io.efuse.csi.volume.Volume;
+import io.efuse.csi.volume.VolumeException;
+import io.efuse.csi.volume.VolumeIds;
 import io.efuse.csi.volume.VolumeMounter;
+import io.efuse.csi.volume.VolumeSpec;
+import io.efuse.csi.volume.VolumeStore;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -64,8 +81,13 @@ class CsiConformanceTest {
     }
 
     static void assertCode(Status.Code code, Executable call) {
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
-        assertEquals(code, e.getStatus().getCode(), () -> "status was " + e.getStatus());
+        assertCode(code, call, "");
+    }
+
+    static void assertCode(Status.Code code, Executable call, String why) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call, why);
+        assertEquals(code, e.getStatus().getCode(), () -> why + (why.isEmpty() ? "" : ": ") + "status was "
+                + e.getStatus());
     }
 
     // ---- Identity ----
@@ -157,6 +179,20 @@ class CsiConformanceTest {
                 .setName("clone").addVolumeCapabilities(rwo()).setVolumeContentSource(Csi.VolumeContentSource
                         .newBuilder().setVolume(Csi.VolumeContentSource.VolumeSource.newBuilder()
                                 .setVolumeId("v-00000000000000000000000000000000"))).build()));
+    }
+
+    @Test
+    void createVolumeFromASourceItCannotUseIsInvalidArgument() {
+        var req = Csi.CreateVolumeRequest.newBuilder().setName("from-nothing").addVolumeCapabilities(rwo());
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.createVolume(req.clone().setVolumeContentSource(
+                Csi.VolumeContentSource.getDefaultInstance()).build()), "a source that names nothing");
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.createVolume(req.clone().setVolumeContentSource(
+                Csi.VolumeContentSource.newBuilder().setSnapshot(Csi.VolumeContentSource.SnapshotSource
+                        .getDefaultInstance())).build()), "a snapshot source without an id");
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.createVolume(req.clone().setVolumeContentSource(
+                Csi.VolumeContentSource.newBuilder().setVolume(Csi.VolumeContentSource.VolumeSource
+                        .getDefaultInstance())).build()), "a volume source without an id");
+        assertTrue(d.store.volumes().isEmpty());
     }
 
     @Test
@@ -279,6 +315,14 @@ class CsiConformanceTest {
                 .clearCapacityRange().build()));
         assertCode(Status.Code.NOT_FOUND, () -> d.controller.controllerExpandVolume(req.toBuilder()
                 .setVolumeId("v-33333333333333333333333333333333").build()));
+        // Exceeds capabilities: INVALID_ARGUMENT.
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.controllerExpandVolume(req.toBuilder()
+                .setVolumeCapability(mountCap(Mode.MULTI_NODE_MULTI_WRITER)).build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.controllerExpandVolume(req.toBuilder()
+                .setVolumeCapability(Csi.VolumeCapability.newBuilder().setBlock(Csi.VolumeCapability.BlockVolume
+                        .getDefaultInstance()).setAccessMode(rwo().getAccessMode())).build()));
+        assertEquals(4 << 20, d.controller.controllerExpandVolume(req.toBuilder().setVolumeCapability(rwo()).build())
+                .getCapacityBytes());
     }
 
     // ---- Snapshots ----
@@ -314,6 +358,12 @@ class CsiConformanceTest {
                 .setStartingToken("bogus").build()));
         assertEquals(s1, d.controller.getSnapshot(Csi.GetSnapshotRequest.newBuilder()
                 .setSnapshotId(s1.getSnapshotId()).build()).getSnapshot());
+        for (String unknown : List.of("s-66666666666666666666666666666666", "../../etc", v.getVolumeId())) {
+            assertCode(Status.Code.NOT_FOUND, () -> d.controller.getSnapshot(Csi.GetSnapshotRequest.newBuilder()
+                    .setSnapshotId(unknown).build()));
+        }
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.getSnapshot(
+                Csi.GetSnapshotRequest.getDefaultInstance()));
 
         var restoreReq = Csi.CreateVolumeRequest.newBuilder().setName("restored").addVolumeCapabilities(rwo())
                 .setCapacityRange(Csi.CapacityRange.newBuilder().setRequiredBytes(1 << 20))
@@ -332,6 +382,31 @@ class CsiConformanceTest {
         assertFalse(Files.exists(tmp.resolve("backing/snapshots").resolve(s1.getSnapshotId())));
         assertCode(Status.Code.INVALID_ARGUMENT, () -> d.controller.deleteSnapshot(
                 Csi.DeleteSnapshotRequest.getDefaultInstance()));
+    }
+
+    @Test
+    void aSnapshotThatDoesNotFitIsResourceExhaustedAndLeavesNoCopyBehind() throws Exception {
+        d.close();
+        d = null;
+        Path small = Files.createDirectories(tmp.resolve("small"));
+        Syscalls.mount("tmpfs", small, "tmpfs", 0, "size=4m");
+        try {
+            d = new CsiTestDriver(Files.createDirectories(tmp.resolve("driver")), mounter, small);
+            String id = d.create("full", 1 << 20).getVolumeId();
+            Path data = small.resolve("volumes").resolve(id);
+            Files.write(data.resolve("big"), new byte[3 << 20]);
+            assertCode(Status.Code.RESOURCE_EXHAUSTED, () -> d.controller.createSnapshot(Csi.CreateSnapshotRequest
+                    .newBuilder().setName("too-big").setSourceVolumeId(id).build()));
+            assertEquals(0, d.controller.listSnapshots(Csi.ListSnapshotsRequest.getDefaultInstance())
+                    .getEntriesCount());
+            Files.write(data.resolve("more"), new byte[512 << 10]); // the half-made copy gave its space back
+        } finally {
+            if (d != null) {
+                d.close();
+                d = null;
+            }
+            Syscalls.umount(small, LinuxConstants.MNT_DETACH);
+        }
     }
 
     // ---- Node ----
@@ -472,6 +547,187 @@ class CsiConformanceTest {
                 .newBuilder().setTargetPath(target).build()));
     }
 
+    /*
+     * The order of checks in each Node RPC: fields that are missing are INVALID_ARGUMENT whatever else is wrong, then
+     * an unknown volume is NOT_FOUND before anything about its paths is looked at (csi-sanity sends unknown ids with
+     * relative paths and expects NOT_FOUND), then the shape of the paths, then capabilities and state.
+     */
+
+    private static final String UNKNOWN = "v-88888888888888888888888888888888";
+
+    @Test
+    void nodeStageChecksMissingFieldsThenTheVolumeThenThePathThenCapabilities() {
+        String id = d.create("stage-order", 1 << 20).getVolumeId();
+        String staging = tmp.resolve("st").toString();
+        var ok = Csi.NodeStageVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging)
+                .setVolumeCapability(rwo()).build();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().clearVolumeId()
+                .setStagingTargetPath("relative").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearStagingTargetPath().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearVolumeCapability().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeCapability(
+                Csi.VolumeCapability.newBuilder().setMount(Csi.VolumeCapability.MountVolume.getDefaultInstance()))
+                .build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .setStagingTargetPath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeId("not-an-id")
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setStagingTargetPath("some/path").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setStagingTargetPath(staging + "/../st").build()));
+        // Exceeds capabilities: FAILED_PRECONDITION (block access, a file system eFuse does not serve).
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeCapability(
+                Csi.VolumeCapability.newBuilder().setBlock(Csi.VolumeCapability.BlockVolume.getDefaultInstance())
+                        .setAccessMode(rwo().getAccessMode())).build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodeStageVolume(ok.toBuilder().setVolumeCapability(
+                rwo().toBuilder().setMount(Csi.VolumeCapability.MountVolume.newBuilder().setFsType("ext4"))).build()));
+        assertFalse(Files.exists(Path.of(staging)), "refused stages make no staging directory");
+        d.node.nodeStageVolume(ok);
+        assertCode(Status.Code.ALREADY_EXISTS, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setVolumeCapability(mountCap(Mode.SINGLE_NODE_READER_ONLY)).build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodeStageVolume(ok.toBuilder()
+                .setStagingTargetPath(tmp.resolve("st2").toString()).build()));
+    }
+
+    @Test
+    void nodeUnstageChecksMissingFieldsThenTheIdThenThePath() {
+        String id = d.create("unstage-order", 1 << 20).getVolumeId();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest
+                .newBuilder().setStagingTargetPath("relative").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest
+                .newBuilder().setVolumeId("not-an-id").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest.newBuilder()
+                .setVolumeId("../../etc").setStagingTargetPath(tmp.resolve("st").toString()).build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest
+                .newBuilder().setVolumeId(id).setStagingTargetPath("some/path").build()));
+        // Not staged there, or a volume that is gone from the store: OK, so that a CO's cleanup always ends.
+        d.unstage(id, tmp.resolve("st"));
+        d.unstage(UNKNOWN, tmp.resolve("st"));
+    }
+
+    @Test
+    void nodePublishChecksMissingFieldsThenTheVolumeThenStagingThenPathsThenCapabilities() {
+        String id = d.create("publish-order", 1 << 20).getVolumeId();
+        Path staging = tmp.resolve("st");
+        String target = tmp.resolve("t").toString();
+        var ok = Csi.NodePublishVolumeRequest.newBuilder().setVolumeId(id).setStagingTargetPath(staging.toString())
+                .setTargetPath(target).setVolumeCapability(rwo()).build();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder().clearVolumeId()
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearTargetPath().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearVolumeCapability().build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeId(UNKNOWN)
+                .clearStagingTargetPath().setTargetPath("some/path").build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodePublishVolume(ok.toBuilder()
+                .clearStagingTargetPath().build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder()
+                .setTargetPath("some/path").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodePublishVolume(ok.toBuilder()
+                .setStagingTargetPath("some/staging").build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeCapability(
+                Csi.VolumeCapability.newBuilder().setBlock(Csi.VolumeCapability.BlockVolume.getDefaultInstance())
+                        .setAccessMode(rwo().getAccessMode())).build()));
+        assertCode(Status.Code.FAILED_PRECONDITION, () -> d.node.nodePublishVolume(ok), "not staged yet");
+        d.stage(id, staging);
+        d.node.nodePublishVolume(ok);
+        assertCode(Status.Code.ALREADY_EXISTS, () -> d.node.nodePublishVolume(ok.toBuilder().setReadonly(true)
+                .build()));
+        assertCode(Status.Code.ALREADY_EXISTS, () -> d.node.nodePublishVolume(ok.toBuilder().setVolumeCapability(
+                rwo().toBuilder().setMount(Csi.VolumeCapability.MountVolume.newBuilder().addMountFlags("noexec")))
+                .build()));
+    }
+
+    @Test
+    void nodeUnpublishChecksMissingFieldsThenTheIdThenThePath() throws IOException {
+        String id = d.create("unpublish-order", 1 << 20).getVolumeId();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setTargetPath("relative").build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setVolumeId("not-an-id").build()));
+        // An id that names no volume of this driver leaves the path alone.
+        Path foreign = Files.createDirectories(tmp.resolve("foreign"));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setVolumeId("not-an-id").setTargetPath(foreign.toString()).build()));
+        assertTrue(Files.isDirectory(foreign));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest
+                .newBuilder().setVolumeId(id).setTargetPath("some/path").build()));
+        d.unpublish(UNKNOWN, tmp.resolve("never-published"));
+    }
+
+    @Test
+    void nodeGetVolumeStatsIsNotFoundForUnknownVolumesAndPathsItIsNotServedAt() {
+        String id = d.create("stats-order", 1 << 20).getVolumeId();
+        Path staging = tmp.resolve("st");
+        Path target = tmp.resolve("t");
+        var req = Csi.NodeGetVolumeStatsRequest.newBuilder();
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeGetVolumeStats(req.clone().setVolumePath("some/path")
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(UNKNOWN)
+                .build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(UNKNOWN)
+                .setVolumePath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(id)
+                .setVolumePath(staging.toString()).build()), "not staged");
+        d.stage(id, staging);
+        d.publish(id, staging, target, false);
+        for (String elsewhere : List.of("some/path", tmp.resolve("elsewhere").toString(), tmp.toString(),
+                target + "/..", target + "/sub")) {
+            assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(id)
+                    .setVolumePath(elsewhere).build()));
+        }
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeGetVolumeStats(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setStagingTargetPath("relative").build()));
+        for (Path at : List.of(staging, target)) {
+            var stats = d.node.nodeGetVolumeStats(req.clone().setVolumeId(id).setVolumePath(at.toString())
+                    .setStagingTargetPath(staging.toString()).build());
+            assertEquals(1 << 20, stats.getUsage(0).getTotal());
+        }
+    }
+
+    @Test
+    void nodeExpandVolumeChecksTheVolumeThenCapabilitiesAndRangeThenWhereItIsServed() {
+        String id = d.create("expand-order", 1 << 20).getVolumeId();
+        Path staging = tmp.resolve("st");
+        Path target = tmp.resolve("t");
+        var req = Csi.NodeExpandVolumeRequest.newBuilder().setCapacityRange(Csi.CapacityRange.newBuilder()
+                .setRequiredBytes(2 << 20));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumePath("some/path")
+                .build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id).build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(UNKNOWN)
+                .setVolumePath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(staging.toString()).build()), "not staged");
+        d.stage(id, staging);
+        d.publish(id, staging, target, false);
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath("some/path").build()));
+        assertCode(Status.Code.NOT_FOUND, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(tmp.resolve("elsewhere").toString()).build()));
+        // Exceeds capabilities is INVALID_ARGUMENT for this call.
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setVolumeCapability(Csi.VolumeCapability.newBuilder()
+                        .setBlock(Csi.VolumeCapability.BlockVolume.getDefaultInstance())
+                        .setAccessMode(rwo().getAccessMode())).build()));
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setCapacityRange(Csi.CapacityRange.newBuilder()
+                        .setRequiredBytes(4 << 20).setLimitBytes(3 << 20)).build()));
+        assertCode(Status.Code.OUT_OF_RANGE, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setCapacityRange(Csi.CapacityRange.newBuilder()
+                        .setLimitBytes(1 << 19)).build()), "volumes do not shrink");
+        assertCode(Status.Code.INVALID_ARGUMENT, () -> d.node.nodeExpandVolume(req.clone().setVolumeId(id)
+                .setVolumePath(target.toString()).setStagingTargetPath("relative").build()));
+        for (Path at : List.of(target, staging)) {
+            assertEquals(2 << 20, d.node.nodeExpandVolume(req.clone().setVolumeId(id).setVolumePath(at.toString())
+                    .setVolumeCapability(rwo()).build()).getCapacityBytes());
+        }
+    }
+
     @Test
     void nodeExpandVolumeReportsTheNewSizeTwice() {
         String id = d.create("nexp", 1 << 20).getVolumeId();
@@ -543,6 +799,136 @@ class CsiConformanceTest {
         } finally {
             mounter.hold.countDown();
             pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void snapshotCallsOnASnapshotOrVolumeWithOneInFlightAreAborted() throws Exception {
+        String id = d.create("snap-busy", 1 << 20).getVolumeId();
+        GatedStore gated = new GatedStore(d.store);
+        CsiServer server = CsiServer.start("unix://" + tmp.resolve("gated.sock"), List.of(new ControllerService(gated)),
+                Duration.ofSeconds(5));
+        var loop = new EpollEventLoopGroup(1);
+        var channel = NettyChannelBuilder.forAddress(
+                        new DomainSocketAddress(server.socket().toString()))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(loop).usePlaintext().build();
+        ExecutorService pool = Executors.newFixedThreadPool(1);
+        try {
+            var controller = ControllerGrpc.newBlockingStub(channel);
+            var create = Csi.CreateSnapshotRequest.newBuilder().setName("held").setSourceVolumeId(id).build();
+            Future<?> first = pool.submit(() -> controller.createSnapshot(create));
+            assertTrue(gated.entered.await(10, TimeUnit.SECONDS), "the first CreateSnapshot reached the store");
+            assertCode(Status.Code.ABORTED, () -> controller.createSnapshot(create));
+            assertCode(Status.Code.ABORTED, () -> controller.createSnapshot(create.toBuilder().setName("other")
+                    .build()), "the source volume is busy");
+            String snap = VolumeIds.snapshotId("held");
+            assertCode(Status.Code.ABORTED, () -> controller.deleteSnapshot(Csi.DeleteSnapshotRequest.newBuilder()
+                    .setSnapshotId(snap).build()));
+            gated.hold.countDown();
+            first.get(10, TimeUnit.SECONDS);
+            controller.deleteSnapshot(Csi.DeleteSnapshotRequest.newBuilder().setSnapshotId(snap).build());
+        } finally {
+            gated.hold.countDown();
+            pool.shutdownNow();
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            server.close();
+        }
+    }
+
+    /** The test's store with CreateSnapshot held inside the store until {@link #hold} opens. */
+    static final class GatedStore implements VolumeStore {
+        final VolumeStore inner;
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch hold = new CountDownLatch(1);
+
+        GatedStore(VolumeStore inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public Snapshot createSnapshot(String name, String source)
+                throws VolumeException {
+            entered.countDown();
+            try {
+                if (!hold.await(30, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("test gate never opened");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            return inner.createSnapshot(name, source);
+        }
+
+        @Override
+        public Volume create(VolumeSpec spec)
+                throws VolumeException {
+            return inner.create(spec);
+        }
+
+        @Override
+        public Optional<Volume> volume(String id) {
+            return inner.volume(id);
+        }
+
+        @Override
+        public List<Volume> volumes() {
+            return inner.volumes();
+        }
+
+        @Override
+        public void delete(String id) throws VolumeException {
+            inner.delete(id);
+        }
+
+        @Override
+        public Volume expand(String id, long bytes, long inodes)
+                throws VolumeException {
+            return inner.expand(id, bytes, inodes);
+        }
+
+        @Override
+        public Volume modify(String id, Map<String, String> mutable)
+                throws VolumeException {
+            return inner.modify(id, mutable);
+        }
+
+        @Override
+        public Optional<Snapshot> snapshot(String id) {
+            return inner.snapshot(id);
+        }
+
+        @Override
+        public List<Snapshot> snapshots() {
+            return inner.snapshots();
+        }
+
+        @Override
+        public void deleteSnapshot(String id) throws VolumeException {
+            inner.deleteSnapshot(id);
+        }
+
+        @Override
+        public long availableBytes(Backend backend, String node)
+                throws VolumeException {
+            return inner.availableBytes(backend, node);
+        }
+
+        @Override
+        public List<String> nodes() {
+            return inner.nodes();
+        }
+
+        @Override
+        public boolean ready() {
+            return inner.ready();
+        }
+
+        @Override
+        public void close() {
+            // the inner store belongs to the test's driver
         }
     }
 

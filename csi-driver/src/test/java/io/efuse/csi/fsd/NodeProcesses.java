@@ -6,10 +6,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Starts {@code efuse-csi keep} and {@code efuse-csi fsd} as child JVMs (as on a node: separate
+ * Starts {@code efuse-csi keep}, {@code efuse-csi fsd} and the other roles as child JVMs (as on a node: separate
  * processes that can be killed independently), each logging to its own file, and stops whatever is
  * left when closed.
  */
@@ -106,13 +107,20 @@ public final class NodeProcesses implements AutoCloseable {
     }
 
     private Child start(String role, List<String> args) throws IOException {
+        return start(role, args, Map.of());
+    }
+
+    /** {@code efuse-csi ARGS...} as a child process with {@code env} added to this one's, logging to ROLE-N.log. */
+    public Child start(String role, List<String> args, Map<String, String> env) throws IOException {
         Path log = dir.resolve(role + "-" + (++count) + ".log");
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xss512k", "-cp",
                 System.getProperty("java.class.path"), "io.efuse.csi.cli.Main"));
         cmd.addAll(args);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
         started.add(p);
         return new Child(p, log);
     }
