@@ -9,6 +9,7 @@ import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.LibC;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -33,6 +34,12 @@ final class FsdCommand implements Callable<Integer> {
                     + " core).")
     Integer maxWorkers;
 
+    @Option(names = "--handover-wait-seconds", paramLabel = "S",
+            description = "On SIGTERM, how long to wait for an fd keeper when none holds this daemon's volumes (the"
+                    + " node plugin restarting at the same time), before exiting would end their connections"
+                    + " (default: 45, within the chart's 60 s grace period).")
+    int handoverWaitSeconds = (int) FsDaemon.DEFAULT_KEEPER_WAIT.toSeconds();
+
     @Override
     public Integer call() {
         if (LibC.geteuid() != 0) {
@@ -44,6 +51,10 @@ final class FsdCommand implements Callable<Integer> {
             address = metricsAddress == null ? null : ListenAddress.parse(metricsAddress);
         } catch (IllegalArgumentException e) {
             System.err.println("efuse-csi fsd: --metrics-address: " + e.getMessage());
+            return ExitCodes.USAGE;
+        }
+        if (handoverWaitSeconds < 0) {
+            System.err.println("efuse-csi fsd: --handover-wait-seconds must not be negative");
             return ExitCodes.USAGE;
         }
         if (maxWorkers != null && maxWorkers < 1) {
@@ -68,7 +79,7 @@ final class FsdCommand implements Callable<Integer> {
         started.set(daemon);
         Thread main = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            daemon.handOver();
+            daemon.handOver(Duration.ofSeconds(handoverWaitSeconds));
             main.interrupt();
         }, "efuse-handover"));
         System.err.println("efuse-csi fsd: pid " + ProcessHandle.current().pid() + ", fd keeper " + socket);

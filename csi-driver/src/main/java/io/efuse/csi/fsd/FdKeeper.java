@@ -96,6 +96,11 @@ public final class FdKeeper implements AutoCloseable {
         long pid;
         /** The newest fd keeper protocol version the daemon speaks. */
         int protocol = 1;
+        /**
+         * What a daemon put on standby said it serves: after a keeper restart the first daemon to connect serves,
+         * and it may be an idle one while the other still serves volumes (both DaemonSets roll at once).
+         */
+        Set<String> servesAsStandby = Set.of();
 
         Daemon(KeeperLink link) {
             this.link = link;
@@ -130,13 +135,48 @@ public final class FdKeeper implements AutoCloseable {
     }
 
     private synchronized void register(Daemon d, String volumes) throws ErrnoException {
+        Set<String> serves = volumes.isEmpty() ? Set.of() : Set.of(volumes.split(","));
         if (active != null) {
             standbys.add(d);
+            d.servesAsStandby = serves;
             d.link.send(KeeperMessage.of(Type.STANDBY));
-            LOG.log(Level.INFO, "fd keeper: daemon {0} is on standby", d.pid);
+            if (serves.isEmpty()) {
+                LOG.log(Level.INFO, "fd keeper: daemon {0} is on standby", d.pid);
+            } else {
+                LOG.log(Level.INFO, "fd keeper: daemon {0} is on standby but still serves {1} volumes; they go to"
+                        + " daemon {2} when it hands them over or ends", d.pid, serves.size(), active.pid);
+            }
             return;
         }
-        activate(d, volumes.isEmpty() ? Set.of() : Set.of(volumes.split(",")));
+        activate(d, serves);
+    }
+
+    /**
+     * Gives the serving daemon the volumes a standby served when it stops serving them (handed over or gone): their
+     * descriptors are held here, so the connections are alive and only wait for a daemon.
+     */
+    private void giveToActive(Daemon from) {
+        Set<String> volumes = from.servesAsStandby;
+        from.servesAsStandby = Set.of();
+        if (volumes.isEmpty() || active == null) {
+            return; // with no serving daemon, the next one is given every held volume when it is activated
+        }
+        int given = 0;
+        for (String v : volumes) {
+            Held h = held.get(v);
+            if (h == null) {
+                continue;
+            }
+            try {
+                active.link.send(KeeperMessage.of(Type.ADOPT, "volume", h.volumeId(), "mountPoint",
+                        h.mountPoint().toString(), "stateDir", h.stateDir().toString()).withFds(h.fds()));
+                given++;
+            } catch (ErrnoException e) {
+                LOG.log(Level.WARNING, "fd keeper: cannot give " + v + " to daemon " + active.pid + ": " + e.getMessage());
+            }
+        }
+        LOG.log(Level.INFO, "fd keeper: daemon {0} stopped serving as a standby; {1} volumes handed to daemon {2}",
+                from.pid, given, active.pid);
     }
 
     /** Makes d the serving daemon and gives it every held volume it does not already serve. */
@@ -188,6 +228,8 @@ public final class FdKeeper implements AutoCloseable {
                     active = null;
                     promote();
                     notifyAll();
+                } else {
+                    giveToActive(d);
                 }
             }
             default -> throw new IllegalStateException("unexpected " + m.type() + " from a daemon");
@@ -213,7 +255,9 @@ public final class FdKeeper implements AutoCloseable {
     }
 
     private synchronized void gone(Daemon d) {
-        standbys.remove(d);
+        if (standbys.remove(d)) {
+            giveToActive(d);
+        }
         if (active == d) {
             LOG.log(Level.WARNING, "fd keeper: serving daemon {0} is gone; its volumes wait for the next one", d.pid);
             active = null;

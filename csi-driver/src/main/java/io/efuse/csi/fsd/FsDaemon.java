@@ -11,6 +11,7 @@ import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +33,9 @@ public final class FsDaemon {
     private volatile KeeperLink link;
     private volatile boolean stopping;
     private volatile boolean standby;
+
+    /** How long a handover waits for an fd keeper, within the chart's 60 s termination grace period. */
+    public static final Duration DEFAULT_KEEPER_WAIT = Duration.ofSeconds(45);
 
     public FsDaemon(Path socket) {
         this(socket, MountObserver.NONE);
@@ -94,6 +98,7 @@ public final class FsDaemon {
             for (Map.Entry<String, EfuseMount> e : mounts.entrySet()) {
                 hold(l, e.getKey(), e.getValue());
             }
+            notifyAll(); // a handover waiting for a keeper that holds the volumes
         }
         while (true) {
             KeeperMessage m = l.receive();
@@ -278,14 +283,43 @@ public final class FsDaemon {
         return standby;
     }
 
+    /** {@link #handOver(Duration)} with {@link #DEFAULT_KEEPER_WAIT}. */
+    public long handOver() {
+        return handOver(DEFAULT_KEEPER_WAIT);
+    }
+
     /**
      * Planned handover: every volume stops being served (requests in progress are finished, new ones
      * wait in the kernel), its state is closed, and the keeper is told to give the volumes to the next
      * daemon. Nothing is unmounted. Returns the time it took in milliseconds.
+     *
+     * <p>A daemon that serves volumes while no keeper is connected (the node plugin is restarting, as in an
+     * upgrade that rolls both DaemonSets at once) holds their only descriptors: exiting then would end every
+     * connection, and the applications on them would see ENOTCONN. It first waits, at most {@code keeperWait},
+     * for a keeper to connect and take the descriptors.
      */
-    public long handOver() {
+    public long handOver(Duration keeperWait) {
         long t0 = System.nanoTime();
         synchronized (this) {
+            long deadline = t0 + keeperWait.toNanos();
+            boolean waited = false;
+            while (link == null && !mounts.isEmpty() && System.nanoTime() < deadline) {
+                if (!waited) {
+                    System.err.printf("efuse-csi fsd: handover: no fd keeper holds the %d volume(s) this daemon serves;"
+                            + " waiting up to %d s for one%n", mounts.size(), keeperWait.toSeconds());
+                    waited = true;
+                }
+                try {
+                    wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            if (link == null && !mounts.isEmpty()) {
+                System.err.printf("efuse-csi fsd: handover: still no fd keeper after %d s: the connections of %d"
+                        + " volume(s) end with this daemon%n", keeperWait.toSeconds(), mounts.size());
+            }
             stopping = true;
             for (Map.Entry<String, EfuseMount> e : mounts.entrySet()) {
                 try {

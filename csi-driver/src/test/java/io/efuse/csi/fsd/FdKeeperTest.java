@@ -18,6 +18,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -162,6 +163,37 @@ class FdKeeperTest {
         assertEquals(16 << 20, Files.getFileStore(mnt).getTotalSpace(), "the new daemon enforces the new size");
         Files.write(mnt.resolve("big"), new byte[8 << 20]);
         assertEquals(8 << 20, Files.size(mnt.resolve("big")));
+    }
+
+    /** Seen in a real cluster: helm upgrade rolls the node plugin and the daemon at once, and pods saw ENOTCONN. */
+    @Test
+    void aDaemonHandingOverWhileNoKeeperListensWaitsForTheNextKeeperAndLosesNoConnection() throws Exception {
+        Path mnt = mount("upgrade", 0);
+        Files.writeString(mnt.resolve("before"), "kept");
+        long connection = MountTable.find(mnt).orElseThrow().minor();
+        standby = DaemonThread.start(socket);
+        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+
+        keeper.close(); // the node plugin's pod is replaced: for a while no keeper holds the descriptors
+        keeper = null;
+        DaemonThread old = daemon;
+        await("the serving daemon to see its keeper go", () -> !old.daemon().connected());
+        AtomicReference<Long> handedOver = new AtomicReference<>();
+        Thread sigterm = Thread.ofPlatform().daemon(true).start(() -> handedOver.set(old.daemon().handOver()));
+        Thread.sleep(300); // the daemon's own pod is replaced meanwhile: SIGTERM before the new keeper listens
+        assertNull(handedOver.get(), "the handover waits while it holds the only descriptors");
+
+        keeper = FdKeeper.start(socket);
+        sigterm.join(BOUND);
+        assertNotNull(handedOver.get(), "the handover ends once the new keeper holds the volume");
+        daemon = standby;
+        standby = null;
+        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
+        assertEquals("kept", Files.readString(mnt.resolve("before")));
+        Files.writeString(mnt.resolve("after"), "served");
+        assertEquals("served", Files.readString(mnt.resolve("after")));
+        old.close();
     }
 
     @Test

@@ -330,7 +330,8 @@ class ChartTest {
         assertEquals(0, fsd.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal());
         assertEquals(60L, fsd.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds());
         Container daemon = container(fsd.getSpec().getTemplate().getSpec(), "efuse-fsd");
-        assertEquals(List.of("fsd", "--socket=/run/efuse/keeper.sock", "--metrics-address=:9807"), daemon.getArgs());
+        assertEquals(List.of("fsd", "--socket=/run/efuse/keeper.sock", "--metrics-address=:9807",
+                "--handover-wait-seconds=45"), daemon.getArgs());
         // the surge waits for the new daemon to be known to the keeper before the old one is told to hand over
         assertEquals("/healthz", daemon.getReadinessProbe().getHttpGet().getPath());
         assertEquals("metrics", daemon.getReadinessProbe().getHttpGet().getPort().getStrVal());
