@@ -162,6 +162,7 @@ class ChartTest {
         Set<String> expected = new TreeSet<>(Set.of(NODE + "/efuse-csi"));
         if (!"microk8s.yaml".equals(values)) {
             expected.add(FSD + "/efuse-fsd");
+            expected.add(FSD + "/efuse-fsd-spare");
         }
         assertEquals(expected, privileged);
     }
@@ -267,6 +268,20 @@ class ChartTest {
         Container plugin = container(everything.one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
         assertEquals("HostToContainer", mount(plugin, "shared-root").getMountPropagation());
         assertEquals("/mnt/shared/efuse", mount(plugin, "shared-root").getMountPath());
+    }
+
+    @Test
+    void aSpareDaemonStandsByInTheDaemonsPodOnItsOwnPortUnlessTurnedOff() {
+        PodSpec pod = rendered(null).one(DaemonSet.class, FSD).getSpec().getTemplate().getSpec();
+        Container spare = container(pod, "efuse-fsd-spare");
+        Container serving = container(pod, "efuse-fsd");
+        assertTrue(spare.getArgs().contains("--metrics-address=:9806"), spare.getArgs()::toString);
+        assertEquals("metrics-spare", spare.getReadinessProbe().getHttpGet().getPort().getStrVal());
+        assertEquals(serving.getVolumeMounts(), spare.getVolumeMounts(), "the spare takes the same sessions over");
+        assertEquals(serving.getSecurityContext(), spare.getSecurityContext());
+        PodSpec single = RenderedChart.render(null, Map.of("fsd.spare.enabled", false)).one(DaemonSet.class, FSD)
+                .getSpec().getTemplate().getSpec();
+        assertEquals(List.of("efuse-fsd"), single.getContainers().stream().map(Container::getName).toList());
     }
 
     /** Found in a real cluster: a nested mount under the Bidirectional /var/lib/efuse piled up on the host. */
