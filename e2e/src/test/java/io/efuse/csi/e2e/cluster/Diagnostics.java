@@ -7,10 +7,14 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 import java.util.List;
 import java.util.Objects;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
+import org.junit.jupiter.api.extension.BeforeTestExecutionCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.LifecycleMethodExecutionExceptionHandler;
 
@@ -19,9 +23,25 @@ import org.junit.jupiter.api.extension.LifecycleMethodExecutionExceptionHandler;
  * test's namespaces with their events, the driver's container logs (and those of a container that restarted), the
  * claims and the node's eFuse mounts. It runs before the test's own clean-up, which deletes its namespaces.
  */
-final class Diagnostics implements AfterTestExecutionCallback, LifecycleMethodExecutionExceptionHandler {
+final class Diagnostics implements BeforeTestExecutionCallback, AfterTestExecutionCallback,
+        LifecycleMethodExecutionExceptionHandler {
 
     private static final int DRIVER_LOG_LINES = Integer.getInteger("cluster.diagnosticLogLines", 150);
+    private static final int EVENTS = Integer.getInteger("cluster.diagnosticEvents", 30);
+
+    /** What the running test collected for a failure report (e.g. logs of pods that are gone by now). */
+    private static final Map<String, Supplier<String>> ATTACHED = new LinkedHashMap<>();
+
+    static synchronized void attach(String title, Supplier<String> text) {
+        ATTACHED.put(title, text);
+    }
+
+    @Override
+    public void beforeTestExecution(ExtensionContext context) {
+        synchronized (Diagnostics.class) {
+            ATTACHED.clear();
+        }
+    }
 
     @Override
     public void afterTestExecution(ExtensionContext context) {
@@ -50,6 +70,9 @@ final class Diagnostics implements AfterTestExecutionCallback, LifecycleMethodEx
         } catch (RuntimeException | AssertionError e) {
             System.out.println("(no diagnostics: " + e + ")");
         }
+        synchronized (Diagnostics.class) {
+            ATTACHED.forEach((title, text) -> safely(() -> System.out.println("--- " + title + "\n" + text.get())));
+        }
         System.out.println("==== end of diagnostics");
     }
 
@@ -64,7 +87,11 @@ final class Diagnostics implements AfterTestExecutionCallback, LifecycleMethodEx
                             + " volume " + c.getSpec().getVolumeName() + " capacity "
                             + (c.getStatus().getCapacity() == null ? null : c.getStatus().getCapacity().get("storage"))
                             + " modify " + c.getStatus().getModifyVolumeStatus())));
-            safely(() -> events(kube, ns).forEach(e -> System.out.println("event " + format(e))));
+            safely(() -> {
+                List<Event> events = events(kube, ns);
+                events.subList(Math.max(0, events.size() - EVENTS), events.size())
+                        .forEach(e -> System.out.println("event " + format(e)));
+            });
         }
         safely(() -> {
             for (Pod p : kube.pods().inNamespace(DriverRelease.NAMESPACE).list().getItems()) {

@@ -37,6 +37,7 @@ final class DriverRelease {
     private static DriverRelease installed;
     private static String broken;
     private static boolean imageLoaded;
+    private static Path chartCopy;
 
     final TestCluster cluster;
     final KubernetesClient kube;
@@ -92,7 +93,7 @@ final class DriverRelease {
     }
 
     Release install() {
-        System.out.println("helm install " + NAME + " charts/efuse-csi -n " + NAMESPACE + " -f " + cluster.values
+        System.out.println("helm install " + NAME + " " + chart() + " -n " + NAMESPACE + " -f " + cluster.values
                 + " --set image.repository=" + REPOSITORY + ",image.tag=" + tag);
         InstallCommand install = new Helm(chart()).install().withName(NAME).withNamespace(NAMESPACE).createNamespace()
                 .withKubeConfig(cluster.kubeconfig).withValuesFile(cluster.values)
@@ -121,8 +122,40 @@ final class DriverRelease {
                 .anyMatch(r -> NAME.equals(r.getName()));
     }
 
-    static Path chart() {
-        return TestCluster.repo().resolve("charts/efuse-csi");
+    /**
+     * The chart of this checkout as it was when the run began (-Dcluster.chart names another directory, e.g. a copy
+     * with a fix being tried): install and upgrade use one copy, which matches the image built at the start, however
+     * the work tree changes during the run.
+     */
+    static synchronized Path chart() {
+        if (chartCopy == null) {
+            String other = System.getProperty("cluster.chart", "");
+            Path source = other.isBlank() ? TestCluster.repo().resolve("charts/efuse-csi") : Path.of(other);
+            Path copy = TestCluster.repo().resolve("e2e/target/cluster-chart/efuse-csi");
+            try {
+                if (Files.exists(copy)) {
+                    try (var old = Files.walk(copy)) {
+                        for (Path p : old.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                            Files.delete(p);
+                        }
+                    }
+                }
+                try (var files = Files.walk(source)) {
+                    for (Path p : files.toList()) {
+                        Path target = copy.resolve(source.relativize(p).toString());
+                        if (Files.isDirectory(p)) {
+                            Files.createDirectories(target);
+                        } else {
+                            Files.copy(p, target);
+                        }
+                    }
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot copy the chart " + source + " to " + copy, e);
+            }
+            chartCopy = copy;
+        }
+        return chartCopy;
     }
 
     /** Every pod of the release Ready, each workload rolled out to the current image, the driver registered. */
@@ -206,6 +239,7 @@ final class DriverRelease {
             throw new IllegalStateException(jar + " is missing: build the driver first (./mvnw -pl e2e -am -Pcluster"
                     + " builds it in the same reactor)");
         }
+        chart();
         String first = REPOSITORY + ":" + FIRST_TAG;
         long start = System.nanoTime();
         Shell.Result built = Shell.run(Duration.ofMinutes(30), TestCluster.repo().resolve("images/build-driver-image").toString(), first)
@@ -224,6 +258,15 @@ final class DriverRelease {
      * delete their volumes, then the release.
      */
     private void removeLeftovers() {
+        // a release of someone else's (another name or namespace) would own the cluster-wide objects: not ours to remove
+        List<String> others = Helm.list().allNamespaces().all().withKubeConfig(cluster.kubeconfig).call().stream()
+                .filter(r -> r.getChart() != null && r.getChart().startsWith("efuse-csi-"))
+                .filter(r -> !(NAME.equals(r.getName()) && NAMESPACE.equals(r.getNamespace())))
+                .map(r -> r.getName() + " in " + r.getNamespace() + " (" + r.getStatus() + ")").toList();
+        if (!others.isEmpty()) {
+            throw new IllegalStateException("the cluster has another release of the chart, " + others
+                    + ": the suite installs its own and needs the cluster to itself (helm uninstall it first)");
+        }
         var leftovers = kube.namespaces().withLabel(Workloads.NAMESPACE_LABEL).list().getItems();
         if (!leftovers.isEmpty()) {
             System.out.println("removing test namespaces of an earlier run: "

@@ -42,11 +42,12 @@ class InstallTest {
     @Test
     @Order(1)
     void helmInstallThenAClaimAndItsPodGetsThePodRunning() {
-        release = DriverRelease.prepare();
-        kube = release.kube;
-        workloads = Workloads.namespace(kube, "e2e-install");
-        long start = System.nanoTime();
+        long start;
         try {
+            release = DriverRelease.prepare();
+            kube = release.kube;
+            workloads = Workloads.namespace(kube, "e2e-install");
+            start = System.nanoTime();
             release.install();
             // what a user applies right after the install: the clock runs from helm install to the pod running
             workloads.claim("first", Workloads.LOCAL, "64Mi", "ReadWriteOnce");

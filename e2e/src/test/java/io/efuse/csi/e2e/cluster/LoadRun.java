@@ -180,11 +180,18 @@ final class LoadRun {
     }
 
     String problemsText() {
-        return problems.isEmpty() ? "none" : String.join("\n", problems);
+        if (problems.isEmpty()) {
+            return "none";
+        }
+        List<String> distinct = problems.stream().distinct().toList();
+        String shown = String.join("\n", distinct.subList(0, Math.min(20, distinct.size())));
+        return problems.size() + " problems, the first distinct ones:\n" + shown;
     }
 
+    /** The end of a load pod's log, its line of probe rounds cut short. */
     static String tail(String log) {
-        String[] lines = log == null ? new String[0] : log.split("\n");
-        return String.join("\n", Arrays.asList(lines).subList(Math.max(0, lines.length - 40), lines.length));
+        List<String> lines = log == null ? List.of() : Arrays.stream(log.split("\n"))
+                .map(l -> l.length() > 300 ? l.substring(0, 300) + "…" : l).toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 }

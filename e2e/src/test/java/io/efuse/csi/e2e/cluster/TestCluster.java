@@ -11,8 +11,12 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -30,6 +34,7 @@ final class TestCluster {
 
     private static TestCluster shared;
     private static String unusable;
+    private static String failure;
 
     final Path kubeconfig;
     final Path values;
@@ -39,10 +44,38 @@ final class TestCluster {
         this.kubeconfig = kubeconfig;
         this.values = kubeconfig.resolveSibling("values.yaml");
         Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
+        config.setClientKeyAlgo(keyAlgorithm(config.getClientKeyData()));
         // exec streams of fio runs and log reads of busy pods outlast the default timeouts on a loaded machine
         config.setRequestTimeout(120_000);
         config.setConnectionTimeout(30_000);
         this.kube = new KubernetesClientBuilder().withConfig(config).build();
+    }
+
+    /**
+     * fabric8 takes a PKCS#8 client key ("BEGIN PRIVATE KEY") for RSA unless told otherwise, and the cluster's keys
+     * are EC: the algorithm is read from the key itself.
+     */
+    private static String keyAlgorithm(String keyData) {
+        if (keyData == null) {
+            return null;
+        }
+        String pem = new String(Base64.getDecoder().decode(keyData.strip()), StandardCharsets.US_ASCII);
+        if (pem.contains("BEGIN EC PRIVATE KEY")) {
+            return "EC";
+        }
+        if (!pem.contains("BEGIN PRIVATE KEY")) {
+            return "RSA";
+        }
+        byte[] der = Base64.getMimeDecoder().decode(pem.replaceAll("-----[A-Z ]+-----", ""));
+        for (String algorithm : List.of("RSA", "EC")) {
+            try {
+                KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der));
+                return algorithm;
+            } catch (GeneralSecurityException e) {
+                // not this algorithm
+            }
+        }
+        return "RSA";
     }
 
     static Path repo() {
@@ -58,6 +91,19 @@ final class TestCluster {
         if (shared != null) {
             return shared;
         }
+        if (failure != null) {
+            throw new IllegalStateException("the cluster did not come up earlier in this run: " + failure);
+        }
+        try {
+            shared = start();
+            return shared;
+        } catch (RuntimeException | AssertionError e) {
+            failure = e.toString();
+            throw e;
+        }
+    }
+
+    private static TestCluster start() {
         String reason = machineCannotRunCluster();
         if (reason != null) {
             unusable = reason;
@@ -77,7 +123,6 @@ final class TestCluster {
             Wait.until("node " + NODE + " to be Ready", Duration.ofMinutes(5),
                     () -> c.kube.nodes().withName(NODE).get(), TestCluster::ready);
             System.out.printf("cluster: up in %.0f s, kubeconfig %s%n", (System.nanoTime() - start) / 1e9, kubeconfig);
-            shared = c;
             return c;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -59,8 +59,9 @@ class UninstallTest {
         assertEquals("", cluster.nodeShell("find /var/lib/efuse/volumes /var/lib/efuse/shared -mindepth 2 -maxdepth 2"
                         + " 2>/dev/null || true").out().strip(),
                 "no volume, snapshot or work directory is left in the backing roots");
-        System.out.println("node after uninstall: /run/efuse holds: "
-                + cluster.nodeShell("ls -A /run/efuse 2>&1 || true").out().strip().replace('\n', ' '));
+        assertEquals("", cluster.nodeShell("find /run/efuse -mindepth 1 -maxdepth 1 -type d ! -name volumes"
+                        + " 2>/dev/null || true").out().strip(),
+                "no volume's recoverable state (session, journal) is left in /run/efuse");
 
         assertTrue(efuse(kube, "EfuseVolume").isEmpty() && efuse(kube, "EfuseSnapshot").isEmpty(), "no eFuse objects");
         assertEquals(List.of(), names(kube.persistentVolumes().list().getItems().stream()

@@ -40,14 +40,17 @@ class UpgradeTest {
 
         String oldFsd = release.pod("fsd").getMetadata().getName();
         long upgradedAt = System.currentTimeMillis();
-        release.upgradeTo(DriverRelease.UPGRADE_TAG);
-        release.awaitReady(Duration.ofMinutes(5));
-        double rollout = (System.currentTimeMillis() - upgradedAt) / 1e3;
+        double rollout;
+        try (LogCapture logs = new LogCapture(release.kube, release.pods())) {
+            release.upgradeTo(DriverRelease.UPGRADE_TAG);
+            release.awaitReady(Duration.ofMinutes(5));
+            rollout = (System.currentTimeMillis() - upgradedAt) / 1e3;
+            Wait.sleep(Duration.ofSeconds(10)); // the load runs on under the new processes before it stops
+        }
         System.out.printf("TIMING helm upgrade -> every pod Ready on %s: %.1f s%n", release.image(), rollout);
         assertTrue(release.kube.pods().inNamespace(DriverRelease.NAMESPACE).withName(oldFsd).get() == null,
                 "the old daemon " + oldFsd + " is gone");
 
-        Wait.sleep(Duration.ofSeconds(10)); // the load runs on under the new processes before it stops
         w.exec("load", "touch " + LoadRun.STOP_FILE).orFail("ending the load");
         Pod done = w.awaitCompleted("load", Duration.ofMinutes(5));
         String log = w.log("load");
