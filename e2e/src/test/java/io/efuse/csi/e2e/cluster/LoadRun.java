@@ -135,11 +135,23 @@ final class LoadRun {
         for (Object o : jobs) {
             Map<?, ?> job = (Map<?, ?>) o;
             if (job.get("error") instanceof Number n && n.intValue() != 0) {
-                problems.add("fio job " + job.get("jobname") + " error " + n);
+                problems.add("job " + job.get("jobname") + " error " + n + errnoName(n.intValue()));
             }
             fioMaxWriteMs = Math.max(fioMaxWriteMs, number(job, "write", "clat_ns", "max") / 1e6);
             fioMaxReadMs = Math.max(fioMaxReadMs, number(job, "read", "clat_ns", "max") / 1e6);
         }
+    }
+
+    private static String errnoName(int errno) {
+        String name = switch (errno) {
+            case 5 -> "EIO";
+            case 28 -> "ENOSPC";
+            case 103 -> "ECONNABORTED";
+            case 107 -> "ENOTCONN";
+            case 122 -> "EDQUOT";
+            default -> null;
+        };
+        return name == null ? "" : " (" + name + ")";
     }
 
     private static double number(Map<?, ?> map, String... path) {
@@ -179,13 +191,27 @@ final class LoadRun {
                 percentileGapMs(99), maxGapMs());
     }
 
+    /** What went wrong, grouped: a broken volume fails every run and every probe round alike. */
     String problemsText() {
         if (problems.isEmpty()) {
             return "none";
         }
-        List<String> distinct = problems.stream().distinct().toList();
-        String shown = String.join("\n", distinct.subList(0, Math.min(20, distinct.size())));
-        return problems.size() + " problems, the first distinct ones:\n" + shown;
+        List<String> failedRuns = problems.stream().filter(p -> p.startsWith("FIO RUN ")).toList();
+        List<String> probe = problems.stream().filter(p -> p.startsWith("PROBE-ERROR ")).map(p -> p.substring(12)).toList();
+        List<String> other = problems.stream().filter(p -> !p.startsWith("FIO RUN ") && !p.startsWith("PROBE-ERROR "))
+                .distinct().toList();
+        StringBuilder s = new StringBuilder();
+        if (!failedRuns.isEmpty()) {
+            s.append(String.format("fio: %d of %d runs failed, the first: %s%n", failedRuns.size(), fioRuns, failedRuns.getFirst()));
+        }
+        if (!other.isEmpty()) {
+            s.append("fio: ").append(String.join("; ", other.subList(0, Math.min(10, other.size())))).append('\n');
+        }
+        if (!probe.isEmpty()) {
+            s.append(String.format("probe: %d failed writes: %s%n", probe.size(),
+                    String.join("; ", probe.stream().distinct().limit(5).toList())));
+        }
+        return s.toString().strip();
     }
 
     /** The end of a load pod's log, its line of probe rounds cut short. */
