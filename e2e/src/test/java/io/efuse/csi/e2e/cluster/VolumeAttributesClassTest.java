@@ -62,7 +62,8 @@ class VolumeAttributesClassTest {
             c.getSpec().setVolumeAttributesClassName(CLASS);
             return c;
         });
-        Wait.until("the claim to report volume attributes class " + CLASS, Duration.ofMinutes(3), () -> w.claim("data"),
+        // ControllerModifyVolume is one call to the controller: seconds, when the resizer passes the class on at all
+        Wait.until("the claim to report volume attributes class " + CLASS, Duration.ofMinutes(2), () -> w.claim("data"),
                 c -> CLASS.equals(c.getStatus().getCurrentVolumeAttributesClassName()),
                 c -> "current " + c.getStatus().getCurrentVolumeAttributesClassName() + ", modify status "
                         + c.getStatus().getModifyVolumeStatus() + "; events: " + Diagnostics.eventsOf(kube, w.ns, "data"));
