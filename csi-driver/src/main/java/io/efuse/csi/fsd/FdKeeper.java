@@ -139,7 +139,14 @@ public final class FdKeeper implements AutoCloseable {
         if (active != null) {
             standbys.add(d);
             d.servesAsStandby = serves;
-            d.link.send(KeeperMessage.of(Type.STANDBY));
+            try {
+                d.link.send(KeeperMessage.of(Type.STANDBY));
+            } catch (ErrnoException e) {
+                // A daemon that handed over at once (it waited for this keeper to take its descriptors) has shut
+                // its side already; its HOLDs, carrying the descriptors, are still queued here and must be read.
+                LOG.log(Level.INFO, "fd keeper: daemon {0} no longer listens ({1}); reading what it sent", d.pid,
+                        e.getMessage());
+            }
             if (serves.isEmpty()) {
                 LOG.log(Level.INFO, "fd keeper: daemon {0} is on standby", d.pid);
             } else {

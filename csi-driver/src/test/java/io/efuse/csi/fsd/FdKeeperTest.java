@@ -196,6 +196,43 @@ class FdKeeperTest {
         old.close();
     }
 
+    /**
+     * The other order of the upgrade above, seen in the real cluster: the new idle daemon reaches the restarted keeper
+     * first, and the old one sends its HELLO, its HOLDs and DETACHED at once and shuts its side, so that the keeper's
+     * STANDBY to it fails. Its descriptors, queued behind the failed reply, still reach the serving daemon.
+     */
+    @Test
+    void volumesOfADaemonThatHandsOverOnReachingARestartedKeeperGoToTheDaemonServingThere() throws Exception {
+        try (KeeperLink idle = new KeeperLink(SeqpacketSocket.connect(socket))) {
+            idle.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "1001", "volumes", "", "protocol", "2"));
+            await("the idle daemon to serve", () -> keeper.awaitDaemon(Duration.ZERO));
+            int fd = Syscalls.open(Path.of("/dev/null"), io.efuse.csi.sys.LinuxConstants.O_RDWR, 0);
+            try (KeeperLink old = new KeeperLink(SeqpacketSocket.connect(socket))) {
+                old.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "1000", "volumes", "kept", "protocol", "2"));
+                old.send(KeeperMessage.of(KeeperMessage.Type.HOLD, "volume", "kept", "mountPoint", dir.toString(),
+                        "stateDir", dir.resolve("state/kept").toString()).withFds(new int[] {fd}));
+                old.send(KeeperMessage.of(KeeperMessage.Type.DETACHED));
+                old.shutdown();
+            } finally {
+                Syscalls.close(fd);
+            }
+            KeeperMessage adopt = idle.receive();
+            assertNotNull(adopt, "the keeper closed the serving daemon's link");
+            try {
+                assertEquals(KeeperMessage.Type.ADOPT, adopt.type());
+                assertEquals("kept", adopt.get("volume"));
+                assertEquals(1, adopt.fds().length, "the old daemon's descriptor, held by the keeper meanwhile");
+            } finally {
+                for (int f : adopt.fds()) {
+                    Syscalls.close(f);
+                }
+            }
+        } finally {
+            keeper.close();
+            keeper = null;
+        }
+    }
+
     @Test
     void aDaemonOfProtocolVersionOneIsToldThatItCannotResize() throws Exception {
         try (SeqpacketSocket old = SeqpacketSocket.connect(socket)) {
