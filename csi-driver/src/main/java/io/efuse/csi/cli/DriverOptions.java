@@ -45,6 +45,17 @@ final class DriverOptions {
             description = "Most volumes staged on this node at once, 0 for no limit (default: ${DEFAULT-VALUE}).")
     long maxVolumes;
 
+    @Option(names = "--allow-inline-volumes",
+            description = "Node plugin and standalone: make CSI ephemeral inline volumes, which pods declare in their"
+                    + " own spec (volumeAttributes: size, tier, writebackCache, inodes) and which are deleted with the"
+                    + " pod. Off: such a NodePublishVolume is refused; inline volumes made before are still deleted.")
+    boolean allowInlineVolumes;
+
+    @Option(names = "--inline-volume-max-size", paramLabel = "SIZE",
+            description = "With --allow-inline-volumes: the largest size one inline volume may ask for, e.g. 10Gi;"
+                    + " unset: no bound but the node's disk.")
+    String inlineVolumeMaxSize;
+
     @Option(names = "--workers-per-volume", defaultValue = "0", paramLabel = "N",
             description = "FUSE request threads per staged volume, 0 for one per core (default: ${DEFAULT-VALUE}).")
     int workersPerVolume;

@@ -1,9 +1,11 @@
 package io.efuse.csi.cli;
 
 import io.efuse.csi.bpf.BpfHost;
+import io.efuse.csi.csi.ByteQuantity;
 import io.efuse.csi.csi.ControllerService;
 import io.efuse.csi.csi.CsiServer;
 import io.efuse.csi.csi.IdentityService;
+import io.efuse.csi.csi.InlineOptions;
 import io.efuse.csi.csi.NodeService;
 import io.efuse.csi.fuse.UringEnableSwitch;
 import io.efuse.csi.kube.KubeVolumeStore;
@@ -19,6 +21,7 @@ import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.volume.EfuseMounter;
+import io.efuse.csi.volume.InlineVolumes;
 import io.efuse.csi.volume.KeeperMounter;
 import io.efuse.csi.volume.VolumeMounter;
 import io.efuse.csi.volume.LocalVolumeStore;
@@ -50,7 +53,7 @@ final class DriverRoles {
             LocalVolumeStore store = process.own(new LocalVolumeStore(options.stateDir, nodeId, roots));
             NodeTelemetry telemetry = telemetry(options, process, store::ready);
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
-                    mounter(options, process, telemetry), Duration.ofSeconds(5));
+                    mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
@@ -94,6 +97,22 @@ final class DriverRoles {
 
     private static void stagedGauge(MetricsRegistry registry, NodeService node) {
         registry.gauge("efuse_csi_staged_volumes", "Volumes staged on this node").track(node::stagedCount);
+    }
+
+    /**
+     * The node's inline volumes: their records are read (and orphans removed) whether or not new ones are allowed,
+     * so that turning the switch off still lets the pods that have them delete them.
+     */
+    private static InlineOptions inline(DriverOptions options, BackingRoots roots) throws IOException {
+        long max = 0;
+        if (options.inlineVolumeMaxSize != null && !options.inlineVolumeMaxSize.isBlank()) {
+            try {
+                max = ByteQuantity.parse(options.inlineVolumeMaxSize);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--inline-volume-max-size: " + e.getMessage(), e);
+            }
+        }
+        return new InlineOptions(options.allowInlineVolumes, new InlineVolumes(options.stateDir, roots.local()), max);
     }
 
     /** Before the first volume is staged: the kernel reads the switch when a connection starts. */
@@ -172,7 +191,7 @@ final class DriverRoles {
             NodeReconciler reconciler = process.own(new NodeReconciler(client, nodeId, roots, Duration.ofMinutes(10)));
             NodeTelemetry telemetry = telemetry(options, process, () -> store.ready() && reconciler.synced());
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
-                    mounter(options, process, telemetry), Duration.ofSeconds(5));
+                    mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }

@@ -10,8 +10,11 @@ import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountFlags;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
+import io.efuse.csi.volume.InlineVolume;
+import io.efuse.csi.volume.InlineVolumes;
 import io.efuse.csi.volume.Limits;
 import io.efuse.csi.volume.MountSpec;
 import io.efuse.csi.volume.MountedVolume;
@@ -30,7 +33,9 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -42,9 +47,19 @@ import org.slf4j.LoggerFactory;
  * work from the mount table, so targets that vanished or whose FUSE connection died are still cleaned up. Where
  * sessions outlive this process (the fd keeper's daemon serves them), a volume this process has no record of is
  * asked from the mounter first: after a restart, kubelet's retried calls find the live session and adopt it.
+ *
+ * <p>CSI ephemeral inline volumes (where allowed) have no CreateVolume and no NodeStageVolume: NodePublishVolume
+ * makes one from the pod's volumeAttributes, stages it at a directory of the node's own and publishes it, and
+ * NodeUnpublishVolume undoes all three. Their records ({@link InlineVolumes}) say which volumes are inline, so an
+ * unpublish after a restart still deletes what the pod had.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
+    /** volume_context keys kubelet sets on an inline volume's NodePublishVolume (podInfoOnMount adds the pod's). */
+    static final String EPHEMERAL = "csi.storage.k8s.io/ephemeral";
+    static final String POD_NAMESPACE = "csi.storage.k8s.io/pod.namespace";
+    static final String POD_NAME = "csi.storage.k8s.io/pod.name";
+    static final String POD_UID = "csi.storage.k8s.io/pod.uid";
     private final String nodeId;
     private final long maxVolumes;
     private final VolumeStore store;
@@ -53,9 +68,18 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private final PathProbe probe;
     private final OperationLocks locks = new OperationLocks();
     private final StagedVolumes staged = new StagedVolumes();
+    private final InlineOptions inline;
+    /** Held while a new inline volume is counted against maxVolumes and recorded: two cannot take one last place. */
+    private final Object admission = new Object();
 
     public NodeService(String nodeId, long maxVolumes, VolumeStore store, BackingRoots roots, VolumeMounter mounter,
                        Duration statTimeout) {
+        this(nodeId, maxVolumes, store, roots, mounter, statTimeout, InlineOptions.none());
+    }
+
+    public NodeService(String nodeId, long maxVolumes, VolumeStore store, BackingRoots roots, VolumeMounter mounter,
+                       Duration statTimeout, InlineOptions inline) {
+        this.inline = inline;
         this.nodeId = nodeId;
         this.maxVolumes = maxVolumes;
         this.store = store;
@@ -97,10 +121,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     closeQuietly(s);
                     staged.remove(id);
                 }
-                if (maxVolumes > 0 && staged.size() >= maxVolumes) {
-                    throw new VolumeException(VolumeException.Reason.RESOURCE_EXHAUSTED, "node " + nodeId
-                            + " already has " + staged.size() + " volumes staged, its maximum");
-                }
+                requireRoom();
                 BackingStore backing = roots.of(v.backend());
                 Path dir = backing.volumeDir(id);
                 if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
@@ -110,15 +131,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 if (gid >= 0) {
                     applyGroup(dir, gid);
                 }
-                Files.createDirectories(staging);
-                detachLeftover(staging);
-                String tier = VolumeParameters.effective(VolumeParameters.TIER, v.parameters(), v.mutableParameters(),
-                        "auto");
-                boolean writeback = Boolean.parseBoolean(VolumeParameters.effective(VolumeParameters.WRITEBACK_CACHE,
-                        v.parameters(), v.mutableParameters(), "false"));
-                Limits limits = backing.kernelQuota() ? Limits.NONE : v.limits();
-                MountedVolume mount = mounter.mount(new MountSpec(id, dir, staging, tier, writeback, readOnly, limits));
-                staged.put(new StagedVolumes.Staged(id, staging, readOnly, mount));
+                startSession(v, backing, dir, staging, readOnly);
                 return Csi.NodeStageVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("stage volume " + id + " at " + staging + ": " + e.getMessage(), e);
@@ -155,6 +168,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     public void nodePublishVolume(Csi.NodePublishVolumeRequest req,
                                   StreamObserver<Csi.NodePublishVolumeResponse> out) {
         ControllerService.run(out, () -> {
+            if ("true".equals(req.getVolumeContextMap().get(EPHEMERAL))) {
+                return publishInline(req);
+            }
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getTargetPath(), "target_path");
             VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
@@ -184,49 +200,214 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     throw CsiErrors.failedPrecondition("volume " + id + " is staged read-only at " + staging
                             + ": it cannot be published for writing (" + mode + ")");
                 }
-                StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags, mode);
-                StagedVolumes.Publication have = s.publications.get(target);
-                Set<Path> bound = MountTable.sameTreeAs(staging);
-                if (bound.contains(target)) {
-                    if (have == null || have.found()) {
-                        // Published before this process started (its record of publications died with the last
-                        // one): what the mount shows is all there is to compare.
-                        if (mountedReadOnly(target) != readOnly) {
-                            throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                                    + (readOnly ? " read-write" : " read-only"));
-                        }
-                        s.publications.put(target, want);
-                    } else if (!have.equals(want)) {
-                        throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                                + " with other options (" + have.mode() + ", read-only " + have.readOnly() + ")");
-                    }
-                    return Csi.NodePublishVolumeResponse.getDefaultInstance();
-                }
-                // Whatever the record says, nothing of this volume is at the target any more: publish anew.
-                s.publications.remove(target);
-                checkSingleWriter(s, target, mode, bound);
-                if (gid >= 0) {
-                    applyGroup(roots.of(v.backend()).volumeDir(id), gid);
-                }
-                Files.createDirectories(target);
-                unmountAll(target);
-                Syscalls.mount(staging.toString(), target, null, LinuxConstants.MS_BIND, null);
-                long remount = flags & ~LinuxConstants.MS_RDONLY;
-                if (readOnly || remount != 0) {
-                    try {
-                        Syscalls.mount("none", target, null, LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND
-                                | remount | (readOnly ? LinuxConstants.MS_RDONLY : 0), null);
-                    } catch (ErrnoException e) {
-                        Syscalls.umount(target, LinuxConstants.MNT_DETACH);
-                        throw e;
-                    }
-                }
-                s.publications.put(target, want);
+                bindAt(s, roots.of(v.backend()).volumeDir(id), target, readOnly, flags, mode, gid);
                 return Csi.NodePublishVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("publish volume " + id + " at " + target + ": " + e.getMessage(), e);
             }
         });
+    }
+
+    /**
+     * Binds the staged volume at target as asked, or confirms that it is bound so; the spec's answers for a second
+     * publication at the same target or another one (docs/csi.md, access modes).
+     */
+    private void bindAt(StagedVolumes.Staged s, Path dir, Path target, boolean readOnly, long flags,
+                        VolumeCapability.AccessMode.Mode mode, int gid) throws IOException {
+        String id = s.volumeId;
+        Path staging = s.stagingPath;
+        StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags, mode);
+        StagedVolumes.Publication have = s.publications.get(target);
+        Set<Path> bound = MountTable.sameTreeAs(staging);
+        if (bound.contains(target)) {
+            if (have == null || have.found()) {
+                // Published before this process started (its record of publications died with the last
+                // one): what the mount shows is all there is to compare.
+                if (mountedReadOnly(target) != readOnly) {
+                    throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
+                            + (readOnly ? " read-write" : " read-only"));
+                }
+                s.publications.put(target, want);
+            } else if (!have.equals(want)) {
+                throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
+                        + " with other options (" + have.mode() + ", read-only " + have.readOnly() + ")");
+            }
+            return;
+        }
+        // Whatever the record says, nothing of this volume is at the target any more: publish anew.
+        s.publications.remove(target);
+        checkSingleWriter(s, target, mode, bound);
+        if (gid >= 0) {
+            applyGroup(dir, gid);
+        }
+        // Unmounted first: a target left on a dead connection (its session ended with the last process) cannot even
+        // be looked at until then.
+        unmountAll(target);
+        Files.createDirectories(target);
+        Syscalls.mount(staging.toString(), target, null, LinuxConstants.MS_BIND, null);
+        long remount = flags & ~LinuxConstants.MS_RDONLY;
+        if (readOnly || remount != 0) {
+            try {
+                Syscalls.mount("none", target, null, LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND
+                        | remount | (readOnly ? LinuxConstants.MS_RDONLY : 0), null);
+            } catch (ErrnoException e) {
+                Syscalls.umount(target, LinuxConstants.MNT_DETACH);
+                throw e;
+            }
+        }
+        s.publications.put(target, want);
+    }
+
+    /**
+     * NodePublishVolume of an inline volume: the first call makes the volume from the pod's volumeAttributes (its
+     * record first, then its data directory), mounts its session at the node's own staging directory and binds it at
+     * the target; a repeated call finds each step done (or redoes the one a crash or a restart undid). A first call
+     * that fails leaves nothing: kubelet does not unpublish a volume whose publish failed for good.
+     */
+    private Csi.NodePublishVolumeResponse publishInline(Csi.NodePublishVolumeRequest req) throws VolumeException {
+        String handle = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        requirePresent(req.getTargetPath(), "target_path");
+        VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
+        if (!inline.allowed()) {
+            throw CsiErrors.failedPrecondition("volume " + handle + " is a CSI ephemeral inline volume, which this "
+                    + "node plugin does not make: start it with --allow-inline-volumes (the chart's "
+                    + "inlineVolumes.enabled=true, which also lists Ephemeral in the CSIDriver's volumeLifecycleModes)");
+        }
+        Map<String, String> context = req.getVolumeContextMap();
+        VolumeParameters.Inline want = VolumeParameters.inline(context, inline.maxBytes());
+        Path target = requirePath(req.getTargetPath(), "target_path");
+        ControllerService.capabilityProblem(List.of(cap), Backend.LOCAL).ifPresent(why -> {
+            throw CsiErrors.failedPrecondition(why);
+        });
+        VolumeCapability.AccessMode.Mode mode = cap.getAccessMode().getMode();
+        long flags = mountFlags(cap.getMount().getMountFlagsList());
+        boolean readOnly = req.getReadonly() || Capabilities.readOnly(mode) || (flags & LinuxConstants.MS_RDONLY) != 0;
+        String group = cap.getMount().getVolumeMountGroup();
+        int gid = group.isEmpty() ? -1 : parseGroup(group);
+        InlineVolumes records = inline.records();
+        String id = VolumeIds.inlineId(handle);
+        try (var held = locks.acquire(id)) {
+            InlineVolume rec = records.get(id).orElse(null);
+            boolean made = rec == null;
+            if (rec != null) {
+                if (!rec.sameVolume(want.bytes(), want.inodes(), want.parameters())) {
+                    throw CsiErrors.alreadyExists("inline volume " + handle + " exists with " + rec.capacityBytes()
+                            + " bytes, " + rec.inodeLimit() + " inodes and " + rec.parameters() + ", not as asked now ("
+                            + want.bytes() + " bytes, " + want.inodes() + " inodes, " + want.parameters() + ")");
+                }
+                if (!rec.targetPath().equals(target.toString())) {
+                    throw CsiErrors.failedPrecondition("inline volume " + handle + " belongs to the pod it was made "
+                            + "for and is published at " + rec.targetPath() + "; it is published at no other target");
+                }
+            } else {
+                synchronized (admission) {
+                    requireRoom();
+                    rec = new InlineVolume(id, handle, want.bytes(), want.inodes(), want.parameters(),
+                            target.toString(), context.get(POD_NAMESPACE), context.get(POD_NAME), context.get(POD_UID),
+                            System.currentTimeMillis());
+                    records.put(rec);
+                }
+            }
+            try {
+                BackingStore backing = roots.local();
+                backing.createVolume(id, rec.limits(), null);
+                Path dir = backing.volumeDir(id);
+                StagedVolumes.Staged s = stageInline(rec, backing, dir);
+                bindAt(s, dir, target, readOnly, flags, mode, gid);
+            } catch (IOException | VolumeException | RuntimeException e) {
+                if (made) {
+                    try {
+                        removeInline(rec);
+                    } catch (IOException | VolumeException | RuntimeException cleanup) {
+                        e.addSuppressed(cleanup);
+                    }
+                }
+                throw e;
+            }
+            if (made) {
+                LOG.info("inline volume {} ({}): made for pod {}/{}, {} bytes, {} inodes, {}", handle, id,
+                        rec.podNamespace(), rec.podName(), rec.capacityBytes(), rec.inodeLimit(), rec.parameters());
+            }
+            return Csi.NodePublishVolumeResponse.getDefaultInstance();
+        } catch (IOException e) {
+            throw CsiErrors.internal("publish inline volume " + handle + " at " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The inline volume's session at its staging directory: the one this process has, adopted, or mounted now. */
+    private StagedVolumes.Staged stageInline(InlineVolume rec, BackingStore backing, Path dir)
+            throws IOException, VolumeException {
+        String id = rec.id();
+        Path staging = inline.records().stagingPath(id);
+        var existing = staged.get(id);
+        if (existing.isEmpty()) {
+            existing = adopt(id, staging);
+        }
+        if (existing.isPresent()) {
+            if (existing.get().mount.alive()) {
+                return existing.get();
+            }
+            LOG.warn("inline volume {} ({}): the session at {} is dead; mounting it again", rec.handle(), id, staging);
+            closeQuietly(existing.get());
+            staged.remove(id);
+        }
+        return startSession(rec.asVolume(nodeId), backing, dir, staging, false);
+    }
+
+    /** Mounts the volume's eFuse session at staging and records it as staged. */
+    private StagedVolumes.Staged startSession(Volume v, BackingStore backing, Path dir, Path staging, boolean readOnly)
+            throws IOException, VolumeException {
+        Files.createDirectories(staging);
+        detachLeftover(staging);
+        String tier = VolumeParameters.effective(VolumeParameters.TIER, v.parameters(), v.mutableParameters(), "auto");
+        boolean writeback = Boolean.parseBoolean(VolumeParameters.effective(VolumeParameters.WRITEBACK_CACHE,
+                v.parameters(), v.mutableParameters(), "false"));
+        Limits limits = backing.kernelQuota() ? Limits.NONE : v.limits();
+        MountedVolume mount = mounter.mount(new MountSpec(v.id(), dir, staging, tier, writeback, readOnly, limits));
+        StagedVolumes.Staged s = new StagedVolumes.Staged(v.id(), staging, readOnly, mount);
+        staged.put(s);
+        return s;
+    }
+
+    /**
+     * Ends an inline volume whose target is already unbound: its session, its staging directory, its data, and
+     * last its record, so that whatever a failure leaves is found by the CO's retry.
+     */
+    private void removeInline(InlineVolume rec) throws IOException, VolumeException {
+        String id = rec.id();
+        Path staging = inline.records().stagingPath(id);
+        var s = staged.get(id);
+        if (s.isEmpty()) {
+            s = adopt(id, staging);
+        }
+        if (s.isPresent()) {
+            s.get().mount.close();
+            staged.remove(id);
+        }
+        unmountAll(staging);
+        inline.records().removeStagingDir(id);
+        roots.local().deleteVolume(id);
+        inline.records().remove(id);
+    }
+
+    /** The record of the inline volume whose handle the CO names, if it names one. */
+    private Optional<InlineVolume> inlineRecord(String handle) {
+        return inline.records() == null ? Optional.empty() : inline.records().get(VolumeIds.inlineId(handle));
+    }
+
+    /** Volumes on this node, staged or inline, count against maxVolumes; RESOURCE_EXHAUSTED when none more fits. */
+    private void requireRoom() throws VolumeException {
+        if (maxVolumes <= 0) {
+            return;
+        }
+        Set<String> ids = new HashSet<>(staged.ids());
+        if (inline.records() != null) {
+            ids.addAll(inline.records().ids());
+        }
+        if (ids.size() >= maxVolumes) {
+            throw new VolumeException(VolumeException.Reason.RESOURCE_EXHAUSTED, "node " + nodeId + " already has "
+                    + ids.size() + " volumes staged or inline, its maximum (--max-volumes)");
+        }
     }
 
     @Override
@@ -235,7 +416,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getTargetPath(), "target_path");
-            requireVolumeShapedId(id);
+            if (inlineRecord(id).isPresent()) {
+                return unpublishInline(id, requirePath(req.getTargetPath(), "target_path"));
+            }
+            if (!inline.allowed()) {
+                requireVolumeShapedId(id);
+            }
+            // Past this point an id not shaped like ours is an inline volume's handle whose unpublish already ended:
+            // its target is cleaned up like any other.
             Path target = requirePath(req.getTargetPath(), "target_path");
             try (var held = locks.acquire(id)) {
                 unmountAll(target);
@@ -248,13 +436,36 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         });
     }
 
+    /**
+     * NodeUnpublishVolume of an inline volume: unbound from its pod, then gone with its data. An unpublish at
+     * another path than its pod's cleans that path and leaves the volume to its own.
+     */
+    private Csi.NodeUnpublishVolumeResponse unpublishInline(String handle, Path target) throws VolumeException {
+        String id = VolumeIds.inlineId(handle);
+        try (var held = locks.acquire(id)) {
+            unmountAll(target);
+            removeTarget(target);
+            Optional<InlineVolume> rec = inline.records().get(id);
+            if (rec.isPresent() && rec.get().targetPath().equals(target.toString())) {
+                removeInline(rec.get());
+                LOG.info("inline volume {} ({}) of pod {}/{}: deleted with its data", handle, id,
+                        rec.get().podNamespace(), rec.get().podName());
+            }
+            return Csi.NodeUnpublishVolumeResponse.getDefaultInstance();
+        } catch (IOException e) {
+            throw CsiErrors.internal("unpublish inline volume " + handle + " from " + target + ": " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void nodeGetVolumeStats(Csi.NodeGetVolumeStatsRequest req,
                                    StreamObserver<Csi.NodeGetVolumeStatsResponse> out) {
         ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            String requested = ControllerService.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getVolumePath(), "volume_path");
-            Volume v = requireVolume(id);
+            Optional<InlineVolume> inlineVolume = inlineRecord(requested);
+            String id = inlineVolume.map(InlineVolume::id).orElse(requested);
+            Volume v = inlineVolume.isPresent() ? inlineVolume.get().asVolume(nodeId) : requireVolume(id);
             if (!req.getStagingTargetPath().isEmpty()) {
                 requirePath(req.getStagingTargetPath(), "staging_target_path");
             }
@@ -295,6 +506,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         ControllerService.run(out, () -> {
             String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getVolumePath(), "volume_path");
+            if (inlineRecord(id).isPresent()) {
+                throw CsiErrors.failedPrecondition("inline volume " + id + " keeps the size its pod's volumeAttributes "
+                        + "give it: no CO expands an inline volume");
+            }
             Volume v = requireVolume(id);
             if (!req.getStagingTargetPath().isEmpty()) {
                 requirePath(req.getStagingTargetPath(), "staging_target_path");
@@ -391,7 +606,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     /** {@link #adopt} for reports: a volume that cannot be looked up now is reported as not staged. */
     private Optional<StagedVolumes.Staged> adoptQuietly(String id) {
         try {
-            return adopt(id, null);
+            return adopt(id, VolumeIds.isInlineId(id) && inline.records() != null ? inline.records().stagingPath(id)
+                    : null);
         } catch (IOException | VolumeException e) {
             LOG.warn("volume {}: cannot tell whether a session serves it: {}", id, e.getMessage());
             return Optional.empty();

@@ -60,6 +60,10 @@ final class StagedVolumes {
         return byVolume.size();
     }
 
+    java.util.Set<String> ids() {
+        return java.util.Set.copyOf(byVolume.keySet());
+    }
+
     Iterable<Staged> all() {
         return byVolume.values();
     }

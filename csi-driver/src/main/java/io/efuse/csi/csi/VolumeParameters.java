@@ -15,9 +15,14 @@ final class VolumeParameters {
     static final String INODES = "inodes";
     static final String TIER = "tier";
     static final String WRITEBACK_CACHE = "writebackCache";
+    /** The size of an inline volume: a pod has no claim whose request could say it. */
+    static final String SIZE = "size";
 
     private static final Set<String> FIXED = Set.of(BACKEND, INODES, TIER, WRITEBACK_CACHE);
     private static final Set<String> MUTABLE = Set.of(TIER, WRITEBACK_CACHE);
+    private static final Set<String> INLINE = Set.of(SIZE, BACKEND, INODES, TIER, WRITEBACK_CACHE);
+    static final String INLINE_KEYS = "size (required, e.g. 256Mi), tier (auto|classic|passthrough), writebackCache "
+            + "(true|false), inodes (a count), backend (local)";
     private static final Set<String> TIERS = Set.of("auto", "classic", "passthrough");
     private static final String CO_METADATA_PREFIX = "csi.storage.k8s.io/";
 
@@ -54,6 +59,57 @@ final class VolumeParameters {
             }
         }
         return kept;
+    }
+
+    /** An inline volume as its pod's volumeAttributes describe it: the size, its inode limit, the parameters. */
+    record Inline(long bytes, long inodes, Map<String, String> parameters) {}
+
+    /**
+     * The volumeAttributes of an inline volume (NodePublishVolume's volume_context, with the CO's
+     * {@code csi.storage.k8s.io/} keys set aside), checked as CreateVolume checks a StorageClass's parameters, plus
+     * the size, which is required: the scheduler never sees an inline volume, so its size is written where the pod's
+     * author reads it rather than defaulted out of sight. {@code backend} may only be local: the volume lives and dies
+     * with its pod on this node. {@code maxBytes} (0: none) is the node's bound on one inline volume.
+     */
+    static Inline inline(Map<String, String> context, long maxBytes) {
+        Map<String, String> params = new TreeMap<>();
+        String size = null;
+        for (var e : new TreeMap<>(context).entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith(CO_METADATA_PREFIX)) {
+                continue;
+            }
+            if (!INLINE.contains(k)) {
+                throw CsiErrors.invalid("unknown volume attribute '" + k + "' of an inline volume; it takes "
+                        + INLINE_KEYS);
+            }
+            if (k.equals(SIZE)) {
+                size = e.getValue();
+            } else {
+                params.put(k, e.getValue());
+            }
+        }
+        if (size == null) {
+            throw CsiErrors.invalid("an inline volume needs its size in volumeAttributes, e.g. size: 256Mi; it takes "
+                    + INLINE_KEYS);
+        }
+        long bytes;
+        try {
+            bytes = ByteQuantity.parse(size);
+        } catch (IllegalArgumentException e) {
+            throw CsiErrors.invalid("volume attribute size: " + e.getMessage());
+        }
+        if (maxBytes > 0 && bytes > maxBytes) {
+            throw CsiErrors.invalid("volume attribute size " + size + " (" + bytes + " bytes) is more than this node "
+                    + "allows an inline volume: " + maxBytes + " bytes (--inline-volume-max-size)");
+        }
+        Map<String, String> kept = fixed(params);
+        if (backend(kept) != Backend.LOCAL) {
+            throw CsiErrors.invalid("volume attribute backend must be local: an inline volume lives on its pod's node "
+                    + "and goes with the pod");
+        }
+        kept.remove(BACKEND); // always local: written or not, the same volume
+        return new Inline(bytes, inodeLimit(kept, bytes), kept);
     }
 
     static Map<String, String> mutable(Map<String, String> raw) {

@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The data of volumes and snapshots under one backing root:
  * <pre>
- *   ROOT/volumes/ID     a volume's files (the FUSE daemon serves this directory)
+ *   ROOT/volumes/ID     a volume's files (the FUSE daemon serves this directory); ID is a provisioned
+ *                       volume's (v-…) or an inline volume's (i-…)
  *   ROOT/snapshots/ID   a snapshot's files
  *   ROOT/.work/…        directories being built or torn down, never visible under the two names above
  * </pre>
@@ -70,7 +71,7 @@ public final class BackingStore {
     }
 
     public Path volumeDir(String id) {
-        if (!VolumeIds.isVolumeId(id)) {
+        if (!VolumeIds.isVolumeId(id) && !VolumeIds.isInlineId(id)) {
             throw new IllegalArgumentException("not a volume id: " + id);
         }
         return volumes.resolve(id);
@@ -83,10 +84,19 @@ public final class BackingStore {
         return snapshots.resolve(id);
     }
 
-    /** The ids of the volume directories present. */
+    /** The ids of the provisioned volumes' directories present (inline volumes' are {@link #inlineIds}). */
     public java.util.List<String> volumeIds() throws IOException {
+        return ids(VolumeIds::isVolumeId);
+    }
+
+    /** The ids of the inline volumes' directories present: their records are the node's, not a store's. */
+    public java.util.List<String> inlineIds() throws IOException {
+        return ids(VolumeIds::isInlineId);
+    }
+
+    private java.util.List<String> ids(java.util.function.Predicate<String> kind) throws IOException {
         try (var entries = Files.list(volumes)) {
-            return entries.map(p -> p.getFileName().toString()).filter(VolumeIds::isVolumeId).sorted().toList();
+            return entries.map(p -> p.getFileName().toString()).filter(kind).sorted().toList();
         }
     }
 

@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 public final class VolumeIds {
     private static final Pattern VOLUME = Pattern.compile("v-[0-9a-f]{32}");
     private static final Pattern SNAPSHOT = Pattern.compile("s-[0-9a-f]{32}");
+    private static final Pattern INLINE = Pattern.compile("i-[0-9a-f]{32}");
 
     private VolumeIds() {}
 
@@ -23,6 +24,19 @@ public final class VolumeIds {
 
     public static String snapshotId(String name) {
         return "s-" + digest("snapshot", name);
+    }
+
+    /**
+     * The id of a CSI ephemeral inline volume, from the handle the CO made for it (kubelet: "csi-" and a hash of
+     * the pod and the volume's name). The handle is the CO's and may be anything; the id is ours, safe as a
+     * directory name, and never equal to a provisioned volume's id, so neither kind can reach the other's data.
+     */
+    public static String inlineId(String handle) {
+        return "i-" + digest("inline", handle);
+    }
+
+    public static boolean isInlineId(String id) {
+        return id != null && INLINE.matcher(id).matches();
     }
 
     public static boolean isVolumeId(String id) {

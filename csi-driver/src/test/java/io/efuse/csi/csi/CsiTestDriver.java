@@ -10,6 +10,7 @@ import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
+import io.efuse.csi.volume.InlineVolumes;
 import io.efuse.csi.volume.LocalVolumeStore;
 import io.efuse.csi.volume.VolumeMounter;
 import io.grpc.ManagedChannel;
@@ -48,10 +49,23 @@ final class CsiTestDriver implements AutoCloseable {
 
     /** @param rpcMetrics where the server counts its calls, or null */
     CsiTestDriver(Path dir, VolumeMounter mounter, Path backingRoot, RpcMetrics rpcMetrics) throws IOException {
+        this(dir, mounter, backingRoot, rpcMetrics, Inline.NONE);
+    }
+
+    /** Inline volumes as the node plugin's flags set them; their records live in the state directory. */
+    record Inline(boolean allowed, long maxBytes, long maxVolumes) {
+        static final Inline NONE = new Inline(false, 0, 0);
+        static final Inline ALLOWED = new Inline(true, 0, 0);
+    }
+
+    CsiTestDriver(Path dir, VolumeMounter mounter, Path backingRoot, RpcMetrics rpcMetrics, Inline inline)
+            throws IOException {
         this.dir = dir;
         this.roots = new BackingRoots(BackingStore.open(backingRoot), BackingStore.open(dir.resolve("shared")));
         this.store = new LocalVolumeStore(dir.resolve("state"), NODE, roots);
-        this.nodeService = new NodeService(NODE, 0, store, roots, mounter, Duration.ofSeconds(2));
+        this.nodeService = new NodeService(NODE, inline.maxVolumes(), store, roots, mounter, Duration.ofSeconds(2),
+                inline == Inline.NONE ? InlineOptions.none() : new InlineOptions(inline.allowed(),
+                        new InlineVolumes(dir.resolve("state"), roots.local()), inline.maxBytes()));
         this.server = CsiServer.start("unix://" + dir.resolve("csi.sock"), List.of(
                 new IdentityService("efuse.csi.io", "test", true, List.of(store::ready)),
                 new ControllerService(store), nodeService), Duration.ofSeconds(5), rpcMetrics);

@@ -246,6 +246,40 @@ class ChartTest {
         assertEquals(values == null, driver.getSpec().getStorageCapacity());
     }
 
+    /**
+     * Inline volumes bypass claims, quotas and capacity tracking, so they are opt-in; when on, the CSIDriver (what
+     * the API server lets pods use) and the node plugin (what it makes) say the same.
+     */
+    @Test
+    void inlineVolumesAreOffUnlessEnabledAndThenTheDriverAndTheNodePluginAgree() {
+        RenderedChart defaults = rendered(null);
+        assertEquals(List.of("Persistent"), defaults.one(CSIDriver.class, "efuse.csi.io").getSpec()
+                .getVolumeLifecycleModes());
+        Container off = container(defaults.one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
+        assertTrue(off.getArgs().stream().noneMatch(a -> a.contains("inline")), off.getArgs()::toString);
+
+        RenderedChart everything = rendered("everything.yaml");
+        assertEquals(List.of("Persistent", "Ephemeral"), everything.one(CSIDriver.class, "efuse.csi.io").getSpec()
+                .getVolumeLifecycleModes());
+        Container on = container(everything.one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
+        assertTrue(on.getArgs().containsAll(List.of("--allow-inline-volumes", "--inline-volume-max-size=10Gi")),
+                on.getArgs()::toString);
+
+        RenderedChart unbounded = RenderedChart.render(null, Map.of("inlineVolumes.enabled", true));
+        Container plugin = container(unbounded.one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
+        assertTrue(plugin.getArgs().contains("--allow-inline-volumes"), plugin.getArgs()::toString);
+        assertTrue(plugin.getArgs().stream().noneMatch(a -> a.startsWith("--inline-volume-max-size")),
+                plugin.getArgs()::toString);
+        // a bound alone turns nothing on
+        Container bounded = container(RenderedChart.render(null, Map.of("inlineVolumes.maxSize", "1Gi"))
+                .one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
+        assertTrue(bounded.getArgs().stream().noneMatch(a -> a.contains("inline")), bounded.getArgs()::toString);
+
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("inlineVolumes.maxSize", "lots")));
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("inlineVolumes.maxSize", "10GiB")));
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("inlineVolumes.enable", true)));
+    }
+
     @Test
     void storageClassesFollowTheBackends() {
         RenderedChart defaults = rendered(null);

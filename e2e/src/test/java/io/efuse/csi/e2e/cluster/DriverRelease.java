@@ -94,10 +94,13 @@ final class DriverRelease {
 
     Release install() {
         System.out.println("helm install " + NAME + " " + chart() + " -n " + NAMESPACE + " -f " + cluster.values
-                + " --set image.repository=" + REPOSITORY + ",image.tag=" + tag);
+                + " --set image.repository=" + REPOSITORY + ",image.tag=" + tag + ",inlineVolumes.enabled=true");
+        // Inline volumes are off by default; the suite turns them on for InlineVolumeTest, and every upgrade keeps
+        // them on, since helm upgrade starts again from the values it is given.
         InstallCommand install = new Helm(chart()).install().withName(NAME).withNamespace(NAMESPACE).createNamespace()
                 .withKubeConfig(cluster.kubeconfig).withValuesFile(cluster.values)
-                .set("image.repository", REPOSITORY).set("image.tag", tag).withTimeout(300);
+                .set("image.repository", REPOSITORY).set("image.tag", tag).set("inlineVolumes.enabled", true)
+                .withTimeout(300);
         return install.call();
     }
 
@@ -106,7 +109,8 @@ final class DriverRelease {
         System.out.println("helm upgrade " + NAME + " to image tag " + newTag);
         UpgradeCommand upgrade = new Helm(chart()).upgrade().withName(NAME).withNamespace(NAMESPACE)
                 .withKubeConfig(cluster.kubeconfig).withValuesFile(cluster.values)
-                .set("image.repository", REPOSITORY).set("image.tag", newTag).withTimeout(300);
+                .set("image.repository", REPOSITORY).set("image.tag", newTag).set("inlineVolumes.enabled", true)
+                .withTimeout(300);
         Release r = upgrade.call();
         tag = newTag;
         return r;

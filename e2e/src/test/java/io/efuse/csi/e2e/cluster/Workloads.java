@@ -150,6 +150,18 @@ final class Workloads {
         return kube.pods().inNamespace(ns).resource(pod.endSpec().build()).create();
     }
 
+    /** A pod that sleeps with an inline volume of the driver at /data, made from the attributes (size, tier…). */
+    Pod inlineSleeper(String name, java.util.Map<String, String> attributes) {
+        var pod = new PodBuilder().withNewMetadata().withName(name).endMetadata().withNewSpec()
+                .withRestartPolicy("Always").withTerminationGracePeriodSeconds(2L)
+                .addNewContainer().withName("app").withImage(FIO_IMAGE).withImagePullPolicy("IfNotPresent")
+                .withCommand("sh", "-c", "exec sleep infinity")
+                .addNewVolumeMount().withName("scratch").withMountPath("/data").endVolumeMount().endContainer()
+                .addNewVolume().withName("scratch").withNewCsi().withDriver(DriverRelease.DRIVER)
+                .withVolumeAttributes(attributes).endCsi().endVolume();
+        return kube.pods().inNamespace(ns).resource(pod.endSpec().build()).create();
+    }
+
     Pod pod(String name) {
         return kube.pods().inNamespace(ns).withName(name).get();
     }
