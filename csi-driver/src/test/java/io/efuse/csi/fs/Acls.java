@@ -23,10 +23,11 @@ final class Acls {
         return run(dir, List.of(), "setfacl", args);
     }
 
-    /** setfacl as uid/gid (no supplementary groups), through setpriv. */
-    static String setfaclAs(Path dir, int uid, int gid, String... args) throws Exception {
-        return run(dir, List.of("setpriv", "--reuid", "" + uid, "--regid", "" + gid, "--clear-groups"), "setfacl",
-                args);
+    /** setfacl as uid/gid with supplementary groups (comma-separated gids, or none if null), through setpriv. */
+    static String setfaclAs(Path dir, int uid, int gid, String groups, String... args) throws Exception {
+        List<String> as = new ArrayList<>(List.of("setpriv", "--reuid", "" + uid, "--regid", "" + gid));
+        as.addAll(groups == null ? List.of("--clear-groups") : List.of("--groups", groups));
+        return run(dir, as, "setfacl", args);
     }
 
     /** getfacl -n of the paths (relative to dir): owner, group and every entry with its effective rights. */
