@@ -591,7 +591,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         WorkerScratch s = scratch(rq);
         long name = rq.argAddress(0);
         long target = rq.argAddress(rq.stringLength(0) + 1);
-        return makeNode(rq, rp, s, parent, name, NODE_SYMLINK, target, 0);
+        return makeNode(rq, rp, s, parent, name, NODE_SYMLINK, target, 0, 0);
     }
 
     @Override
@@ -606,13 +606,13 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.EEXIST;
         }
         long name = rq.argAddress(nameOff);
-        int mode = creationMode(s, parent, rq.u32(MknodIn.MODE), rq.u32(MknodIn.UMASK));
+        int mode = rq.u32(MknodIn.MODE);
         int rdev = rq.u32(MknodIn.RDEV);
         // The kernel sends the 32-bit dev_t encoding (new_encode_dev); glibc's mknod wants its own.
         int major = (rdev >>> 8) & 0xfff;
         int minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
         long dev = io.efuse.csi.sys.Statx.makedev(major, minor);
-        return makeNode(rq, rp, s, parent, name, NODE_MKNOD, dev, mode);
+        return makeNode(rq, rp, s, parent, name, NODE_MKNOD, dev, mode, rq.u32(MknodIn.UMASK));
     }
 
     @Override
@@ -627,8 +627,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.EEXIST;
         }
         long name = rq.argAddress(nameOff);
-        return makeNode(rq, rp, s, parent, name, NODE_MKDIR, 0,
-                creationMode(s, parent, rq.u32(MkdirIn.MODE), rq.u32(MkdirIn.UMASK)));
+        return makeNode(rq, rp, s, parent, name, NODE_MKDIR, 0, rq.u32(MkdirIn.MODE), rq.u32(MkdirIn.UMASK));
     }
 
     /**
@@ -652,12 +651,16 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     /**
      * Creates name in parent as the caller, charged against the inode limit, and answers its entry:
-     * a symlink to the C string at arg, a device/fifo/socket with dev_t arg, or a directory.
+     * a symlink to the C string at arg, a device/fifo/socket with dev_t arg, or a directory (mode and the
+     * caller's umask for the last two).
      */
     private int makeNode(FuseRequest rq, FuseReply rp, WorkerScratch s, Inode parent, long name, int kind, long arg,
-            int mode) {
+            int mode, int umask) {
         if (!chargeInode()) {
             return Errno.EDQUOT;
+        }
+        if (kind != NODE_SYMLINK) {
+            mode = creationMode(s, parent, mode, umask);
         }
         boolean as = s.credentials.become(rq.uid(), rq.gid());
         int r = switch (kind) {
