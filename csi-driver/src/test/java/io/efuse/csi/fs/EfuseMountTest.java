@@ -173,6 +173,12 @@ class EfuseMountTest {
                 String onEfuse = noAcls(mnt, fsop);
                 assertTrue(onNative.contains("Operation not supported"), onNative);
                 assertEquals(onNative, onEfuse);
+                // The one difference: a FUSE superblock always says it has ACLs, so the kernel checks ownership
+                // before it asks the daemon, and a caller who does not own the file hears EPERM, not EOPNOTSUPP.
+                assertEquals("exit 1: setfacl: f: Operation not supported",
+                        Acls.setfaclAs(nativeDir, 65534, 65534, null, "-m", "u:65534:rwx", "f"));
+                assertEquals("exit 1: setfacl: f: Operation not permitted",
+                        Acls.setfaclAs(mnt, 65534, 65534, null, "-m", "u:65534:rwx", "f"));
             }
         } finally {
             io.efuse.csi.sys.Syscalls.umount(ram, 0);

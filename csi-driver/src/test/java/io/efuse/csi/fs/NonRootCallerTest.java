@@ -245,8 +245,12 @@ class NonRootCallerTest {
             // The owner class is decided by the owner's entry alone, whatever the named entries allow.
             seen.add("the owner's own entry denies", asNobody(dir, "read open/own", "write open/own",
                     "chmod open/own 0600", "read open/own"));
-            seen.add("someone else's file", Acls.setfaclAs(dir, NOBODY, NOBODY, null, "-m", "u:65534:rwx", "roots")
-                    + Acls.getfacl(dir, "roots"));
+            // Where the backing filesystem keeps no ACLs (the VM's tmpfs) the kernel refuses a non-owner with EPERM
+            // before the filesystem can say EOPNOTSUPP: docs/testing.md, EfuseMountTest.
+            if (!Posix.getxattr(dir.resolve("roots"), "system.posix_acl_access", 0).equals("EOPNOTSUPP")) {
+                seen.add("someone else's file", Acls.setfaclAs(dir, NOBODY, NOBODY, null, "-m", "u:65534:rwx", "roots")
+                        + Acls.getfacl(dir, "roots"));
+            }
             // Setting an ACL drops set-group-ID when the owner is not in the file's group, as chmod does.
             for (String f : new String[] {"sgid", "member", "sgiddir"}) {
                 Posix.chown(open.resolve(f), NOBODY, 4321);
