@@ -387,7 +387,6 @@ class AttributeComparisonTest {
                     + " " + Posix.attrs(f) + " " + Posix.removexattr(f, ACCESS_ACL) + Acls.getfacl(dir, "f"));
             seen.add("malformed value", Posix.setxattr(f, ACCESS_ACL, "garbage", 0));
             seen.add("incomplete ACL", Acls.setfacl(dir, "--set", "u::rw-", "f"));
-            seen.add("unknown user", Acls.setfacl(dir, "-m", "u:no-such-user-here:r", "f"));
             seen.add("default ACL of a file", Acls.setfacl(dir, "-d", "-m", "u:65534:r--", "f") + " "
                     + Posix.getxattr(f, DEFAULT_ACL, 0));
             Instant c = ctime(f);
