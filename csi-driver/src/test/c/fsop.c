@@ -6,8 +6,10 @@
  * Each argument is one call, words separated by spaces:
  *   read P | write P | append P | otrunc P | creat P MODE | mkdir P MODE | mkfifo P MODE | symlink TARGET P |
  *   unlink P | rmdir P | rename A B | link A B | chmod P MODE | chown P UID GID | utime-now P |
- *   utime-set P SECONDS | truncate P LEN | setxattr P NAME VALUE | getxattr P NAME | opendir P | stat P
- * "stat" prints "uid gid mode" (octal) instead of ok.
+ *   utime-set P SECONDS | truncate P LEN | setxattr P NAME VALUE | getxattr P NAME | opendir P | stat P |
+ *   umask MODE | tmpfile DIR MODE P
+ * "stat" prints "uid gid mode" (octal) instead of ok. "umask" sets the umask of the calls after it; "tmpfile"
+ * opens an O_TMPFILE in DIR and links it as P (through /proc/self/fd, which needs no privilege).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -67,6 +69,21 @@ static int run(char *line) {
     else if (!strcmp(op, "getxattr") && n == 3) {
         char v[256];
         r = getxattr(p, w[2], v, sizeof v) < 0 ? -1 : 0;
+    } else if (!strcmp(op, "umask")) {
+        umask((mode_t) strtol(p, 0, 8));
+        r = 0;
+    } else if (!strcmp(op, "tmpfile") && n == 4) {
+        r = open(p, O_TMPFILE | O_WRONLY, (mode_t) strtol(w[2], 0, 8));
+        if (r >= 0) {
+            char fdpath[64];
+            snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", r);
+            int fd = r;
+            r = linkat(AT_FDCWD, fdpath, AT_FDCWD, w[3], AT_SYMLINK_FOLLOW);
+            int e = errno;
+            close(fd);
+            errno = e;
+        }
+        p = w[3];
     } else if (!strcmp(op, "opendir")) {
         DIR *d = opendir(p);
         r = d ? (readdir(d), closedir(d)) : -1;

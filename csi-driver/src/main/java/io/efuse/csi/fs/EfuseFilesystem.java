@@ -53,6 +53,10 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private static final int PATH_FLAGS = O_PATH | O_NOFOLLOW | O_CLOEXEC;
     private static final int STATX_FLAGS = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
     private static final int ENOTSUP = Errno.EOPNOTSUPP;
+    private static final byte[] ACL_ACCESS = "system.posix_acl_access".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] ACL_DEFAULT = "system.posix_acl_default".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final ByteBuffer ACL_ACCESS_NAME = NativeMemory.cString("system.posix_acl_access");
+    private static final ByteBuffer ACL_DEFAULT_NAME = NativeMemory.cString("system.posix_acl_default");
 
     private final MountOptions options;
     private final InodeTable inodes = InodeTable.withSyscallClose();
@@ -66,6 +70,10 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private volatile boolean passthrough;
     private volatile boolean writeback;
     private volatile boolean setxattrExt;
+    /** The kernel checks POSIX ACLs (FUSE_POSIX_ACL): it asks for them with GETXATTR and must never get EOPNOTSUPP. */
+    private volatile boolean posixAcl;
+    /** Whether the backing filesystem keeps POSIX ACLs (probed on its root when mounting). */
+    private final boolean backingAcls;
     private volatile boolean passthroughFailureLogged;
     private final long rootDev;
     private final int handleMountFd;
@@ -103,6 +111,23 @@ public final class EfuseFilesystem implements FuseFilesystem {
         this.attrSec = options.attrTimeout().getSeconds();
         this.attrNsec = options.attrTimeout().getNano();
         inodes.installRoot(rootFd, rootDev, rootIno, S_IFDIR | 0755);
+        this.backingAcls = probeAcls(rootFd);
+    }
+
+    /** EOPNOTSUPP for the access ACL of the root means the backing filesystem has no ACLs (tmpfs without them, noacl). */
+    private static boolean probeAcls(int rootFd) {
+        ByteBuffer path = NativeMemory.allocate(32);
+        long p = NativeMemory.procFdPath(path, NativeMemory.address(path), 0, rootFd);
+        return LibC.getxattr(p, NativeMemory.address(ACL_ACCESS_NAME), 0, 0) >= 0 || LibC.errno() != ENOTSUP;
+    }
+
+    /**
+     * Whether to negotiate FUSE_POSIX_ACL: only over a backing filesystem that keeps ACLs. Elsewhere the kernel
+     * would ask for ACLs it cannot get, and without FUSE_POSIX_ACL it checks the mode bits, as the backing
+     * filesystem itself does.
+     */
+    public boolean backingHasAcls() {
+        return backingAcls;
     }
 
     @Override
@@ -111,6 +136,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         this.passthrough = c.passthrough() && options.tier() != Tier.CLASSIC;
         this.writeback = c.writebackCache();
         this.setxattrExt = (c.flags() & FuseAbi.SETXATTR_EXT) != 0;
+        this.posixAcl = (c.flags() & FuseAbi.POSIX_ACL) != 0;
     }
 
     @Override
@@ -565,7 +591,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         WorkerScratch s = scratch(rq);
         long name = rq.argAddress(0);
         long target = rq.argAddress(rq.stringLength(0) + 1);
-        return makeNode(rq, rp, s, parent, name, NODE_SYMLINK, target, 0);
+        return makeNode(rq, rp, s, parent, name, NODE_SYMLINK, target, 0, 0);
     }
 
     @Override
@@ -586,7 +612,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         int major = (rdev >>> 8) & 0xfff;
         int minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
         long dev = io.efuse.csi.sys.Statx.makedev(major, minor);
-        return makeNode(rq, rp, s, parent, name, NODE_MKNOD, dev, mode);
+        return makeNode(rq, rp, s, parent, name, NODE_MKNOD, dev, mode, rq.u32(MknodIn.UMASK));
     }
 
     @Override
@@ -601,7 +627,22 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return Errno.EEXIST;
         }
         long name = rq.argAddress(nameOff);
-        return makeNode(rq, rp, s, parent, name, NODE_MKDIR, 0, rq.u32(MkdirIn.MODE));
+        return makeNode(rq, rp, s, parent, name, NODE_MKDIR, 0, rq.u32(MkdirIn.MODE), rq.u32(MkdirIn.UMASK));
+    }
+
+    /**
+     * The mode to create with, the caller's umask (which the kernel leaves to the daemon: FUSE_DONT_MASK) made
+     * this thread's until {@link WorkerScratch#clearUmask}: the backing filesystem then applies it only where the
+     * parent has no default ACL, and otherwise masks the mode with the default ACL, as for a native caller.
+     * Without a umask of its own the thread applies it here, unless the parent has a default ACL.
+     */
+    private static int creationMode(WorkerScratch s, Inode parent, int mode, int umask) {
+        if (s.useUmask(umask)) {
+            return mode;
+        }
+        boolean inherits = parent.fd >= 0 && LibC.getxattr(s.procPath2(parent.fd),
+                NativeMemory.address(ACL_DEFAULT_NAME), 0, 0) > 0;
+        return inherits ? mode : mode & ~(umask & 0777);
     }
 
     private static final int NODE_SYMLINK = 0;
@@ -610,12 +651,16 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     /**
      * Creates name in parent as the caller, charged against the inode limit, and answers its entry:
-     * a symlink to the C string at arg, a device/fifo/socket with dev_t arg, or a directory.
+     * a symlink to the C string at arg, a device/fifo/socket with dev_t arg, or a directory (mode and the
+     * caller's umask for the last two).
      */
     private int makeNode(FuseRequest rq, FuseReply rp, WorkerScratch s, Inode parent, long name, int kind, long arg,
-            int mode) {
+            int mode, int umask) {
         if (!chargeInode()) {
             return Errno.EDQUOT;
+        }
+        if (kind != NODE_SYMLINK) {
+            mode = creationMode(s, parent, mode, umask);
         }
         boolean as = s.credentials.become(rq.uid(), rq.gid());
         int r = switch (kind) {
@@ -627,6 +672,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (as) {
             s.credentials.restore();
         }
+        s.clearUmask();
         if (err != 0) {
             refundInode();
             return err;
@@ -977,13 +1023,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 charged = true;
             }
         }
+        int mode = creationMode(s, parent, rq.u32(CreateIn.MODE), rq.u32(CreateIn.UMASK));
         boolean as = s.credentials.become(rq.uid(), rq.gid());
-        int fd = LibC.openat(parent.fd, name, openFlagsFor(flags) | O_CREAT | (flags & O_EXCL) | O_NOFOLLOW,
-                rq.u32(CreateIn.MODE));
+        int fd = LibC.openat(parent.fd, name, openFlagsFor(flags) | O_CREAT | (flags & O_EXCL) | O_NOFOLLOW, mode);
         int err = fd < 0 ? LibC.errno() : 0;
         if (as) {
             s.credentials.restore();
         }
+        s.clearUmask();
         if (err != 0) {
             if (charged) {
                 refundInode();
@@ -1016,13 +1063,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
         WorkerScratch s = scratch(rq);
         int flags = rq.u32(CreateIn.FLAGS);
         s.buf.put(WorkerScratch.SMALL, (byte) '.').put(WorkerScratch.SMALL + 1, (byte) 0);
+        int mode = creationMode(s, parent, rq.u32(CreateIn.MODE), rq.u32(CreateIn.UMASK));
         boolean as = s.credentials.become(rq.uid(), rq.gid());
-        int fd = LibC.openat(parent.fd, s.small(), (openFlagsFor(flags) & ~O_CREAT) | O_TMPFILE,
-                rq.u32(CreateIn.MODE));
+        int fd = LibC.openat(parent.fd, s.small(), (openFlagsFor(flags) & ~O_CREAT) | O_TMPFILE, mode);
         int err = fd < 0 ? LibC.errno() : 0;
         if (as) {
             s.credentials.restore();
         }
+        s.clearUmask();
         if (err != 0) {
             return err;
         }
@@ -1237,7 +1285,33 @@ public final class EfuseFilesystem implements FuseFilesystem {
         }
         int r = LibC.setxattr(s.procPath(ifd), rq.argAddress(base), rq.argAddress(base + nameLen + 1), size,
                 rq.u32(SetxattrIn.FLAGS));
-        return r < 0 ? LibC.errno() : 0;
+        if (r < 0) {
+            return LibC.errno();
+        }
+        if (rq.stringEquals(base, ACL_ACCESS)) {
+            // The backing filesystem has set the mode from the ACL, as the daemon, which may keep set-group-ID;
+            // the kernel says when the caller may not (not in the group, no CAP_FSETID).
+            boolean killSgid = setxattrExt && (rq.u32(SetxattrIn.SETXATTR_FLAGS) & FuseAbi.SETXATTR_ACL_KILL_SGID) != 0;
+            return aclChangedMode(s, inode, ifd, killSgid);
+        }
+        return 0;
+    }
+
+    /** After a new access ACL: the node's mode as the backing file now has it, set-group-ID dropped if asked. */
+    private int aclChangedMode(WorkerScratch s, Inode inode, int ifd, boolean killSgid) {
+        int err = stat(s, ifd);
+        if (err != 0) {
+            return err;
+        }
+        int mode = s.buf.getShort(WorkerScratch.STATX + 28) & 0xffff;
+        if (killSgid && (mode & S_ISGID) != 0) {
+            mode &= ~S_ISGID;
+            if (LibC.fchmodat(AT_FDCWD, s.procPath(ifd), mode & 07777, 0) < 0) {
+                return LibC.errno();
+            }
+        }
+        inode.mode = mode;
+        return 0;
     }
 
     @Override
@@ -1257,7 +1331,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (size == 0) {
             long n = LibC.getxattr(path, name, 0, 0);
             if (n < 0) {
-                return LibC.errno();
+                return getxattrError(rq, LibC.errno());
             }
             rp.putU32(GetxattrOut.SIZE_, (int) n);
             rp.putU32(GetxattrOut.PADDING, 0);
@@ -1266,10 +1340,22 @@ public final class EfuseFilesystem implements FuseFilesystem {
         }
         long n = LibC.getxattr(path, name, rp.payloadAddress(), Math.min(size, rp.capacity()));
         if (n < 0) {
-            return LibC.errno();
+            return getxattrError(rq, LibC.errno());
         }
         rp.payloadLength((int) n);
         return 0;
+    }
+
+    /**
+     * The kernel fetches ACLs to check permissions and fails the check with any error but ENODATA: a file on a
+     * backing filesystem without ACLs (one mounted inside the backing tree) has none rather than failing.
+     */
+    private int getxattrError(FuseRequest rq, int err) {
+        if (err == ENOTSUP && posixAcl
+                && (rq.stringEquals(GetxattrIn.SIZE, ACL_ACCESS) || rq.stringEquals(GetxattrIn.SIZE, ACL_DEFAULT))) {
+            return Errno.ENODATA;
+        }
+        return err;
     }
 
     @Override

@@ -116,7 +116,8 @@ public final class EfuseMount implements AutoCloseable {
         long t2 = System.nanoTime();
         boolean wantPassthrough = options.tier() != Tier.CLASSIC;
         FuseSession.Options so = new FuseSession.Options(options.fsName(), "efuse", deviceFds.length,
-                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()));
+                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache())
+                        .withPosixAcl(fs.backingHasAcls()));
         KernelCachingFilesystem served = withKernelCache(new ReplaySafeFilesystem(fs, state), fs, options,
                 KernelCacheOptions.AUTO);
         FuseSession fuse = FuseSession.adopt(options.mountPoint(), served, so, deviceFds,
@@ -231,7 +232,7 @@ public final class EfuseMount implements AutoCloseable {
             throw new MountException(MountException.Reason.BAD_MOUNTPOINT, "mount point " + mountPoint
                     + " lies inside the backing directory " + backing);
         }
-        // Modes from the kernel already have the caller's umask applied; the daemon must not apply its own.
+        // The daemon must not apply a umask of its own: workers apply the caller's, which the request carries.
         LibC.umask(0);
         Syscalls.raiseFileLimit();
         int rootFd = Syscalls.open(backing, O_PATH | O_DIRECTORY, 0);
@@ -266,7 +267,8 @@ public final class EfuseMount implements AutoCloseable {
             case URING -> UringQueues.mandatory();
         };
         FuseSession.Options so = new FuseSession.Options(options.fsName(), "efuse", options.workers(),
-                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache()),
+                options.readOnly(), 0, new InitNegotiation(wantPassthrough, options.writebackCache())
+                        .withPosixAcl(fs.backingHasAcls()),
                 uring.withEnableSwitch(enableUring));
         FuseSession session;
         try {

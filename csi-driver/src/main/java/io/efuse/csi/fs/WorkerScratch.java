@@ -24,6 +24,9 @@ final class WorkerScratch {
     final ByteBuffer buf = NativeMemory.allocate(DIRENTS + DIRENTS_SIZE);
     final long address = NativeMemory.address(buf);
     final ThreadCredentials credentials = new ThreadCredentials();
+    /** The thread that has its own umask through unshare(CLONE_FS), or null if none has (or it failed). */
+    private Thread ownUmask;
+    private boolean unshareFailed;
     // Descriptors opened from file handles for the current request, closed when it has been answered.
     private final int[] temporary = new int[8];
     private int temporaryCount;
@@ -46,6 +49,36 @@ final class WorkerScratch {
             io.efuse.csi.sys.LibC.close(temporary[i]);
         }
         temporaryCount = 0;
+    }
+
+    /**
+     * Makes umask this thread's umask for the creation that follows, so that the backing filesystem applies it
+     * exactly as for a native caller: only where the parent has no default ACL. The daemon's other threads keep
+     * the process's umask of 0. False if this thread cannot have a umask of its own: the caller then applies it.
+     */
+    boolean useUmask(int umask) {
+        // A scratch lives on one worker thread; should another thread ever use it, that thread must not set the
+        // umask the whole process shares.
+        if (ownUmask != Thread.currentThread()) {
+            if (unshareFailed) {
+                return false;
+            }
+            // Only the calling thread's fs_struct is copied: its root and working directory stay the same.
+            if (io.efuse.csi.sys.LibC.unshare(io.efuse.csi.sys.LinuxConstants.CLONE_FS) != 0) {
+                unshareFailed = true;
+                return false;
+            }
+            ownUmask = Thread.currentThread();
+        }
+        io.efuse.csi.sys.LibC.umask(umask & 0777);
+        return true;
+    }
+
+    /** Back to no umask after a creation, for anything else this thread creates. */
+    void clearUmask() {
+        if (ownUmask == Thread.currentThread()) {
+            io.efuse.csi.sys.LibC.umask(0);
+        }
     }
 
     long statx() { return address + STATX; }

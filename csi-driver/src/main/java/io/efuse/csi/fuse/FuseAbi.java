@@ -74,6 +74,9 @@ public final class FuseAbi {
     public static final int FATTR_CTIME = 1 << 10;
     public static final int FATTR_KILL_SUIDGID = 1 << 11;
 
+    // fuse_setxattr_in.setxattr_flags (with SETXATTR_EXT)
+    public static final int SETXATTR_ACL_KILL_SGID = 1 << 0;
+
     public static final int GETATTR_FH = 1 << 0;
     public static final int WRITE_CACHE = 1 << 0;
     public static final int WRITE_KILL_SUIDGID = 1 << 2;

@@ -158,6 +158,19 @@ public final class FuseRequest {
         return b;
     }
 
+    /** True if the NUL-terminated string at in-arg offset off is exactly s (ASCII), without allocating. */
+    public boolean stringEquals(int off, byte[] s) {
+        if (off + s.length >= argLength) {
+            return false;
+        }
+        for (int i = 0; i < s.length; i++) {
+            if (byteAt(off + i) != s[i]) {
+                return false;
+            }
+        }
+        return byteAt(off + s.length) == 0;
+    }
+
     /** True if the name at off is "." or "..": such names must never be resolved against the backing dir. */
     public boolean isDotOrDotDot(int off) {
         if (off >= argLength || byteAt(off) != '.') {

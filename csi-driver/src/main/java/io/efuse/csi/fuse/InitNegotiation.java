@@ -8,16 +8,29 @@ package io.efuse.csi.fuse;
  * @param wantWritebackCache ask for the kernel's writeback cache (ignored with passthrough: the kernel
  *     does not combine them)
  * @param wantUring ask for FUSE_OVER_IO_URING (requests then arrive on per-CPU io_uring queues)
+ * @param wantPosixAcl ask for FUSE_POSIX_ACL (the kernel then checks ACLs, which it fetches with GETXATTR) and
+ *     FUSE_DONT_MASK: the kernel no longer applies the umask to creation modes, since a parent's default ACL
+ *     replaces it; the filesystem must apply the umask the request carries when there is none
  */
-public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache, boolean wantUring) {
+public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache, boolean wantUring,
+        boolean wantPosixAcl) {
 
     public InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache) {
-        this(wantPassthrough, wantWritebackCache, false);
+        this(wantPassthrough, wantWritebackCache, false, false);
+    }
+
+    public InitNegotiation(boolean wantPassthrough, boolean wantWritebackCache, boolean wantUring) {
+        this(wantPassthrough, wantWritebackCache, wantUring, false);
     }
 
     /** The same wishes, with FUSE_OVER_IO_URING asked for or not. */
     public InitNegotiation withUring(boolean uring) {
-        return new InitNegotiation(wantPassthrough, wantWritebackCache, uring);
+        return new InitNegotiation(wantPassthrough, wantWritebackCache, uring, wantPosixAcl);
+    }
+
+    /** The same wishes, with FUSE_POSIX_ACL (and FUSE_DONT_MASK) asked for or not. */
+    public InitNegotiation withPosixAcl(boolean posixAcl) {
+        return new InitNegotiation(wantPassthrough, wantWritebackCache, wantUring, posixAcl);
     }
 
     /**
@@ -49,6 +62,9 @@ public record InitNegotiation(boolean wantPassthrough, boolean wantWritebackCach
         }
         if (wantUring) {
             want |= FuseAbi.OVER_IO_URING;
+        }
+        if (wantPosixAcl) {
+            want |= FuseAbi.POSIX_ACL | FuseAbi.DONT_MASK;
         }
         long flags = want & kernelFlags;
         // INIT_EXT (flags2) only exists from 7.36; without it the upper flags are unreadable.

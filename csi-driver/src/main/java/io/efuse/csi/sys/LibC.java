@@ -118,6 +118,8 @@ public final class LibC {
 
     public static native int umask(int mask);
 
+    public static native int unshare(int flags);
+
     public static native int getpid();
 
     public static native int gettid();

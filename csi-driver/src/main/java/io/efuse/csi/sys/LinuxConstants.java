@@ -44,6 +44,9 @@ public final class LinuxConstants {
 
     public static final int STATX_BASIC_STATS = 0x7ff;
 
+    /** unshare(2): a thread's own root, working directory and umask. */
+    public static final int CLONE_FS = 0x200;
+
     public static final int RENAME_NOREPLACE = 1;
     public static final int RENAME_EXCHANGE = 2;
     public static final int RENAME_WHITEOUT = 4;

@@ -3,6 +3,7 @@ package io.efuse.csi.fs;
 import static io.efuse.csi.sys.LinuxConstants.*;
 
 import io.efuse.csi.sys.Statx;
+import io.efuse.csi.testing.CProgram;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,13 +12,16 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Attributes through an eFuse mount (both tiers) behave as on the native filesystem: chmod, chown,
- * utimensat, extended attributes (user.*), ctime updates, set-id bits.
+ * utimensat, extended attributes (user.*), POSIX ACLs (access and default, the mask and chmod, inheritance
+ * under a umask), ctime updates, set-id bits. What ACLs allow an unprivileged caller is in NonRootCallerTest.
  */
 class AttributeComparisonTest {
     @RegisterExtension
     static final ComparedVolumes volumes = new ComparedVolumes();
 
     private static final int XATTR_CREATE = 1;
+    private static final String ACCESS_ACL = "system.posix_acl_access";
+    private static final String DEFAULT_ACL = "system.posix_acl_default";
     private static final int XATTR_REPLACE = 2;
 
     private static String times(Path p) throws Exception {
@@ -351,5 +355,112 @@ class AttributeComparisonTest {
             seen.add("trusted on a fifo", Posix.lsetxattr(dir.resolve("p"), "trusted.y", "fifo") + " "
                     + Posix.lgetxattr(dir.resolve("p"), "trusted.y"));
         });
+    }
+
+    @OnBothTiers
+    void accessAclsLikeNative(Tier tier) throws Exception {
+        Acls.assumeTools();
+        volumes.compare(tier, (dir, seen) -> {
+            Path f = dir.resolve("f");
+            Files.writeString(f, "x");
+            Posix.chmod(f, 0640);
+            seen.add("none yet", Posix.listxattr(f, "system.") + " " + Posix.getxattr(f, ACCESS_ACL, 0)
+                    + Acls.getfacl(dir, "f"));
+            // A named entry makes the group bits the mask: the union of the named and group entries.
+            seen.add("named user and group", Acls.setfacl(dir, "-m", "u:65534:rw-,g:4321:r--", "f") + " "
+                    + Posix.attrs(f) + Acls.getfacl(dir, "f"));
+            seen.add("listed and sized", Posix.listxattr(f, "system.") + " " + Posix.getxattr(f, ACCESS_ACL, 0));
+            seen.add("mask narrowed", Acls.setfacl(dir, "-m", "m::r--", "f") + " " + Posix.attrs(f)
+                    + Acls.getfacl(dir, "f"));
+            // chmod sets the mask, not the owning group's entry, from the group bits.
+            seen.add("chmod 0600", Posix.chmod(f, 0600) + " " + Posix.attrs(f) + Acls.getfacl(dir, "f"));
+            seen.add("chmod 0674", Posix.chmod(f, 0674) + " " + Posix.attrs(f) + Acls.getfacl(dir, "f"));
+            seen.add("setfacl recalculates the mask", Acls.setfacl(dir, "-m", "g:4321:---", "f") + " " + Posix.attrs(f)
+                    + Acls.getfacl(dir, "f"));
+            seen.add("entry removed", Acls.setfacl(dir, "-x", "u:65534", "f") + " " + Posix.attrs(f)
+                    + Acls.getfacl(dir, "f"));
+            seen.add("the mode's own entries are not kept as an ACL", Acls.setfacl(dir, "--set", "u::rw-,g::r--,o::---",
+                    "f") + " " + Posix.attrs(f) + " " + Posix.listxattr(f, "system."));
+            seen.add("removed with -b", Acls.setfacl(dir, "-m", "u:65534:r--", "f") + " "
+                    + Acls.setfacl(dir, "-b", "f") + " " + Posix.attrs(f) + " " + Posix.listxattr(f, "system."));
+            seen.add("removexattr", Acls.setfacl(dir, "-m", "u:65534:rwx", "f") + " " + Posix.removexattr(f, ACCESS_ACL)
+                    + " " + Posix.attrs(f) + " " + Posix.removexattr(f, ACCESS_ACL) + Acls.getfacl(dir, "f"));
+            seen.add("malformed value", Posix.setxattr(f, ACCESS_ACL, "garbage", 0));
+            seen.add("incomplete ACL", Acls.setfacl(dir, "--set", "u::rw-", "f"));
+            seen.add("default ACL of a file", Acls.setfacl(dir, "-d", "-m", "u:65534:r--", "f") + " "
+                    + Posix.getxattr(f, DEFAULT_ACL, 0));
+            Instant c = ctime(f);
+            clockPast(c);
+            seen.add("setfacl updates ctime", ctimeAdvances(f, Acls.setfacl(dir, "-m", "u:65534:r--", "f"), c));
+            Path d = Files.createDirectory(dir.resolve("d"));
+            Posix.chmod(d, 0750);
+            seen.add("directory", Acls.setfacl(dir, "-m", "u:65534:r-x", "d") + " " + Posix.attrs(d)
+                    + Acls.getfacl(dir, "d"));
+            Posix.mkfifo(dir.resolve("p"), 0600);
+            seen.add("fifo", Acls.setfacl(dir, "-m", "g:4321:rw-", "p") + " " + Posix.attrs(dir.resolve("p"))
+                    + Acls.getfacl(dir, "p"));
+            Files.writeString(dir.resolve("target"), "t");
+            Posix.symlink("target", dir.resolve("l"));
+            seen.add("through a symlink: its target's", Acls.setfacl(dir, "-m", "u:65534:r--", "l")
+                    + Acls.getfacl(dir, "target") + " " + Posix.llistxattr(dir.resolve("l")));
+            // Root keeps set-group-ID when it sets an ACL: it is capable.
+            Files.writeString(dir.resolve("sgid"), "s");
+            Posix.chown(dir.resolve("sgid"), 65534, 4321);
+            Posix.chmod(dir.resolve("sgid"), 02770);
+            seen.add("set-gid file, by root", Acls.setfacl(dir, "-m", "u:0:r-x", "sgid") + " "
+                    + Posix.attrs(dir.resolve("sgid")));
+        });
+    }
+
+    @OnBothTiers
+    void defaultAclsAreInheritedLikeNative(Tier tier) throws Exception {
+        Acls.assumeTools();
+        Path fsop = CProgram.compile("fsop");
+        volumes.compare(tier, (dir, seen) -> {
+            for (String umask : new String[] {"022", "077"}) {
+                String d = "inherit" + umask;
+                Files.createDirectory(dir.resolve(d));
+                Posix.chmod(dir.resolve(d), 0755);
+                Files.createDirectory(dir.resolve("plain" + umask));
+                Posix.chmod(dir.resolve("plain" + umask), 0755);
+                seen.add("default ACL of " + d, Acls.setfacl(dir, "-d", "-m", "u:65534:rwx,g:4321:r-x,o::---", d)
+                        + " " + Posix.attrs(dir.resolve(d)) + Acls.getfacl(dir, d));
+                // Where the parent has a default ACL the umask is not applied: the ACL masks the mode.
+                String[] created = {d + "/f", d + "/f0600", d + "/sub", d + "/p", d + "/t", d + "/sub/deeper",
+                    d + "/sub/g", "plain" + umask + "/f", "plain" + umask + "/sub", "plain" + umask + "/p",
+                    "plain" + umask + "/t"};
+                seen.add("created with umask " + umask, "\n" + run(dir, fsop, "umask " + umask,
+                        "creat " + d + "/f 0666", "creat " + d + "/f0600 0600", "mkdir " + d + "/sub 0777",
+                        "mkfifo " + d + "/p 0666", "tmpfile " + d + " 0666 " + d + "/t",
+                        "mkdir " + d + "/sub/deeper 0750", "creat " + d + "/sub/g 0666",
+                        "creat plain" + umask + "/f 0666", "mkdir plain" + umask + "/sub 0777",
+                        "mkfifo plain" + umask + "/p 0666", "tmpfile plain" + umask + " 0666 plain" + umask + "/t"));
+                for (String c : created) {
+                    seen.add(c, Posix.attrs(dir.resolve(c)) + " " + Posix.listxattr(dir.resolve(c), "system."));
+                }
+                seen.add("their ACLs", Acls.getfacl(dir, created));
+            }
+            // A node made by this process, with its own umask.
+            seen.add("device node", Posix.mknod(dir.resolve("inherit022/null"), S_IFCHR | 0666, 1, 3) + " "
+                    + Posix.attrs(dir.resolve("inherit022/null")) + Acls.getfacl(dir, "inherit022/null"));
+            seen.add("symlink", Posix.symlink("f", dir.resolve("inherit022/l")) + " "
+                    + Posix.llistxattr(dir.resolve("inherit022/l")));
+            // Once the default ACL is gone the umask applies again.
+            seen.add("default ACL removed", Acls.setfacl(dir, "-k", "inherit077") + " "
+                    + Posix.getxattr(dir.resolve("inherit077"), DEFAULT_ACL, 0) + " "
+                    + run(dir, fsop, "umask 077", "creat inherit077/after 0666", "stat inherit077/after"));
+            seen.add("default ACL removed with removexattr", Posix.removexattr(dir.resolve("inherit022/sub"), DEFAULT_ACL)
+                    + " " + run(dir, fsop, "umask 022", "creat inherit022/sub/after 0666", "stat inherit022/sub/after")
+                    + Acls.getfacl(dir, "inherit022/sub/after"));
+        });
+    }
+
+    /** Runs the fsop calls (src/test/c/fsop.c) as root in dir. */
+    private static String run(Path dir, Path fsop, String... calls) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(fsop.toString()));
+        cmd.addAll(java.util.List.of(calls));
+        CProgram.Result r = CProgram.run(cmd, dir, 60);
+        org.junit.jupiter.api.Assertions.assertEquals(0, r.exit(), "fsop failed in " + dir + ":\n" + r.output());
+        return r.output().strip();
     }
 }

@@ -157,4 +157,42 @@ class EfuseMountTest {
             assertArrayEquals(data, Files.readAllBytes(backing.resolve("g")));
         }
     }
+
+    @Test
+    void aBackingFilesystemWithoutAclsIsServedWithoutThem() throws Exception {
+        Acls.assumeTools();
+        Path fsop = io.efuse.csi.testing.CProgram.compile("fsop");
+        // ramfs keeps no xattrs at all: the kernel must not be told to check ACLs it could never fetch.
+        Path ram = Files.createDirectory(tmp.resolve("ram"));
+        io.efuse.csi.sys.Syscalls.mount("efuse-noacl-test", ram, "ramfs", 0, "mode=0755");
+        try {
+            Path nativeDir = Files.createDirectory(ram.resolve("native"));
+            Path ramBacking = Files.createDirectory(ram.resolve("backing"));
+            try (EfuseMount m = EfuseMount.mount(MountOptions.builder(ramBacking, mnt).tier(Tier.CLASSIC).build())) {
+                String onNative = noAcls(nativeDir, fsop);
+                String onEfuse = noAcls(mnt, fsop);
+                assertTrue(onNative.contains("Operation not supported"), onNative);
+                assertEquals(onNative, onEfuse);
+                // The one difference: a FUSE superblock always says it has ACLs, so the kernel checks ownership
+                // before it asks the daemon, and a caller who does not own the file hears EPERM, not EOPNOTSUPP.
+                assertEquals("exit 1: setfacl: f: Operation not supported",
+                        Acls.setfaclAs(nativeDir, 65534, 65534, null, "-m", "u:65534:rwx", "f"));
+                assertEquals("exit 1: setfacl: f: Operation not permitted",
+                        Acls.setfaclAs(mnt, 65534, 65534, null, "-m", "u:65534:rwx", "f"));
+            }
+        } finally {
+            io.efuse.csi.sys.Syscalls.umount(ram, 0);
+        }
+    }
+
+    private static String noAcls(Path dir, Path fsop) throws Exception {
+        Files.writeString(dir.resolve("f"), "x");
+        Posix.chmod(dir.resolve("f"), 0666);
+        Files.createDirectory(dir.resolve("d"));
+        var created = io.efuse.csi.testing.CProgram.run(java.util.List.of(fsop.toString(), "umask 077",
+                "creat d/g 0666", "mkdir d/sub 0777", "stat d/g", "stat d/sub"), dir, 60);
+        return Acls.setfacl(dir, "-m", "u:65534:---", "f") + " " + Acls.setfacl(dir, "-d", "-m", "u:65534:rwx", "d")
+                + Acls.getfacl(dir, "f") + " " + Posix.getxattr(dir.resolve("f"), "system.posix_acl_access", 0) + " "
+                + Posix.listxattr(dir.resolve("f"), "system.") + "\n" + created.output();
+    }
 }

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An unprivileged caller (uid and gid 65534, no supplementary groups) gets the same permission
- * denials through an eFuse mount as natively, and what it creates is owned by it in the backing
- * directory. Its system calls are made by a small C program (src/test/c/fsop.c) started with
+ * denials through an eFuse mount as natively, POSIX ACLs included, and what it creates is owned by it
+ * in the backing directory and inherits default ACLs as natively. Its system calls are made by a small C program (src/test/c/fsop.c) started with
  * setpriv, which prints the errno of each call.
  */
 class NonRootCallerTest {
@@ -43,7 +43,12 @@ class NonRootCallerTest {
 
     /** As {@link #asNobody}, with supplementary groups (comma-separated gids) or none if null. */
     static String asNobodyInGroups(Path dir, String groups, String... calls) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid", "" + NOBODY, "--regid", "" + NOBODY));
+        return asUser(dir, NOBODY, NOBODY, groups, calls);
+    }
+
+    /** Runs the calls as uid/gid with supplementary groups (comma-separated gids) or none if null. */
+    static String asUser(Path dir, int uid, int gid, String groups, String... calls) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid", "" + uid, "--regid", "" + gid));
         cmd.addAll(groups == null ? List.of("--clear-groups") : List.of("--groups", groups));
         cmd.add(fsop.toString());
         cmd.addAll(List.of(calls));
@@ -176,5 +181,124 @@ class NonRootCallerTest {
         });
         Statx st = Posix.lstat(w.backingDir().resolve("shared/mine"));
         assertEquals(NOBODY + ":4321", st.uid() + ":" + st.gid(), "owner of backing file shared/mine");
+    }
+
+    @OnBothTiers
+    void aclsDecideWhatAnUnprivilegedCallerMay(Tier tier) throws Exception {
+        Acls.assumeTools();
+        volumes.compare(tier, (dir, seen) -> {
+            String[][] files = {{"open", "0666", "u:65534:---"}, {"grouponly", "0600", "g:4321:rw-"},
+                {"masked", "0600", "u:65534:rw-,m::r--"}, {"chmodded", "0600", "u:65534:rw-"},
+                {"others", "0600", "o::rw-"}};
+            for (String[] f : files) {
+                Files.writeString(dir.resolve(f[0]), f[0]);
+                Posix.chmod(dir.resolve(f[0]), Integer.parseInt(f[1], 8));
+                seen.add("setfacl " + f[2] + " " + f[0], Acls.setfacl(dir, "-m", f[2], f[0]) + " "
+                        + Posix.attrs(dir.resolve(f[0])));
+            }
+            String[][] dirs = {{"listonly", "0777", "u:65534:r-x"}, {"traverse", "0700", "u:65534:--x"},
+                {"groupdir", "0700", "g:4321:rwx"}, {"nogroup", "0777", "g::---"}};
+            for (String[] d : dirs) {
+                Files.createDirectory(dir.resolve(d[0]));
+                Posix.chmod(dir.resolve(d[0]), Integer.parseInt(d[1], 8));
+                Files.writeString(dir.resolve(d[0]).resolve("inner"), "i");
+                Posix.chmod(dir.resolve(d[0]).resolve("inner"), 0644);
+                seen.add("setfacl " + d[2] + " " + d[0], Acls.setfacl(dir, "-m", d[2], d[0]) + " "
+                        + Posix.attrs(dir.resolve(d[0])));
+            }
+            // The named user is denied though the mode lets everybody write; a named group is allowed though the
+            // mode denies; the mask limits named entries; a directory's entries decide listing and traversal.
+            seen.add("as nobody", "\n" + asNobody(dir, "write open", "read open", "append open", "truncate open 0",
+                    "stat open", "read grouponly", "write grouponly", "read masked", "write masked", "write chmodded",
+                    "read others", "write others", "creat listonly/x 0644", "opendir listonly", "read listonly/inner",
+                    "opendir traverse", "read traverse/inner", "creat traverse/x 0644", "opendir groupdir",
+                    "creat groupdir/x 0644", "creat nogroup/x 0644"));
+            seen.add("as nobody in group 4321", "\n" + asNobodyInGroups(dir, "4321", "read grouponly",
+                    "write grouponly", "write open", "opendir groupdir", "creat groupdir/mine 0644",
+                    "stat groupdir/mine"));
+            // chmod sets the mask from the group bits: the named user's write comes and goes with it.
+            for (int mode : new int[] {0640, 0600, 0660}) {
+                seen.add("chmod " + Integer.toOctalString(mode) + " chmodded", Posix.chmod(dir.resolve("chmodded"), mode)
+                        + Acls.getfacl(dir, "chmodded") + "\n" + asNobody(dir, "read chmodded", "write chmodded"));
+            }
+            seen.add("mask raised again", Acls.setfacl(dir, "-m", "m::rw-", "masked") + " "
+                    + asNobody(dir, "write masked"));
+            seen.add("ACL removed: the mode decides", Acls.setfacl(dir, "-b", "open") + " "
+                    + asNobody(dir, "write open"));
+            seen.add("named entry removed", Acls.setfacl(dir, "-x", "g:4321", "grouponly") + " "
+                    + asNobodyInGroups(dir, "4321", "read grouponly"));
+        });
+    }
+
+    @OnBothTiers
+    void aclsOfAnUnprivilegedOwner(Tier tier) throws Exception {
+        Acls.assumeTools();
+        volumes.compare(tier, (dir, seen) -> {
+            Path open = Files.createDirectory(dir.resolve("open"));
+            Posix.chmod(open, 0777);
+            Files.writeString(dir.resolve("roots"), "r");
+            Posix.chmod(dir.resolve("roots"), 0666);
+            seen.add("created", asNobody(dir, "creat open/own 0666", "creat open/sgid 0644", "creat open/member 0644",
+                    "mkdir open/sgiddir 0755"));
+            seen.add("the owner sets an ACL", Acls.setfaclAs(dir, NOBODY, NOBODY, null, "-m", "u::---,u:0:r--",
+                    "open/own") + Acls.getfacl(dir, "open/own"));
+            // The owner class is decided by the owner's entry alone, whatever the named entries allow.
+            seen.add("the owner's own entry denies", asNobody(dir, "read open/own", "write open/own",
+                    "chmod open/own 0600", "read open/own"));
+            // Where the backing filesystem keeps no ACLs (the VM's tmpfs) the kernel refuses a non-owner with EPERM
+            // before the filesystem can say EOPNOTSUPP: docs/testing.md, EfuseMountTest.
+            if (!Posix.getxattr(dir.resolve("roots"), "system.posix_acl_access", 0).equals("EOPNOTSUPP")) {
+                seen.add("someone else's file", Acls.setfaclAs(dir, NOBODY, NOBODY, null, "-m", "u:65534:rwx", "roots")
+                        + Acls.getfacl(dir, "roots"));
+            }
+            // Setting an ACL drops set-group-ID when the owner is not in the file's group, as chmod does.
+            for (String f : new String[] {"sgid", "member", "sgiddir"}) {
+                Posix.chown(open.resolve(f), NOBODY, 4321);
+                Posix.chmod(open.resolve(f), 02775);
+            }
+            seen.add("set-gid, not in the group", Acls.setfaclAs(dir, NOBODY, NOBODY, null, "-m", "u:0:rwx", "open/sgid")
+                    + " " + Posix.attrs(open.resolve("sgid")));
+            seen.add("set-gid, in the group", Acls.setfaclAs(dir, NOBODY, NOBODY, "4321", "-m", "u:0:rwx",
+                    "open/member") + " " + Posix.attrs(open.resolve("member")));
+            // A default ACL leaves the directory's own mode alone.
+            seen.add("set-gid directory, default ACL", Acls.setfaclAs(dir, NOBODY, NOBODY, null, "-d", "-m", "u:0:rwx",
+                    "open/sgiddir") + " " + Posix.attrs(open.resolve("sgiddir")));
+        });
+    }
+
+    @OnBothTiers
+    void defaultAclsShapeWhatAnUnprivilegedCallerCreates(Tier tier) throws Exception {
+        Acls.assumeTools();
+        ComparedVolumes.Workspace w = volumes.compare(tier, (dir, seen) -> {
+            for (String umask : new String[] {"022", "077"}) {
+                String d = "shared" + umask;
+                Path shared = Files.createDirectory(dir.resolve(d));
+                Posix.chmod(shared, 0777);
+                seen.add("default ACL of " + d, Acls.setfacl(dir, "-d", "-m", "g:4321:rwx,o::---", d)
+                        + Acls.getfacl(dir, d));
+                String p = "plain" + umask;
+                Posix.chmod(Files.createDirectory(dir.resolve(p)), 0777);
+                // The umask is not applied under a default ACL: a member of 4321 may write what nobody made with
+                // umask 077. In the plain directory it is.
+                seen.add("nobody creates with umask " + umask, "\n" + asNobody(dir, "umask " + umask,
+                        "creat " + d + "/f 0666", "mkdir " + d + "/sub 0777", "mkfifo " + d + "/p 0666",
+                        "tmpfile " + d + " 0666 " + d + "/t", "creat " + d + "/sub/g 0666", "mkdir " + d + "/sub/s 0755",
+                        "creat " + p + "/f 0666", "mkdir " + p + "/sub 0777", "tmpfile " + p + " 0666 " + p + "/t",
+                        "stat " + d + "/f", "stat " + d + "/sub", "stat " + d + "/p", "stat " + d + "/t",
+                        "stat " + d + "/sub/g", "stat " + d + "/sub/s", "stat " + p + "/f", "stat " + p + "/sub",
+                        "stat " + p + "/t"));
+                seen.add("their ACLs", Acls.getfacl(dir, d + "/f", d + "/sub", d + "/p", d + "/t", d + "/sub/g",
+                        d + "/sub/s", p + "/f"));
+                seen.add("uid 65533 in group 4321", "\n" + asUser(dir, 65533, 65533, "4321", "write " + d + "/f",
+                        "write " + d + "/t", "write " + d + "/sub/g", "creat " + d + "/sub/x 0644",
+                        "creat " + d + "/sub/s/y 0644", "write " + p + "/f", "creat " + p + "/sub/x 0644"));
+                seen.add("uid 65533 in no group", "\n" + asUser(dir, 65533, 65533, null, "read " + d + "/f",
+                        "opendir " + d + "/sub"));
+            }
+        });
+        for (String name : new String[] {"shared077/f", "shared077/sub", "shared077/t", "shared077/sub/g"}) {
+            Statx st = Posix.lstat(w.backingDir().resolve(name));
+            assertEquals(NOBODY + ":" + NOBODY, st.uid() + ":" + st.gid(), "owner of backing file " + name);
+        }
     }
 }

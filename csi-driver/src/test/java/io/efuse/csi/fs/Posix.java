@@ -169,6 +169,11 @@ final class Posix {
 
     /** The user.* names, in listing order (the order the backing filesystem keeps), or the errno's name. */
     static String listxattr(Path p) {
+        return listxattr(p, "user.");
+    }
+
+    /** The names that start with prefix, in listing order, or the errno's name. */
+    static String listxattr(Path p, String prefix) {
         ByteBuffer s = NativeMemory.cString(p.toString());
         long size = LibC.listxattr(NativeMemory.address(s), 0, 0);
         if (size < 0) {
@@ -186,7 +191,7 @@ final class Posix {
                 byte[] b = new byte[i - start];
                 buf.get(start, b);
                 String name = new String(b, StandardCharsets.UTF_8);
-                if (name.startsWith("user.")) {
+                if (name.startsWith(prefix)) {
                     names.add(name);
                 }
                 start = i + 1;

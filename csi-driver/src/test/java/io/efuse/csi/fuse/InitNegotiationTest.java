@@ -13,7 +13,7 @@ class InitNegotiationTest {
     private static final long ALL_7_45 = InitNegotiation.BASE_FLAGS | FuseAbi.WRITEBACK_CACHE | FuseAbi.PASSTHROUGH
             | FuseAbi.POSIX_LOCKS | FuseAbi.FLOCK_LOCKS | FuseAbi.EXPORT_SUPPORT | FuseAbi.SPLICE_READ
             | FuseAbi.SECURITY_CTX | FuseAbi.CREATE_SUPP_GROUP | FuseAbi.HAS_RESEND | FuseAbi.OVER_IO_URING
-            | FuseAbi.DIRECT_IO_ALLOW_MMAP | FuseAbi.POSIX_ACL;
+            | FuseAbi.DIRECT_IO_ALLOW_MMAP | FuseAbi.POSIX_ACL | FuseAbi.DONT_MASK;
     /** What Linux 5.4 (FUSE 7.31) offers: no INIT_EXT, so nothing above bit 31. */
     private static final long ALL_7_31 = (ALL_7_45 & 0xffffffffL) & ~FuseAbi.INIT_EXT & ~FuseAbi.SETXATTR_EXT
             & ~FuseAbi.HANDLE_KILLPRIV_V2;
@@ -109,6 +109,20 @@ class InitNegotiationTest {
     }
 
     @Test
+    void posixAclsOnlyOverABackingFilesystemThatKeepsThem() {
+        // With FUSE_POSIX_ACL the kernel must leave the umask to the daemon (a parent's default ACL replaces it).
+        InitNegotiation.Result acl = CLASSIC.withPosixAcl(true).negotiate(7, 45, ALL_7_45, 131072);
+        assertTrue(has(acl, FuseAbi.POSIX_ACL) && has(acl, FuseAbi.DONT_MASK));
+        assertTrue(has(PASSTHROUGH.withPosixAcl(true).withUring(true).negotiate(7, 45, ALL_7_45, 131072),
+                FuseAbi.POSIX_ACL), "withUring keeps the ACL wish");
+        InitNegotiation.Result none = CLASSIC.negotiate(7, 45, ALL_7_45, 131072);
+        assertTrue(!has(none, FuseAbi.POSIX_ACL) && !has(none, FuseAbi.DONT_MASK),
+                "without ACLs the kernel applies the umask, as before");
+        InitNegotiation.Result old = CLASSIC.withPosixAcl(true).negotiate(7, 31, ALL_7_31 & ~FuseAbi.POSIX_ACL, 131072);
+        assertTrue(!has(old, FuseAbi.POSIX_ACL));
+    }
+
+    @Test
     void withoutMaxPagesRequestsStayAtTheKernelDefault() {
         InitNegotiation.Result r = CLASSIC.negotiate(7, 45, ALL_7_45 & ~FuseAbi.MAX_PAGES, 131072);
         assertEquals(32, r.maxPages());
@@ -118,7 +132,8 @@ class InitNegotiationTest {
     @Test
     void neverAsksForAFlagTheKernelDidNotOffer() {
         Random random = new Random(7);
-        InitNegotiation[] all = {PASSTHROUGH, CLASSIC, CLASSIC_WRITEBACK, new InitNegotiation(true, true)};
+        InitNegotiation[] all = {PASSTHROUGH, CLASSIC, CLASSIC_WRITEBACK, new InitNegotiation(true, true),
+            CLASSIC.withPosixAcl(true), PASSTHROUGH.withPosixAcl(true)};
         for (int i = 0; i < 2000; i++) {
             long offered = random.nextLong() & (ALL_7_45 | 0xffffffffL);
             int minor = 31 + random.nextInt(20);
