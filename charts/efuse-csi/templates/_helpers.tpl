@@ -49,3 +49,12 @@ shared filesystem, and what is mounted on it later, as it is.
 {{- $r := trimSuffix "/" .Values.node.sharedRoot -}}
 {{- if and $r (ne $r "/var/lib/efuse") (not (hasPrefix "/var/lib/efuse/" $r)) -}}true{{- end -}}
 {{- end -}}
+
+{{/*
+Whether the cluster serves the VolumeAttributesClass API the chart's sidecars read (storage.k8s.io/v1beta1 at their
+versions; Kubernetes 1.34 serves it with --runtime-config=storage.k8s.io/v1beta1=true). The sidecars' feature gate
+is off by default, and on without the API their informers only fail.
+*/}}
+{{- define "efuse-csi.vacServed" -}}
+{{- if .Capabilities.APIVersions.Has "storage.k8s.io/v1beta1/VolumeAttributesClass" -}}true{{- end -}}
+{{- end -}}
