@@ -193,6 +193,8 @@ class ChartTest {
         assertEquals(Set.of("get", "list", "watch", "update"), verbs(controller, "", "persistentvolumeclaims"));
         assertEquals(Set.of("patch"), verbs(controller, "", "persistentvolumeclaims/status"));
         assertEquals(Set.of(), verbs(controller, "", "nodes/status"));
+        // the resizer's VolumeAttributesClass informer was refused without it in a real cluster
+        assertEquals(Set.of("get", "list", "watch"), verbs(controller, "storage.k8s.io", "volumeattributesclasses"));
 
         boolean snapshots = !"microk8s.yaml".equals(values);
         assertEquals(snapshots ? Set.of("update", "patch") : Set.of(),
