@@ -48,13 +48,23 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
         this.earlierBacking = earlierBacking;
     }
 
+    /**
+     * The state's files, with the ".new" files that replace the journal and the session file atomically: a daemon
+     * killed while it wrote one leaves it behind (seen after kill -9 under load in a real cluster), and a directory
+     * still holding it outlived its volume.
+     */
+    private static void deleteFiles(Path dir) throws IOException {
+        for (String name : new String[] {JOURNAL, SessionFile.NAME, JOURNAL + ".new", SessionFile.NAME + ".new"}) {
+            Files.deleteIfExists(dir.resolve(name));
+        }
+    }
+
     /** A fresh volume: whatever dir held (a previous mount's leftovers) is discarded. */
     static VolumeState start(Path dir, Path backing) throws IOException {
         Files.createDirectories(dir);
         // Holds file handles that open any file of the backing filesystem: root only.
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
-        Files.deleteIfExists(dir.resolve(JOURNAL));
-        Files.deleteIfExists(dir.resolve(SessionFile.NAME));
+        deleteFiles(dir);
         int mountFd = Syscalls.open(backing, O_RDONLY | O_DIRECTORY, 0);
         StateJournal j = StateJournal.open(dir.resolve(JOURNAL), COMPACT_AT, null);
         return new VolumeState(dir, j, 1, mountFd, Map.of(), Map.of(), Map.of());
@@ -232,8 +242,7 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
     /** Unmounted for good: the state can go. */
     void discard() throws IOException {
         close();
-        Files.deleteIfExists(dir.resolve(JOURNAL));
-        Files.deleteIfExists(dir.resolve(SessionFile.NAME));
+        deleteFiles(dir);
         try {
             Files.deleteIfExists(dir);
         } catch (java.nio.file.DirectoryNotEmptyException ignored) {
