@@ -383,10 +383,13 @@ public final class FdKeeper implements AutoCloseable {
      */
     public void unmount(String volumeId, Duration timeout) throws IOException, InterruptedException {
         CompletableFuture<Void> f = new CompletableFuture<>();
+        Path stateDir;
         synchronized (this) {
-            if (!held.containsKey(volumeId)) {
+            Held h = held.get(volumeId);
+            if (h == null) {
                 return;
             }
+            stateDir = h.stateDir();
             if (!sendToDaemon(KeeperMessage.of(Type.UNMOUNT, "volume", volumeId), timeout)) {
                 release(held.remove(volumeId));
                 return;
@@ -394,6 +397,9 @@ public final class FdKeeper implements AutoCloseable {
             pending.put(volumeId, f);
         }
         await(f, volumeId, "unmount", timeout);
+        // The daemon discards the state of what it unmounts, but not what another process left there (a daemon that
+        // did not serve the volume when asked, a file of a killed one): the volume is gone, and so is its state.
+        deleteState(stateDir);
     }
 
     /** Ends a held volume without a daemon: detaches its mount, lets its connection go and drops its state. */
@@ -407,13 +413,18 @@ public final class FdKeeper implements AutoCloseable {
             // the last references: the kernel ends the connection and whatever still waited on it
             closeAll(h.fds());
         }
-        if (Files.isDirectory(h.stateDir(), LinkOption.NOFOLLOW_LINKS)) {
-            try (var files = Files.list(h.stateDir())) {
+        deleteState(h.stateDir());
+    }
+
+    /** A volume's state directory and the files in it (it holds no directories). */
+    private static void deleteState(Path stateDir) throws IOException {
+        if (Files.isDirectory(stateDir, LinkOption.NOFOLLOW_LINKS)) {
+            try (var files = Files.list(stateDir)) {
                 for (Path p : files.toList()) {
                     Files.deleteIfExists(p);
                 }
             }
-            Files.deleteIfExists(h.stateDir());
+            Files.deleteIfExists(stateDir);
         }
     }
 

@@ -233,6 +233,18 @@ class FdKeeperTest {
         }
     }
 
+    /** Seen in a real cluster: after the kill -9 tests, helm uninstall left a volume's /run/efuse directory. */
+    @Test
+    void unmountingThroughTheKeeperRemovesTheVolumesStateWhateverElseWasLeftInIt() throws Exception {
+        Path mnt = mount("done", 0);
+        Files.writeString(mnt.resolve("f"), "x");
+        Path state = dir.resolve("state").resolve("done");
+        Files.writeString(state.resolve("left-by-another-daemon"), "x");
+        keeper.unmount("done", BOUND);
+        assertFalse(MountTable.isMountPoint(mnt), "unmounted");
+        assertFalse(Files.exists(state), "the state directory went with the volume");
+    }
+
     @Test
     void aDaemonOfProtocolVersionOneIsToldThatItCannotResize() throws Exception {
         try (SeqpacketSocket old = SeqpacketSocket.connect(socket)) {
