@@ -2,6 +2,9 @@ package io.efuse.csi.cli;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import io.efuse.csi.csi.ByteQuantity;
+import io.efuse.csi.volume.EngineKind;
+import io.efuse.csi.volume.StorageOptions;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -26,6 +29,27 @@ final class DriverOptions {
     @Option(names = "--backing-root", defaultValue = "/var/lib/efuse", paramLabel = "DIR",
             description = "Node-local data root: volumes live in DIR/volumes/ID (default: ${DEFAULT-VALUE}).")
     Path backingRoot;
+
+    @Option(names = "--engine", defaultValue = "auto", paramLabel = "ENGINE",
+            description = "How the node keeps new volumes under the backing root, unless a StorageClass asks"
+                    + " (parameter engine): auto (the best the root offers: btrfs, project-quota, image, daemon),"
+                    + " btrfs (a subvolume each, btrfs quotas), project-quota, image (an ext4 or XFS image file each,"
+                    + " on a loop device) or daemon (the FUSE daemon enforces sizes; no passthrough for writes)"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String engine;
+
+    @Option(names = "--image-fs", defaultValue = "ext4", paramLabel = "FS",
+            description = "The filesystem inside the image engine's images: ext4 or xfs (default: ${DEFAULT-VALUE}).")
+    String imageFs;
+
+    @Option(names = "--btrfs-pool-image", paramLabel = "FILE",
+            description = "Where the node has no btrfs filesystem: make one on this image file (through a loop"
+                    + " device, with --btrfs-pool-size) and mount it at the backing root, for the btrfs engine.")
+    Path btrfsPoolImage;
+
+    @Option(names = "--btrfs-pool-size", paramLabel = "SIZE",
+            description = "With --btrfs-pool-image: the pool's size, e.g. 100Gi; a bigger size grows an existing pool.")
+    String btrfsPoolSize;
 
     @Option(names = "--shared-root", paramLabel = "DIR",
             description = "A directory every node has mounted (NFS, CephFS…) for the shared backend.")
@@ -99,5 +123,15 @@ final class DriverOptions {
         } catch (UnknownHostException e) {
             throw new IllegalStateException("no --node-id given and the host name is unknown", e);
         }
+    }
+
+    /** How the backing root keeps volumes, from --engine, --image-fs and the btrfs pool options. */
+    StorageOptions storageOptions() {
+        EngineKind kind = engine == null || engine.equalsIgnoreCase("auto") ? null : EngineKind.parse(engine);
+        if ((btrfsPoolImage == null) != (btrfsPoolSize == null)) {
+            throw new IllegalArgumentException("--btrfs-pool-image and --btrfs-pool-size go together");
+        }
+        long poolBytes = btrfsPoolSize == null ? 0 : ByteQuantity.parse(btrfsPoolSize);
+        return new StorageOptions(kind, imageFs, btrfsPoolImage, poolBytes);
     }
 }

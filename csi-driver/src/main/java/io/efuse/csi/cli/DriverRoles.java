@@ -48,10 +48,12 @@ final class DriverRoles {
         try {
             enableUringIfAsked(options, "standalone");
             String nodeId = options.nodeId();
-            BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot),
-                    options.sharedRoot == null ? null : BackingStore.open(options.sharedRoot));
+            BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot,
+                    options.storageOptions()), options.sharedRoot == null ? null
+                    : BackingStore.openDirectories(options.sharedRoot));
             LocalVolumeStore store = process.own(new LocalVolumeStore(options.stateDir, nodeId, roots));
             NodeTelemetry telemetry = telemetry(options, process, store::ready);
+            telemetry.describeEngines(engineOf(roots));
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
             if (options.keeperSocket == null) {
@@ -88,6 +90,19 @@ final class DriverRoles {
             telemetry.watchSlowRequests(Duration.ofNanos((long) (options.slowRequestMs * 1e6)), SLOW_LOGS_PER_MINUTE);
         }
         return telemetry;
+    }
+
+    private static java.util.function.Function<String, String> engineOf(BackingRoots roots) {
+        return id -> {
+            if (!io.efuse.csi.volume.VolumeIds.isVolumeId(id) && !io.efuse.csi.volume.VolumeIds.isInlineId(id)) {
+                return "";
+            }
+            var engine = roots.local().engineOf(id);
+            if (engine.isEmpty() && roots.shared() != null) {
+                engine = roots.shared().engineOf(id);
+            }
+            return engine.map(io.efuse.csi.volume.EngineKind::label).orElse("");
+        };
     }
 
     private static void controllerGauges(MetricsRegistry registry, VolumeStore store) {
@@ -158,7 +173,7 @@ final class DriverRoles {
                     Duration.ofSeconds(waitSeconds)));
             if (options.sharedRoot != null) {
                 process.own(new NodeReconciler(client, null, new BackingRoots(null,
-                        BackingStore.open(options.sharedRoot)), Duration.ofMinutes(10)));
+                        BackingStore.openDirectories(options.sharedRoot)), Duration.ofMinutes(10)));
             }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
                     List.of(store::ready));
@@ -185,11 +200,13 @@ final class DriverRoles {
             enableUringIfAsked(options, "node");
             String nodeId = options.nodeId();
             KubernetesClient client = process.own(new KubernetesClientBuilder().build());
-            BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot),
-                    options.sharedRoot == null ? null : BackingStore.open(options.sharedRoot));
+            BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot,
+                    options.storageOptions()), options.sharedRoot == null ? null
+                    : BackingStore.openDirectories(options.sharedRoot));
             KubeVolumeStore store = process.own(new KubeVolumeStore(client, options.driverName, Duration.ofSeconds(30)));
             NodeReconciler reconciler = process.own(new NodeReconciler(client, nodeId, roots, Duration.ofMinutes(10)));
             NodeTelemetry telemetry = telemetry(options, process, () -> store.ready() && reconciler.synced());
+            telemetry.describeEngines(engineOf(roots));
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
             if (options.keeperSocket == null) {

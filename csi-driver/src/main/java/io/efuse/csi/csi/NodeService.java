@@ -15,7 +15,9 @@ import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.volume.InlineVolume;
 import io.efuse.csi.volume.InlineVolumes;
+import io.efuse.csi.volume.EngineKind;
 import io.efuse.csi.volume.Limits;
+import io.efuse.csi.volume.ServedLimits;
 import io.efuse.csi.volume.MountSpec;
 import io.efuse.csi.volume.MountedVolume;
 import io.efuse.csi.volume.Usage;
@@ -123,11 +125,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 }
                 requireRoom();
                 BackingStore backing = roots.of(v.backend());
-                Path dir = backing.volumeDir(id);
-                if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                    throw CsiErrors.unavailable("volume " + id + " has no data directory on node " + nodeId
-                            + " yet (" + dir + ")");
+                if (!backing.volumeExists(id)) {
+                    throw CsiErrors.unavailable("volume " + id + " has no data on node " + nodeId + " yet (under "
+                            + backing.root() + ")");
                 }
+                Path dir = backing.serve(id);
                 if (gid >= 0) {
                     applyGroup(dir, gid);
                 }
@@ -310,8 +312,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             }
             try {
                 BackingStore backing = roots.local();
-                backing.createVolume(id, rec.limits(), null);
-                Path dir = backing.volumeDir(id);
+                backing.createVolume(id, rec.limits(), null, EngineKind.requested(rec.parameters()));
+                Path dir = backing.serve(id);
                 StagedVolumes.Staged s = stageInline(rec, backing, dir);
                 bindAt(s, dir, target, readOnly, flags, mode, gid);
             } catch (IOException | VolumeException | RuntimeException e) {
@@ -362,8 +364,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         String tier = VolumeParameters.effective(VolumeParameters.TIER, v.parameters(), v.mutableParameters(), "auto");
         boolean writeback = Boolean.parseBoolean(VolumeParameters.effective(VolumeParameters.WRITEBACK_CACHE,
                 v.parameters(), v.mutableParameters(), "false"));
-        Limits limits = backing.kernelQuota() ? Limits.NONE : v.limits();
+        ServedLimits limits = backing.served(v.id(), v.limits());
         MountedVolume mount = mounter.mount(new MountSpec(v.id(), dir, staging, tier, writeback, readOnly, limits));
+        LOG.info("volume {}: staged at {}, engine {}, tier {}", v.id(), staging,
+                backing.engineOf(v.id()).map(EngineKind::label).orElse("?"), mount.tier());
         StagedVolumes.Staged s = new StagedVolumes.Staged(v.id(), staging, readOnly, mount);
         staged.put(s);
         return s;
@@ -479,8 +483,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             String problem = !alive ? "the eFuse session of this volume has stopped"
                     : r.state() == PathProbe.State.BROKEN ? r.detail() : "";
             Usage u;
+            String engine = "?";
             try {
                 BackingStore backing = roots.of(v.backend());
+                engine = backing.engineOf(id).map(EngineKind::label).orElse("?");
                 u = backing.usage(id, v.limits());
             } catch (IOException e) {
                 u = null;
@@ -496,7 +502,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                         .setTotal(u.inodesTotal()).setUsed(u.inodesUsed()).setAvailable(u.inodesAvailable()));
             }
             resp.setVolumeCondition(Csi.VolumeCondition.newBuilder().setAbnormal(!problem.isEmpty())
-                    .setMessage(problem.isEmpty() ? "the volume is served (tier " + s.mount.tier() + ")" : problem));
+                    .setMessage(problem.isEmpty() ? "the volume is served (engine " + engine + ", tier "
+                            + s.mount.tier() + ")" : problem));
             return resp.build();
         });
     }
@@ -534,8 +541,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     bytes)));
             try (var held = locks.acquire(id)) {
                 BackingStore backing = roots.of(v.backend());
-                if (backing.kernelQuota()) {
+                if (backing.engineOf(id).map(EngineKind::kernelEnforced).orElse(false)) {
                     backing.resizeVolume(id, limits);
+                    var s = staged.get(id);
+                    if (s.isPresent()) {
+                        s.get().mount.resize(limits); // what df in the volume shows
+                    }
                 } else {
                     // Looked up again under the lock: an unstage may have ended the session since the check.
                     var s = staged.get(id);

@@ -1,6 +1,7 @@
 package io.efuse.csi.csi;
 
 import io.efuse.csi.volume.Backend;
+import io.efuse.csi.volume.EngineKind;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -17,12 +18,14 @@ final class VolumeParameters {
     static final String WRITEBACK_CACHE = "writebackCache";
     /** The size of an inline volume: a pod has no claim whose request could say it. */
     static final String SIZE = "size";
+    /** The storage engine a volume asks for: the node's choice when absent or auto. */
+    static final String ENGINE = EngineKind.PARAMETER;
 
-    private static final Set<String> FIXED = Set.of(BACKEND, INODES, TIER, WRITEBACK_CACHE);
+    private static final Set<String> FIXED = Set.of(BACKEND, INODES, TIER, WRITEBACK_CACHE, ENGINE);
     private static final Set<String> MUTABLE = Set.of(TIER, WRITEBACK_CACHE);
-    private static final Set<String> INLINE = Set.of(SIZE, BACKEND, INODES, TIER, WRITEBACK_CACHE);
+    private static final Set<String> INLINE = Set.of(SIZE, BACKEND, INODES, TIER, WRITEBACK_CACHE, ENGINE);
     static final String INLINE_KEYS = "size (required, e.g. 256Mi), tier (auto|classic|passthrough), writebackCache "
-            + "(true|false), inodes (a count), backend (local)";
+            + "(true|false), inodes (a count), backend (local), engine (auto|" + EngineKind.labels() + ")";
     private static final Set<String> TIERS = Set.of("auto", "classic", "passthrough");
     private static final String CO_METADATA_PREFIX = "csi.storage.k8s.io/";
 
@@ -42,12 +45,18 @@ final class VolumeParameters {
             if (!FIXED.contains(k)) {
                 throw CsiErrors.invalid("unknown parameter '" + k + "'; this driver knows " + new TreeMap<>(
                         Map.of(BACKEND, "local|shared", INODES, "count", TIER, "auto|classic|passthrough",
-                                WRITEBACK_CACHE, "true|false")));
+                                WRITEBACK_CACHE, "true|false", ENGINE, "auto|" + EngineKind.labels())));
             }
             kept.put(k, v);
         });
-        backend(kept);
+        Backend backend = backend(kept);
         checkCommon(kept);
+        EngineKind engine = engine(kept);
+        if (backend == Backend.SHARED && engine != null && engine != EngineKind.DAEMON
+                && engine != EngineKind.PROJECT_QUOTA) {
+            throw CsiErrors.invalid("parameter engine " + engine.label() + " keeps a volume on one node; the shared "
+                    + "backend's volumes are directories on the shared root (engine daemon or project-quota)");
+        }
         String inodes = kept.get(INODES);
         if (inodes != null) {
             try {
@@ -127,6 +136,14 @@ final class VolumeParameters {
     static Backend backend(Map<String, String> params) {
         try {
             return Backend.parse(params.get(BACKEND));
+        } catch (IllegalArgumentException e) {
+            throw CsiErrors.invalid("parameter " + e.getMessage());
+        }
+    }
+
+    static EngineKind engine(Map<String, String> params) {
+        try {
+            return EngineKind.requested(params);
         } catch (IllegalArgumentException e) {
             throw CsiErrors.invalid("parameter " + e.getMessage());
         }

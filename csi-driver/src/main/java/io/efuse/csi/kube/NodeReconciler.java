@@ -3,6 +3,8 @@ package io.efuse.csi.kube;
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
+import io.efuse.csi.volume.ContentSource;
+import io.efuse.csi.volume.EngineKind;
 import io.efuse.csi.volume.Limits;
 import io.efuse.csi.volume.VolumeException;
 import io.efuse.csi.volume.VolumeIds;
@@ -12,7 +14,6 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -134,13 +135,14 @@ public final class NodeReconciler implements AutoCloseable {
                     return new VolumeOutcome(null, false);
                 }
                 store.resizeVolume(id, limits);
-                return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, "resized"), false);
+                return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, id, "resized"), false);
             }
             if (current != null && EfuseVolumeStatus.FAILED.equals(current.phase)) {
                 return new VolumeOutcome(null, false); // the controller deletes it and nothing was left
             }
-            store.createVolume(id, limits, sourceDir(store, spec));
-            return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, ""), false);
+            store.createVolume(id, limits, source(spec), EngineKind.requested(
+                    spec.parameters == null ? java.util.Map.of() : spec.parameters));
+            return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, id, ""), false);
         } catch (IOException | VolumeException | RuntimeException e) {
             LOG.warn("volume {}: {}", id, e.toString());
             EfuseVolumeStatus failed = new EfuseVolumeStatus();
@@ -150,19 +152,21 @@ public final class NodeReconciler implements AutoCloseable {
         }
     }
 
-    private static Path sourceDir(BackingStore store, EfuseVolumeSpec spec) {
+    private static ContentSource source(EfuseVolumeSpec spec) {
         if (spec.sourceKind == null) {
             return null;
         }
-        return "SNAPSHOT".equals(spec.sourceKind) ? store.snapshotDir(spec.sourceId) : store.volumeDir(spec.sourceId);
+        return new ContentSource("SNAPSHOT".equals(spec.sourceKind) ? ContentSource.Kind.SNAPSHOT
+                : ContentSource.Kind.VOLUME, spec.sourceId);
     }
 
-    private static EfuseVolumeStatus status(String phase, Limits limits, BackingStore store, String message) {
+    private static EfuseVolumeStatus status(String phase, Limits limits, BackingStore store, String id,
+                                            String message) {
         EfuseVolumeStatus s = new EfuseVolumeStatus();
         s.phase = phase;
         s.capacityBytes = limits.bytes();
         s.inodeLimit = limits.inodes();
-        s.enforcement = store.kernelQuota() ? "project-quota" : "daemon";
+        s.enforcement = store.engineOf(id).map(EngineKind::label).orElse("");
         s.message = message;
         return s;
     }

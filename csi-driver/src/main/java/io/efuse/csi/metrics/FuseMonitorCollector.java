@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * Per-volume FUSE request series read from the eBPF monitor at scrape time. Only connections of registered
@@ -26,6 +27,14 @@ public final class FuseMonitorCollector implements Collector {
 
     private final NodeMonitor node;
     private final VolumeDirectory volumes;
+
+    /** The storage engine of a volume id, "" when not known (a standalone mount of a plain directory). */
+    private volatile Function<String, String> engines = id -> "";
+
+    /** Says which engine keeps each volume, for the engine label of efuse_volume_info. */
+    void describeEngines(Function<String, String> engineOfVolume) {
+        this.engines = engineOfVolume;
+    }
 
     public FuseMonitorCollector(NodeMonitor node, VolumeDirectory volumes) {
         this.node = node;
@@ -44,10 +53,12 @@ public final class FuseMonitorCollector implements Collector {
 
         // One reading of the directory per scrape: with a state directory it reads the files other processes publish.
         Map<Integer, VolumeDirectory.Volume> known = volumes.all();
-        out.family("efuse_volume_info", "gauge", "Mounted eFuse volumes: FUSE connection, mount point and tier");
+        out.family("efuse_volume_info", "gauge",
+                "Mounted eFuse volumes: FUSE connection, mount point, tier and the storage engine that keeps the data");
         for (VolumeDirectory.Volume v : known.values()) {
-            out.sample("efuse_volume_info", List.of("volume", "connection", "mount_point", "tier"),
-                    List.of(v.volumeId(), Integer.toString(v.connection()), v.mountPoint(), v.tier()), 1);
+            out.sample("efuse_volume_info", List.of("volume", "connection", "mount_point", "tier", "engine"),
+                    List.of(v.volumeId(), Integer.toString(v.connection()), v.mountPoint(), v.tier(),
+                            engines.apply(v.volumeId())), 1);
         }
         if (monitor.isEmpty()) {
             return;

@@ -23,10 +23,12 @@ public final class NodeTelemetry implements AutoCloseable {
     private final DaemonMetrics daemon;
     private final RpcMetrics rpc;
     private final MetricsServer server;
+    private final FuseMonitorCollector collector;
     private SlowRequestLog slowRequests;
 
     private NodeTelemetry(NodeMonitor monitor, MetricsRegistry registry, VolumeDirectory volumes,
-            MetricsServer server) {
+            MetricsServer server, FuseMonitorCollector collector) {
+        this.collector = collector;
         this.monitor = monitor;
         this.registry = registry;
         this.volumes = volumes;
@@ -50,7 +52,8 @@ public final class NodeTelemetry implements AutoCloseable {
         NodeMonitor monitor = NodeMonitor.start(host);
         MetricsRegistry registry = new MetricsRegistry();
         VolumeDirectory volumes = stateDir == null ? new VolumeDirectory() : new VolumeDirectory(stateDir);
-        registry.register(new FuseMonitorCollector(monitor, volumes));
+        FuseMonitorCollector collector = new FuseMonitorCollector(monitor, volumes);
+        registry.register(collector);
         MetricsServer server = null;
         if (metricsAddress != null) {
             try {
@@ -60,7 +63,12 @@ public final class NodeTelemetry implements AutoCloseable {
                 throw e;
             }
         }
-        return new NodeTelemetry(monitor, registry, volumes, server);
+        return new NodeTelemetry(monitor, registry, volumes, server, collector);
+    }
+
+    /** Says which storage engine keeps each volume (its id in, the engine's name or "" out), for the metrics. */
+    public void describeEngines(java.util.function.Function<String, String> engineOfVolume) {
+        collector.describeEngines(engineOfVolume);
     }
 
     /**

@@ -2,302 +2,299 @@ package io.efuse.csi.volume;
 
 import io.efuse.csi.sys.FileCloneSyscalls;
 import io.efuse.csi.sys.ProjectQuotaSyscalls;
-import io.efuse.csi.sys.ErrnoException;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The data of volumes and snapshots under one backing root:
- * <pre>
- *   ROOT/volumes/ID     a volume's files (the FUSE daemon serves this directory); ID is a provisioned
- *                       volume's (v-…) or an inline volume's (i-…)
- *   ROOT/snapshots/ID   a snapshot's files
- *   ROOT/.work/…        directories being built or torn down, never visible under the two names above
- * </pre>
- * A directory appears under its final name only when complete (built aside, then renamed), and disappears at once
- * when deleted (renamed aside, then removed), so a crash leaves nothing half-made in place. Only ids that
- * {@link VolumeIds} accepts become paths.
+ * The volumes and snapshots under one backing root, each kept by one {@link StorageEngine}. A new volume gets the
+ * engine asked for, or its source's, or the best one this root offers ({@link EngineKind} is in that order); an
+ * existing one is found in the engine whose layout holds it, so no record is needed to serve it after a restart.
+ * The layout itself is {@link RootLayout}'s.
  */
 public final class BackingStore {
     private static final Logger LOG = LoggerFactory.getLogger(BackingStore.class);
 
-    private final Path root;
-    private final Path volumes;
-    private final Path snapshots;
-    private final Path work;
-    private final Optional<ProjectQuota> quota;
-    private final TreeCopy treeCopy;
-    private final AtomicLong workSeq = new AtomicLong();
+    private final RootLayout layout;
+    /** The engines this root offers, best first; the directory engine is always last. */
+    private final List<StorageEngine> engines;
+    /** Why each engine this root does not offer is missing, for errors that say what to change. */
+    private final Map<EngineKind, String> missing;
+    /** The engines in the order that finds what holds a volume: plain directories last. */
+    private final List<StorageEngine> lookupOrder;
+    private final StorageEngine preferred;
 
-    public BackingStore(Path root, Optional<ProjectQuota> quota, TreeCopy treeCopy) throws IOException {
-        this.root = root.toAbsolutePath().normalize();
-        this.volumes = this.root.resolve("volumes");
-        this.snapshots = this.root.resolve("snapshots");
-        this.work = this.root.resolve(".work");
-        this.quota = quota;
-        this.treeCopy = treeCopy;
-        Files.createDirectories(volumes);
-        Files.createDirectories(snapshots);
-        Files.createDirectories(work);
+    private BackingStore(RootLayout layout, List<StorageEngine> engines, Map<EngineKind, String> missing,
+                         EngineKind preference) throws IOException {
+        this.layout = layout;
+        this.engines = List.copyOf(engines);
+        this.missing = Map.copyOf(missing);
+        List<StorageEngine> order = new ArrayList<>(engines);
+        order.sort(java.util.Comparator.comparing(StorageEngine::plainDirectories));
+        this.lookupOrder = List.copyOf(order);
+        StorageEngine pick = null;
+        for (StorageEngine e : engines) {
+            if (preference == null || e.kind() == preference) {
+                pick = e;
+                break;
+            }
+        }
+        if (pick == null) {
+            throw new IOException("the " + preference.label() + " engine is not available on " + layout.root + ": "
+                    + missing.getOrDefault(preference, "this root's filesystem does not offer it"));
+        }
+        this.preferred = pick;
         clearWork();
     }
 
-    /** A backing store on {@code root} with kernel project quotas when its filesystem enforces them. */
-    public static BackingStore open(Path root) throws IOException {
+    /** A store with the directory engine only, project quotas or none as given: for tests. */
+    public BackingStore(Path root, Optional<ProjectQuota> quota, TreeCopy treeCopy) throws IOException {
+        this(new RootLayout(root), directoryOnly(root, quota, treeCopy), Map.of(), null);
+    }
+
+    private static List<StorageEngine> directoryOnly(Path root, Optional<ProjectQuota> quota, TreeCopy treeCopy)
+            throws IOException {
+        return List.of(new DirectoryEngine(new RootLayout(root), quota, treeCopy));
+    }
+
+    /**
+     * A backing store of plain directories on {@code root}, with project quotas where its filesystem enforces them:
+     * for a shared root, whose volumes many nodes serve at once, which no image or subvolume of one node can be.
+     */
+    public static BackingStore openDirectories(Path root) throws IOException {
         Files.createDirectories(root);
         return new BackingStore(root, ProjectQuota.probe(new ProjectQuotaSyscalls(), root),
                 new TreeCopy(new FileCloneSyscalls()));
     }
 
+    /** A backing store on {@code root} that picks the best engine the root offers. */
+    public static BackingStore open(Path root) throws IOException {
+        return open(root, StorageOptions.AUTO);
+    }
+
+    /** A backing store on {@code root} whose new volumes get {@code options.engine()} unless they ask otherwise. */
+    public static BackingStore open(Path root, StorageOptions options) throws IOException {
+        Files.createDirectories(root);
+        RootLayout layout = new RootLayout(root);
+        TreeCopy treeCopy = new TreeCopy(new FileCloneSyscalls());
+        Optional<ProjectQuota> quota = ProjectQuota.probe(new ProjectQuotaSyscalls(), layout.root);
+        List<StorageEngine> engines = new ArrayList<>();
+        Map<EngineKind, String> missing = new java.util.EnumMap<>(EngineKind.class);
+        EngineProbes.probe(layout, options, treeCopy, quota, engines, missing);
+        BackingStore store = new BackingStore(layout, engines, missing, options.engine());
+        LOG.info("backing root {}: engines {}, new volumes get {}", layout.root,
+                engines.stream().map(e -> e.kind().label()).toList(), store.preferred.kind().label());
+        missing.forEach((k, why) -> LOG.info("backing root {}: no {} engine: {}", layout.root, k.label(), why));
+        return store;
+    }
+
     public Path root() {
-        return root;
+        return layout.root;
     }
 
-    public boolean kernelQuota() {
-        return quota.isPresent();
+    /** The engine a new volume gets when it asks for none. */
+    public EngineKind defaultEngine() {
+        return preferred.kind();
     }
 
+    /** The engines this root offers, best first. */
+    public List<EngineKind> engines() {
+        return engines.stream().map(StorageEngine::kind).toList();
+    }
+
+    /** The engine that holds volume {@code id}, if the volume is here. */
+    public Optional<EngineKind> engineOf(String id) {
+        return holderOf(id).map(StorageEngine::kind);
+    }
+
+    /** Where the FUSE daemon serves volume {@code id} from (see {@link #serve}, which makes it ready). */
     public Path volumeDir(String id) {
-        if (!VolumeIds.isVolumeId(id) && !VolumeIds.isInlineId(id)) {
-            throw new IllegalArgumentException("not a volume id: " + id);
-        }
-        return volumes.resolve(id);
+        return layout.volumeDir(id);
     }
 
-    public Path snapshotDir(String id) {
-        if (!VolumeIds.isSnapshotId(id)) {
-            throw new IllegalArgumentException("not a snapshot id: " + id);
-        }
-        return snapshots.resolve(id);
-    }
-
-    /** The ids of the provisioned volumes' directories present (inline volumes' are {@link #inlineIds}). */
-    public java.util.List<String> volumeIds() throws IOException {
+    /** The ids of the provisioned volumes present (inline volumes' are {@link #inlineIds}). */
+    public List<String> volumeIds() throws IOException {
         return ids(VolumeIds::isVolumeId);
     }
 
-    /** The ids of the inline volumes' directories present: their records are the node's, not a store's. */
-    public java.util.List<String> inlineIds() throws IOException {
+    /** The ids of the inline volumes present: their records are the node's, not a store's. */
+    public List<String> inlineIds() throws IOException {
         return ids(VolumeIds::isInlineId);
     }
 
-    private java.util.List<String> ids(java.util.function.Predicate<String> kind) throws IOException {
-        try (var entries = Files.list(volumes)) {
-            return entries.map(p -> p.getFileName().toString()).filter(kind).sorted().toList();
+    private List<String> ids(Predicate<String> kind) throws IOException {
+        java.util.TreeSet<String> ids = new java.util.TreeSet<>();
+        try (var entries = Files.list(layout.volumes)) {
+            entries.map(p -> p.getFileName().toString()).filter(kind).forEach(ids::add);
         }
+        try (var entries = Files.list(layout.images)) {
+            entries.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".img"))
+                    .map(n -> n.substring(0, n.length() - 4)).filter(kind).forEach(ids::add);
+        }
+        return List.copyOf(ids);
     }
 
     public boolean volumeExists(String id) {
-        return Files.isDirectory(volumeDir(id), LinkOption.NOFOLLOW_LINKS);
+        return holderOf(id).isPresent();
     }
 
     /**
-     * Makes a volume's directory, filled from {@code source} when given, with its quota. Idempotent: an existing
-     * directory only gets its quota (re)applied. {@code sourceDir} is the directory of the source volume or
-     * snapshot, resolved by the caller from a validated id.
+     * Makes a volume held to {@code limits}, filled from {@code source} when given, by engine {@code requested}
+     * (null: the source's engine where this root offers it, else the default). Idempotent: an existing volume only
+     * gets its limits (re)applied, by the engine that holds it.
      */
-    public void createVolume(String id, Limits limits, Path sourceDir) throws IOException {
-        Path dir = volumeDir(id);
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Path tmp = workDir("create-" + id);
-            try {
-                if (sourceDir != null) {
-                    if (!Files.isDirectory(sourceDir, LinkOption.NOFOLLOW_LINKS)) {
-                        throw new NoSuchFileException(sourceDir.toString(), null, "content source has no data");
-                    }
-                    Files.createDirectory(tmp);
-                    applyQuota(id, tmp, limits); // before the copy, so the copied files are charged to the volume
-                    TreeCopy.Result r = treeCopy.copy(sourceDir, tmp);
-                    LOG.debug("filled " + id + " from " + sourceDir + ": " + r);
-                } else {
-                    Files.createDirectory(tmp);
-                    applyQuota(id, tmp, limits);
-                }
-                moveIntoPlace(tmp, dir);
-            } catch (IOException | RuntimeException e) {
-                removeTree(tmp);
-                throw e;
+    public void createVolume(String id, Limits limits, ContentSource source, EngineKind requested)
+            throws IOException, VolumeException {
+        Optional<StorageEngine> holder = holderOf(id);
+        if (holder.isPresent()) {
+            if (requested != null && holder.get().kind() != requested) {
+                throw new VolumeException(VolumeException.Reason.ALREADY_EXISTS, "volume " + id + " exists on the "
+                        + holder.get().kind().label() + " engine, not " + requested.label());
             }
+            holder.get().resizeVolume(id, limits);
+            return;
         }
-        applyQuota(id, dir, limits);
+        try (SourceData data = source == null ? null : sourceData(source)) {
+            StorageEngine engine = requested != null ? engine(requested)
+                    : data != null && offers(data.engine()) ? engine(data.engine()) : preferred;
+            engine.createVolume(id, limits, data);
+        }
+    }
+
+    /** {@link #createVolume(String, Limits, ContentSource, EngineKind)} with the default engine. */
+    public void createVolume(String id, Limits limits, ContentSource source) throws IOException, VolumeException {
+        createVolume(id, limits, source, null);
     }
 
     public void resizeVolume(String id, Limits limits) throws IOException {
-        Path dir = volumeDir(id);
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            throw new NoSuchFileException(dir.toString(), null, "resize: volume directory is missing");
-        }
-        applyQuota(id, dir, limits);
+        require(id).resizeVolume(id, limits);
     }
 
     public void deleteVolume(String id) throws IOException {
-        removeAside(volumeDir(id));
-        if (quota.isPresent()) {
-            try {
-                quota.get().release(VolumeIds.projectId(id));
-            } catch (ErrnoException e) {
-                LOG.warn("releasing the quota of " + id + ": " + e.getMessage());
+        Optional<StorageEngine> holder = holderOf(id);
+        if (holder.isPresent()) {
+            holder.get().deleteVolume(id);
+        }
+    }
+
+    /** Takes a snapshot of a volume, by the volume's engine; idempotent. Returns the bytes it holds. */
+    public long createSnapshot(String snapshotId, String volumeId) throws IOException {
+        for (StorageEngine e : lookupOrder) {
+            if (e.holdsSnapshot(snapshotId)) {
+                return e.createSnapshot(snapshotId, volumeId);
+            }
+        }
+        return require(volumeId).createSnapshot(snapshotId, volumeId);
+    }
+
+    public void deleteSnapshot(String id) throws IOException {
+        for (StorageEngine e : engines) {
+            if (e.holdsSnapshot(id)) {
+                e.deleteSnapshot(id);
             }
         }
     }
 
-    /** Copies a volume's current data into a snapshot directory; idempotent. Returns the bytes copied. */
-    public long createSnapshot(String snapshotId, String volumeId) throws IOException {
-        Path dir = snapshotDir(snapshotId);
-        if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return treeSize(dir);
-        }
-        Path src = volumeDir(volumeId);
-        if (!Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
-            throw new NoSuchFileException(src.toString(), null, "snapshot: source volume has no data");
-        }
-        Path tmp = workDir("snapshot-" + snapshotId);
-        try {
-            Files.createDirectory(tmp);
-            TreeCopy.Result r = treeCopy.copy(src, tmp);
-            moveIntoPlace(tmp, dir);
-            return r.bytes();
-        } catch (IOException | RuntimeException e) {
-            removeTree(tmp);
-            throw e;
-        }
+    public boolean snapshotExists(String id) {
+        return engines.stream().anyMatch(e -> e.holdsSnapshot(id));
     }
 
-    public void deleteSnapshot(String id) throws IOException {
-        removeAside(snapshotDir(id));
-    }
-
-    /** Usage from the kernel's project accounting when there is one, else by walking the tree. */
+    /** How much of its limits a volume uses, as its engine counts it. */
     public Usage usage(String id, Limits limits) throws IOException {
-        if (quota.isPresent()) {
-            return quota.get().usage(VolumeIds.projectId(id), limits);
-        }
-        long[] totals = walkTotals(volumeDir(id));
-        return new Usage(totals[0], limits.bytes(), totals[1], limits.inodes());
+        return require(id).usage(id, limits);
     }
 
+    /** The directory to serve for volume {@code id}, ready to be served (mounted again after a reboot). */
+    public Path serve(String id) throws IOException {
+        return require(id).serve(id);
+    }
+
+    /** What the daemon serving volume {@code id} enforces and shows. */
+    public ServedLimits served(String id, Limits limits) throws IOException {
+        return require(id).served(id, limits);
+    }
+
+    /** Bytes still free for new volumes, as the default engine sees it. */
     public long availableBytes() throws IOException {
-        return Files.getFileStore(root).getUsableSpace();
+        return preferred.availableBytes();
     }
 
     public long totalBytes() throws IOException {
-        return Files.getFileStore(root).getTotalSpace();
+        return Files.getFileStore(layout.root).getTotalSpace();
     }
 
-    private void applyQuota(String id, Path dir, Limits limits) throws IOException {
-        if (quota.isPresent()) {
-            quota.get().apply(dir, VolumeIds.projectId(id), limits);
-        }
+    /** Whether this root offers engine {@code kind}. */
+    public boolean offers(EngineKind kind) {
+        return engines.stream().anyMatch(e -> e.kind() == kind);
     }
 
-    private Path workDir(String what) {
-        return work.resolve(what + "-" + ProcessHandle.current().pid() + "-" + workSeq.incrementAndGet());
+    /** Why this root does not offer engine {@code kind}, when it does not. */
+    public Optional<String> whyMissing(EngineKind kind) {
+        return offers(kind) ? Optional.empty()
+                : Optional.of(missing.getOrDefault(kind, "this root's filesystem does not offer it"));
     }
 
-    private static void moveIntoPlace(Path tmp, Path dir) throws IOException {
-        try {
-            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new IOException("rename " + tmp + " -> " + dir + ": the work directory is on another filesystem", e);
+    private StorageEngine engine(EngineKind kind) throws VolumeException {
+        for (StorageEngine e : engines) {
+            if (e.kind() == kind) {
+                return e;
+            }
         }
+        throw new VolumeException(VolumeException.Reason.INVALID, "the " + kind.label() + " engine is not "
+                + "available on this node's backing root " + layout.root + ": " + whyMissing(kind).orElseThrow()
+                + " (it offers " + engines().stream().map(EngineKind::label).toList() + ")");
     }
 
-    private void removeAside(Path dir) throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
+    /** The engine holding a volume: engines with their own layouts are asked before plain directories. */
+    private Optional<StorageEngine> holderOf(String id) {
+        for (StorageEngine e : lookupOrder) {
+            if (e.holdsVolume(id)) {
+                return Optional.of(e);
+            }
         }
-        Path aside = workDir("delete-" + dir.getFileName());
-        try {
-            Files.move(dir, aside, StandardCopyOption.ATOMIC_MOVE);
-        } catch (NoSuchFileException e) {
-            return; // deleted concurrently: the result is the same
+        return Optional.empty();
+    }
+
+    private StorageEngine require(String id) throws IOException {
+        return holderOf(id).orElseThrow(() -> new NoSuchFileException(layout.volumeDir(id).toString(), null,
+                "volume " + id + " has no data on this node"));
+    }
+
+    private SourceData sourceData(ContentSource source) throws IOException, VolumeException {
+        for (StorageEngine e : lookupOrder) {
+            boolean holds = source.kind() == ContentSource.Kind.SNAPSHOT ? e.holdsSnapshot(source.id())
+                    : e.holdsVolume(source.id());
+            if (holds) {
+                return e.source(source.kind(), source.id());
+            }
         }
-        removeTree(aside);
+        throw new VolumeException(VolumeException.Reason.NOT_FOUND, "content source " + source.kind() + " "
+                + source.id() + " has no data on this node");
     }
 
     /** Leftovers of builds and deletions that a crash interrupted. */
     private void clearWork() throws IOException {
-        try (var entries = Files.list(work)) {
+        try (var entries = Files.list(layout.work)) {
             for (Path p : entries.toList()) {
-                removeTree(p);
-            }
-        }
-    }
-
-    static void removeTree(Path top) throws IOException {
-        if (!Files.exists(top, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        Files.walkFileTree(top, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-                // a volume may hold directories its owner made read-only; removal needs write access
-                dir.toFile().setWritable(true, true);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.deleteIfExists(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                if (exc != null) {
-                    throw exc;
-                }
-                try {
-                    Files.deleteIfExists(dir);
-                } catch (DirectoryNotEmptyException e) {
-                    throw new IOException("remove " + dir + ": a file appeared while deleting", e);
-                }
-                return FileVisitResult.CONTINUE;
-            }
-        });
-    }
-
-    private static long treeSize(Path dir) throws IOException {
-        return walkTotals(dir)[0];
-    }
-
-    /** Bytes (apparent size) and inodes in a tree. */
-    private static long[] walkTotals(Path dir) throws IOException {
-        long[] totals = new long[2];
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
-                    totals[1]++;
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                    totals[1]++;
-                    if (attrs.isRegularFile()) {
-                        totals[0] += attrs.size();
+                boolean removed = false;
+                for (StorageEngine e : engines) {
+                    if (e.removeLeftover(p)) {
+                        removed = true;
+                        break;
                     }
-                    return FileVisitResult.CONTINUE;
                 }
-
-                @Override
-                public FileVisitResult visitFileFailed(Path file, IOException exc) {
-                    return FileVisitResult.CONTINUE; // removed while walking
+                if (!removed) {
+                    RootLayout.removeTree(p);
                 }
-            });
-        return totals;
+            }
+        }
     }
 }

@@ -35,7 +35,7 @@ public final class EfuseMounter implements VolumeMounter {
                 .tier(Tier.parse(spec.tier()))
                 .writebackCache(spec.writebackCache())
                 .readOnly(spec.readOnly())
-                .limits(spec.limits().bytes(), spec.limits().inodes())
+                .limits(spec.limits().enforced().bytes(), spec.limits().enforced().inodes())
                 .fsName("efuse");
         if (workersPerVolume > 0) {
             b.workers(workersPerVolume);

@@ -129,30 +129,35 @@ public final class LocalVolumeStore implements VolumeStore {
                 node = nodeId;
             }
             BackingStore store = backing(spec.backend());
-            Path sourceDir = sourceDir(spec, store);
+            checkSource(spec);
             Volume v = new Volume(id, spec.name(), spec.capacityBytes(), spec.inodeLimit(), spec.backend(), node,
                     spec.source(), spec.parameters(), spec.mutableParameters(), Volume.State.CREATING, "",
                     System.currentTimeMillis());
             try {
                 // the directory first, then its record: a crash in between leaves a directory without a
                 // record, which the next start removes (one fsynced write per create instead of two)
-                store.createVolume(id, v.limits(), sourceDir);
+                store.createVolume(id, v.limits(), spec.source(), EngineKind.requested(spec.parameters()));
                 Volume ready = v.withState(Volume.State.READY, "");
                 save(ready);
                 volumes.put(id, ready);
                 return ready;
+            } catch (VolumeException e) {
+                rollBack(store, id);
+                throw e;
             } catch (IOException | RuntimeException e) {
                 rollBack(store, id);
-                throw new VolumeException(VolumeException.Reason.INTERNAL,
+                throw new VolumeException(VolumeException.outOfSpace(e) ? VolumeException.Reason.RESOURCE_EXHAUSTED
+                        : VolumeException.Reason.INTERNAL,
                         "create volume " + id + " ('" + spec.name() + "'): " + e.getMessage(), e);
             }
         }
     }
 
-    private Path sourceDir(VolumeSpec spec, BackingStore store) throws VolumeException {
+    /** Refuses a source that does not exist, is elsewhere, or is bigger than the new volume. */
+    private void checkSource(VolumeSpec spec) throws VolumeException {
         ContentSource src = spec.source();
         if (src == null) {
-            return null;
+            return;
         }
         if (src.kind() == ContentSource.Kind.SNAPSHOT) {
             Snapshot s = snapshots.get(src.id());
@@ -168,7 +173,7 @@ public final class LocalVolumeStore implements VolumeStore {
                 throw new VolumeException(VolumeException.Reason.OUT_OF_RANGE, "snapshot " + s.id() + " holds a "
                         + s.sizeBytes() + "-byte volume; the new volume must be at least that big");
             }
-            return store.snapshotDir(s.id());
+            return;
         }
         Volume source = volumes.get(src.id());
         if (source == null || !source.ready()) {
@@ -183,7 +188,6 @@ public final class LocalVolumeStore implements VolumeStore {
             throw new VolumeException(VolumeException.Reason.OUT_OF_RANGE, "volume " + source.id() + " has "
                     + source.capacityBytes() + " bytes; its clone must be at least that big");
         }
-        return store.volumeDir(source.id());
     }
 
     private void rollBack(BackingStore store, String id) {

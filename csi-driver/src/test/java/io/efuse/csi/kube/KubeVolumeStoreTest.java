@@ -115,7 +115,7 @@ class KubeVolumeStoreTest {
         assertEquals("in the snapshot", Files.readString(roots.local().volumeDir(restored.id()).resolve("data")));
 
         store.deleteSnapshot(s.id());
-        assertFalse(Files.exists(roots.local().snapshotDir(s.id())));
+        assertFalse(roots.local().snapshotExists(s.id()));
         store.delete(v.id());
         assertNull(client.resources(EfuseVolume.class).withName(v.id()).get());
         assertFalse(Files.exists(dir), "the node reclaimed the data before the finalizer let the resource go");

@@ -75,7 +75,7 @@ class MetricsServerTest {
 
             assertTrue(text.contains("efuse_fuse_monitor_up 1\n"), text);
             assertTrue(text.contains("efuse_volume_info{volume=\"pvc-1\",connection=\"" + mount.connectionId()
-                    + "\",mount_point=\"" + mount.mountPoint + "\",tier=\"classic\"} 1\n"), text);
+                    + "\",mount_point=\"" + mount.mountPoint + "\",tier=\"classic\",engine=\"\"} 1\n"), text);
             long getattrs = value(text, "efuse_fuse_requests_total\\{volume=\"pvc-1\",op=\"getattr\"\\}");
             assertTrue(getattrs >= N, "at least the test's fstat calls: " + getattrs);
             assertEquals(getattrs, value(text,

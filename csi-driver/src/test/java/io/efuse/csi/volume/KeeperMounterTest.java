@@ -70,7 +70,7 @@ class KeeperMounterTest {
     }
 
     private MountSpec spec() {
-        return new MountSpec("v-1", backing, mountPoint, "classic", false, false, Limits.NONE);
+        return new MountSpec("v-1", backing, mountPoint, "classic", false, false, ServedLimits.BY_KERNEL);
     }
 
     @Test

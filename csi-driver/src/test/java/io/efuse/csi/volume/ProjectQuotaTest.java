@@ -18,10 +18,10 @@ class ProjectQuotaTest {
     Path tmp;
 
     @Test
-    void aVolumeOnAQuotaFilesystemIsHeldToItsSizeAndItsInodes() throws IOException {
+    void aVolumeOnAQuotaFilesystemIsHeldToItsSizeAndItsInodes() throws IOException, VolumeException {
         try (QuotaFilesystem fs = QuotaFilesystem.create(tmp, 64L << 20)) {
             BackingStore store = BackingStore.open(fs.root());
-            assertTrue(store.kernelQuota(), "ext4 with prjquota enforces project quotas");
+            assertEquals(EngineKind.PROJECT_QUOTA, store.defaultEngine(), "ext4 with prjquota enforces project quotas");
             String id = VolumeIds.volumeId("quota");
             store.createVolume(id, new Limits(1 << 20, 100), null);
             Path dir = store.volumeDir(id);
@@ -57,11 +57,12 @@ class ProjectQuotaTest {
     }
 
     @Test
-    void aFilesystemWithoutProjectQuotasIsDetectedAsSuch() throws IOException {
+    void aFilesystemWithoutProjectQuotasIsDetectedAsSuch() throws IOException, VolumeException {
         BackingStore store = BackingStore.open(tmp.resolve("plain"));
-        assertFalse(store.kernelQuota(), "the test's temporary directory has no enforced project quotas");
+        assertFalse(store.offers(EngineKind.PROJECT_QUOTA), "the test's temporary directory has no enforced project "
+                + "quotas");
         String id = VolumeIds.volumeId("plain");
-        store.createVolume(id, new Limits(1 << 20, 100), null);
+        store.createVolume(id, new Limits(1 << 20, 100), null, EngineKind.DAEMON);
         Files.writeString(store.volumeDir(id).resolve("a"), "12345");
         Usage u = store.usage(id, new Limits(1 << 20, 100));
         assertEquals(5, u.bytesUsed());
