@@ -2,8 +2,11 @@ package io.efuse.csi.sys;
 
 import java.io.IOException;
 
-/** A failed system call: carries the operation, the path (if any) and the errno. */
-public final class ErrnoException extends IOException {
+/**
+ * A failed system call: carries the operation, the path (if any) and the errno. Subclasses single out failures a
+ * caller is expected to handle on their own (see {@link BtrfsSyscalls}).
+ */
+public class ErrnoException extends IOException {
     private final int errno;
     private final String operation;
     private final String path;
