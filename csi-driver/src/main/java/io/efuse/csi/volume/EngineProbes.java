@@ -1,5 +1,6 @@
 package io.efuse.csi.volume;
 
+import io.efuse.csi.sys.BtrfsSyscalls;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -10,6 +11,9 @@ final class EngineProbes {
 
     static void probe(RootLayout layout, StorageOptions options, TreeCopy treeCopy, Optional<ProjectQuota> quota,
                       List<StorageEngine> engines, Map<EngineKind, String> missing) {
+        StringBuilder why = new StringBuilder();
+        BtrfsEngine.probe(layout, new BtrfsSyscalls(), treeCopy, why).ifPresentOrElse(engines::add,
+                () -> missing.put(EngineKind.BTRFS, why.toString()));
         DirectoryEngine directory = new DirectoryEngine(layout, quota, treeCopy);
         if (quota.isPresent()) {
             engines.add(directory);

@@ -1,5 +1,7 @@
 package io.efuse.csi.sys;
 
+import io.efuse.csi.testing.BtrfsFilesystem;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.sys.BtrfsSyscalls.QgroupBusyException;

@@ -1,5 +1,9 @@
-package io.efuse.csi.sys;
+package io.efuse.csi.testing;
 
+import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.LibC;
+import io.efuse.csi.sys.LinuxConstants;
+import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,7 +17,7 @@ import org.junit.jupiter.api.Assumptions;
  * and mounted. Closing it unmounts, detaches the loop device and deletes the image; a failure half-way through
  * {@link #create} undoes what was done.
  */
-final class BtrfsFilesystem implements AutoCloseable {
+public final class BtrfsFilesystem implements AutoCloseable {
     private final Path image;
     private final Path mountPoint;
     private final String loopDevice;
@@ -24,7 +28,7 @@ final class BtrfsFilesystem implements AutoCloseable {
         this.loopDevice = loopDevice;
     }
 
-    static void assumeAvailable() {
+    public static void assumeAvailable() {
         Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
         Assumptions.assumeTrue(executable("mkfs.btrfs"), "skipped: mkfs.btrfs (btrfs-progs) is missing");
         Assumptions.assumeTrue(executable("losetup"), "skipped: losetup (util-linux) is missing");
@@ -32,7 +36,7 @@ final class BtrfsFilesystem implements AutoCloseable {
                 "skipped: the running kernel has no btrfs (not in /proc/filesystems, and modprobe btrfs failed)");
     }
 
-    static BtrfsFilesystem create(Path dir, String name, long bytes) throws IOException {
+    public static BtrfsFilesystem create(Path dir, String name, long bytes) throws IOException {
         assumeAvailable();
         Path image = dir.resolve(name + ".img");
         Path mnt = Files.createDirectories(dir.resolve(name));
@@ -58,7 +62,7 @@ final class BtrfsFilesystem implements AutoCloseable {
         }
     }
 
-    Path root() {
+    public Path root() {
         return mountPoint;
     }
 
@@ -108,7 +112,7 @@ final class BtrfsFilesystem implements AutoCloseable {
         }
     }
 
-    static String run(String... cmd) throws IOException {
+    public static String run(String... cmd) throws IOException {
         Process p = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true).start();
         String out;
         try {
