@@ -71,14 +71,17 @@ RUN jlink --add-modules "$JLINK_MODULES" \
 
 FROM ${RUNTIME_IMAGE}
 # libbpf1: BPF loading; mount, util-linux: mount/umount/findmnt; e2fsprogs, quota and xfs_quota: project
-# quotas on ext4 and XFS backing filesystems; fuse3: fusermount3 to detach a stuck mount by hand.
-# xfs_quota comes alone out of the xfsprogs package, whose dependencies (Python, ICU) would double the image.
+# quotas on ext4 and XFS backing filesystems; e2fsprogs, mkfs.xfs and xfs_growfs: the image engine's ext4 and XFS
+# images; btrfs-progs: mkfs.btrfs for a btrfs pool on an image file; fuse3: fusermount3 to detach a stuck mount by
+# hand. The XFS tools come alone out of the xfsprogs package, whose dependencies (Python, ICU) would double the
+# image; libinih1 and liburcu8 are what they link.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libbpf1 mount util-linux e2fsprogs quota fuse3 ca-certificates libedit2 \
+      libbpf1 mount util-linux e2fsprogs quota fuse3 ca-certificates libedit2 btrfs-progs libinih1 liburcu8 \
  && cd /tmp && apt-get download xfsprogs \
- && dpkg-deb --fsys-tarfile xfsprogs_*.deb | tar -x -C / ./usr/sbin/xfs_quota \
- && rm xfsprogs_*.deb && xfs_quota -V \
+ && dpkg-deb --fsys-tarfile xfsprogs_*.deb \
+    | tar -x -C / ./usr/sbin/xfs_quota ./usr/sbin/mkfs.xfs ./usr/sbin/xfs_growfs \
+ && rm xfsprogs_*.deb && xfs_quota -V && mkfs.xfs -V && xfs_growfs -V && mkfs.btrfs --version \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
            /usr/share/doc/*/changelog* /usr/share/man/* /usr/share/locale/*
 COPY --from=jre /opt/jre /opt/java
