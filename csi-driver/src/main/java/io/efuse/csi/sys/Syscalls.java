@@ -128,6 +128,22 @@ public final class Syscalls {
         return LibC.getrlimit(RLIMIT_NOFILE, NativeMemory.address(rl)) < 0 ? 1024 : rl.getLong(0);
     }
 
+    public static final int CAP_SYS_RESOURCE = 24;
+
+    /**
+     * Whether this process has capability {@code cap} (below 32) in its effective set: root in a container may
+     * lack some, and the tools this process runs get no more than it has.
+     */
+    public static boolean hasCapability(int cap) {
+        ByteBuffer header = NativeMemory.allocate(8);
+        ByteBuffer data = NativeMemory.allocate(24);
+        header.putInt(0, 0x20080522).putInt(4, 0); // _LINUX_CAPABILITY_VERSION_3, this process
+        if (LibC.syscall(SYS_CAPGET, NativeMemory.address(header), NativeMemory.address(data), 0, 0, 0, 0) != 0) {
+            return false;
+        }
+        return (data.getInt(0) & (1 << cap)) != 0;
+    }
+
     /** fs.nr_open: the largest RLIMIT_NOFILE the kernel allows, or -1 if unreadable. */
     private static long kernelFileMax() {
         try {
