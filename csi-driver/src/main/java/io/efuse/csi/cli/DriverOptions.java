@@ -38,8 +38,10 @@ final class DriverOptions {
                     + " (default: ${DEFAULT-VALUE}).")
     String engine;
 
-    @Option(names = "--image-fs", defaultValue = "ext4", paramLabel = "FS",
-            description = "The filesystem inside the image engine's images: ext4 or xfs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--image-fs", defaultValue = "auto", paramLabel = "FS",
+            description = "The filesystem inside the image engine's images: ext4, xfs, or auto: ext4 where a mounted"
+                    + " ext4 can grow (CAP_SYS_RESOURCE), else XFS for volumes of 300 MiB and more"
+                    + " (default: ${DEFAULT-VALUE}).")
     String imageFs;
 
     @Option(names = "--btrfs-pool-image", paramLabel = "FILE",

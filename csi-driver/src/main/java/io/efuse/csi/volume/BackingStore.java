@@ -174,11 +174,11 @@ public final class BackingStore {
         createVolume(id, limits, source, null);
     }
 
-    public void resizeVolume(String id, Limits limits) throws IOException {
+    public void resizeVolume(String id, Limits limits) throws IOException, VolumeException {
         require(id).resizeVolume(id, limits);
     }
 
-    public void deleteVolume(String id) throws IOException {
+    public void deleteVolume(String id) throws IOException, VolumeException {
         Optional<StorageEngine> holder = holderOf(id);
         if (holder.isPresent()) {
             holder.get().deleteVolume(id);
@@ -186,7 +186,7 @@ public final class BackingStore {
     }
 
     /** Takes a snapshot of a volume, by the volume's engine; idempotent. Returns the bytes it holds. */
-    public long createSnapshot(String snapshotId, String volumeId) throws IOException {
+    public long createSnapshot(String snapshotId, String volumeId) throws IOException, VolumeException {
         for (StorageEngine e : lookupOrder) {
             if (e.holdsSnapshot(snapshotId)) {
                 return e.createSnapshot(snapshotId, volumeId);
@@ -195,7 +195,7 @@ public final class BackingStore {
         return require(volumeId).createSnapshot(snapshotId, volumeId);
     }
 
-    public void deleteSnapshot(String id) throws IOException {
+    public void deleteSnapshot(String id) throws IOException, VolumeException {
         for (StorageEngine e : engines) {
             if (e.holdsSnapshot(id)) {
                 e.deleteSnapshot(id);
@@ -208,17 +208,17 @@ public final class BackingStore {
     }
 
     /** How much of its limits a volume uses, as its engine counts it. */
-    public Usage usage(String id, Limits limits) throws IOException {
+    public Usage usage(String id, Limits limits) throws IOException, VolumeException {
         return require(id).usage(id, limits);
     }
 
     /** The directory to serve for volume {@code id}, ready to be served (mounted again after a reboot). */
-    public Path serve(String id) throws IOException {
+    public Path serve(String id) throws IOException, VolumeException {
         return require(id).serve(id);
     }
 
     /** What the daemon serving volume {@code id} enforces and shows. */
-    public ServedLimits served(String id, Limits limits) throws IOException {
+    public ServedLimits served(String id, Limits limits) throws IOException, VolumeException {
         return require(id).served(id, limits);
     }
 

@@ -21,6 +21,11 @@ final class EngineProbes {
         } else {
             missing.put(EngineKind.PROJECT_QUOTA, "the root's filesystem does not enforce project quotas "
                     + "(ext4 needs -O quota,project and the prjquota mount option, XFS prjquota)");
+        }
+        StringBuilder noImage = new StringBuilder();
+        ImageEngine.probe(layout, options.imageFs(), treeCopy, noImage).ifPresentOrElse(engines::add,
+                () -> missing.put(EngineKind.IMAGE, noImage.toString()));
+        if (quota.isEmpty()) {
             engines.add(directory);
         }
     }

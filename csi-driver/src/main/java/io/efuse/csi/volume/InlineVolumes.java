@@ -53,7 +53,11 @@ public final class InlineVolumes {
                         staging.resolve(id));
             } else {
                 LOG.info("removing inline volume directory {}: no record names it", id);
-                backing.deleteVolume(id);
+                try {
+                    backing.deleteVolume(id);
+                } catch (VolumeException e) {
+                    throw new IOException("remove inline volume " + id + ": " + e.getMessage(), e);
+                }
             }
         }
         try (var entries = Files.list(staging)) {

@@ -99,7 +99,8 @@ public final class LocalVolumeStore implements VolumeStore {
     }
 
     /** Volume directories with no record: creates or deletes that a crash cut short. */
-    private static void removeOrphans(BackingStore store, java.util.Set<String> recorded) throws IOException {
+    private static void removeOrphans(BackingStore store, java.util.Set<String> recorded)
+            throws IOException, VolumeException {
         for (String id : store.volumeIds()) {
             if (!recorded.contains(id)) {
                 LOG.info("removing volume directory {} that has no record (an interrupted create or delete)", id);
@@ -194,7 +195,7 @@ public final class LocalVolumeStore implements VolumeStore {
         try {
             store.deleteVolume(id);
             volumeFiles.delete(id);
-        } catch (IOException e) {
+        } catch (IOException | VolumeException e) {
             LOG.warn("rolling back volume " + id + ": " + e.getMessage());
         }
         volumes.remove(id);

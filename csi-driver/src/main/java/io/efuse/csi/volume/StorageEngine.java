@@ -22,29 +22,29 @@ interface StorageEngine {
      * Makes volume {@code id} held to {@code limits}, empty or filled from {@code source}: natively when this
      * engine holds the source too, else by copying the source's files.
      */
-    void createVolume(String id, Limits limits, SourceData source) throws IOException;
+    void createVolume(String id, Limits limits, SourceData source) throws IOException, VolumeException;
 
     /** Applies new limits (online: the volume may be served). */
-    void resizeVolume(String id, Limits limits) throws IOException;
+    void resizeVolume(String id, Limits limits) throws IOException, VolumeException;
 
     /** Removes the volume and everything it held on the node; a volume that is not there is already deleted. */
-    void deleteVolume(String id) throws IOException;
+    void deleteVolume(String id) throws IOException, VolumeException;
 
     /** Takes snapshot {@code snapshotId} of volume {@code volumeId}; returns the bytes it holds. */
-    long createSnapshot(String snapshotId, String volumeId) throws IOException;
+    long createSnapshot(String snapshotId, String volumeId) throws IOException, VolumeException;
 
-    void deleteSnapshot(String id) throws IOException;
+    void deleteSnapshot(String id) throws IOException, VolumeException;
 
-    Usage usage(String id, Limits limits) throws IOException;
+    Usage usage(String id, Limits limits) throws IOException, VolumeException;
 
     /**
      * The directory the FUSE daemon serves for volume {@code id}, made ready first where a restart undid that
      * (an image whose loop device and mount went with a reboot).
      */
-    Path serve(String id) throws IOException;
+    Path serve(String id) throws IOException, VolumeException;
 
     /** What the daemon serving volume {@code id} must enforce and show. */
-    ServedLimits served(String id, Limits limits) throws IOException;
+    ServedLimits served(String id, Limits limits) throws IOException, VolumeException;
 
     /** Bytes still free for new volumes. */
     long availableBytes() throws IOException;
