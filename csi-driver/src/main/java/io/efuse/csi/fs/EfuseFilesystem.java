@@ -79,6 +79,8 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private final int handleMountFd;
     /** The daemon's own size limit, or null when the volume has none (or the kernel enforces it). */
     private final SpaceAccount account;
+    /** The usage file of a shown size, as a C string; null without one. */
+    private final ByteBuffer usagePath;
     /** Recoverable state (null: the volume does not survive a daemon restart) and this incarnation's number. */
     private volatile VolumeState state;
     private volatile int epoch;
@@ -106,6 +108,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         this.handleMountFd = LibC.open(NativeMemory.procFdPath(path, NativeMemory.address(path), 0, rootFd),
                 O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         this.account = account;
+        this.usagePath = options.usageFile() == null ? null : NativeMemory.cString(options.usageFile().toString());
         this.entrySec = options.entryTimeout().getSeconds();
         this.entryNsec = options.entryTimeout().getNano();
         this.attrSec = options.attrTimeout().getSeconds();
@@ -229,20 +232,46 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return LibC.statx(fd, s.empty(), STATX_FLAGS, STATX_BASIC_STATS, s.statx()) < 0 ? LibC.errno() : 0;
     }
 
-    /** Apparent size of fd (statx into the second region), or -1 with the errno lost: callers then charge nothing. */
-    private static long sizeOf(WorkerScratch s, int fd) {
+    /**
+     * statx of fd into the second region: its allocated bytes (stx_blocks × 512), with its size left at
+     * STATX2 + 40; -1 if it cannot be measured (callers then charge nothing).
+     */
+    private static long allocatedOf(WorkerScratch s, int fd) {
         if (LibC.statx(fd, s.empty(), STATX_FLAGS, STATX_BASIC_STATS, s.statx2()) < 0) {
             return -1;
         }
+        return s.buf.getLong(WorkerScratch.STATX2 + 48) * 512;
+    }
+
+    private static long sizeMeasured(WorkerScratch s) {
         return s.buf.getLong(WorkerScratch.STATX2 + 40);
     }
 
-    /** Charges the growth of a file from size0 to end; false if the volume is full. */
-    private boolean chargeGrowth(long size0, long end) {
-        return account == null || size0 < 0 || end <= size0 || account.chargeBytes(end - size0);
+    /**
+     * Reserves what an operation on [offset, end) of fd may allocate; fd's allocated bytes must have just been
+     * measured (allocated, with its size in the scratch). Returns the reservation (0: nothing to settle after),
+     * or -1 if the volume is full. Past the backing filesystem's largest file size nothing is reserved, so that
+     * the backing filesystem answers EFBIG, as it does before it would allocate.
+     */
+    private long reserve(WorkerScratch s, long allocated, long offset, long end) {
+        if (allocated < 0) {
+            return 0;
+        }
+        SpaceAccount a = account;
+        long r = a.mayAllocate(offset, Math.min(end, a.maxFileSize()), sizeMeasured(s), allocated);
+        return r == 0 || a.chargeBytes(r) ? r : -1;
     }
 
-    /** Before removing name in parent: what its removal frees, {bytes, 1 if it is the last link}; null if unknown. */
+    /** After an operation that may have changed fd's blocks: settles the reservation to the measured change. */
+    private void settle(WorkerScratch s, int fd, long reserved, long before) {
+        if (before < 0) {
+            return;
+        }
+        long after = allocatedOf(s, fd);
+        account.settle(reserved, after < 0 ? reserved : after - before);
+    }
+
+    /** Before removing name in parent: what its removal frees, {allocated bytes, 1 if it is the last link}; null if unknown. */
     private long[] removalOf(WorkerScratch s, Inode parent, long name) {
         int fd = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
         if (fd < 0) {
@@ -257,7 +286,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         int mode = b.getShort(WorkerScratch.STATX2 + 28) & 0xffff;
         int nlink = b.getInt(WorkerScratch.STATX2 + 16);
         boolean last = isDir(mode) || nlink <= 1;
-        return new long[] {isRegular(mode) ? b.getLong(WorkerScratch.STATX2 + 40) : 0, last ? 1 : 0};
+        return new long[] {isRegular(mode) ? b.getLong(WorkerScratch.STATX2 + 48) * 512 : 0, last ? 1 : 0};
     }
 
     private void release(long[] removed) {
@@ -430,6 +459,33 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return 0;
     }
 
+    /**
+     * A size change: growing makes a hole and allocates nothing, so it is never EDQUOT, and whatever the backing
+     * filesystem says of the size (EFBIG past its largest file, or a sparse file) is the answer. Shrinking gives
+     * back the blocks it freed.
+     */
+    private int truncate(FuseRequest rq, WorkerScratch s, int ifd, int fh, long size) {
+        SpaceAccount a = account;
+        if (a == null) {
+            return (fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(ifd), size)) < 0 ? LibC.errno() : 0;
+        }
+        var lock = a.lockFor(rq.nodeId());
+        lock.lock();
+        try {
+            long before = allocatedOf(s, ifd);
+            boolean shrinks = before >= 0 && size < sizeMeasured(s);
+            if ((fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(ifd), size)) < 0) {
+                return LibC.errno();
+            }
+            if (shrinks) {
+                settle(s, ifd, 0, before);
+            }
+            return 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     @Override
     public int setattr(FuseRequest rq, FuseReply rp) {
         Inode inode = inodes.get(rq.nodeId());
@@ -447,20 +503,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
         boolean symlink = isSymlink(inode.mode);
         if ((valid & FuseAbi.FATTR_SIZE) != 0) {
             long size = rq.u64(SetattrIn.SIZE_);
-            long size0 = account == null ? -1 : sizeOf(s, ifd);
-            if (!chargeGrowth(size0, size)) {
-                return Errno.EDQUOT;
-            }
-            int r = fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(ifd), size);
-            if (r < 0) {
-                int err = LibC.errno();
-                if (account != null && size0 >= 0 && size > size0) {
-                    account.releaseBytes(size - size0);
-                }
+            int err = truncate(rq, s, ifd, fh, size);
+            if (err != 0) {
                 return err;
-            }
-            if (account != null && size0 > size) {
-                account.releaseBytes(size0 - size);
             }
         }
         if ((valid & ~(FuseAbi.FATTR_FH | FuseAbi.FATTR_LOCKOWNER | FuseAbi.FATTR_CTIME)) == 0) {
@@ -757,8 +802,8 @@ public final class EfuseFilesystem implements FuseFilesystem {
     // ---- files ----
 
     /**
-     * fh layout: bits 0-23 the backing file descriptor, 24-55 the passthrough backing id + 1 (0: none),
-     * 56-63 the daemon incarnation that opened it (0 when the volume is not recoverable). A handle from
+     * fh layout: bits 0-23 the backing file descriptor, 24-54 the passthrough backing id + 1 (0: none),
+     * 55 {@link #DAEMON_PATH}, 56-63 the daemon incarnation that opened it (0 when the volume is not recoverable). A handle from
      * an earlier incarnation names a descriptor of a dead process: {@link VolumeState} opens the file again.
      */
     private int fileFd(long nodeId, long fh) {
@@ -772,8 +817,11 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private static final long FD_MASK = 0xffffff;
 
     private static int backingIdOf(long fh) {
-        return (int) ((fh >>> 24) & 0xffffffffL) - 1;
+        return (int) ((fh >>> 24) & 0x7fffffffL) - 1;
     }
+
+    /** Set in the fh of a regular file opened on the daemon's path of a volume with an account (see Inode.daemonOpens). */
+    static final long DAEMON_PATH = 1L << 55;
 
     private long fhOf(int fd, int backingId) {
         return ((long) epoch << 56) | ((long) (backingId + 1) << 24) | (fd & FD_MASK);
@@ -895,40 +943,60 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private void putOpenOut(FuseReply rp, int off, int fd, Inode inode, int flags) {
         int openFlags = 0;
         int backingId = -1;
-        // The kernel serves an inode either through passthrough or through its page cache, never both at
-        // once, so the choice is per inode. Writes through passthrough run with the daemon's credentials,
-        // which the backing filesystem exempts from clearing set-id bits: set-id files stay on the
-        // daemon's path. So do all files of a volume whose size limit the daemon enforces itself.
+        // Writes through passthrough run with the daemon's credentials, which the backing filesystem exempts
+        // from clearing set-id bits: set-id files stay on the daemon's path.
         boolean setId = (inode.mode & (S_ISUID | S_ISGID)) != 0;
-        boolean accounted = account != null && account.maxBytes() > 0;
         boolean direct = (flags & O_DIRECT) != 0;
-        if (passthrough && isRegular(inode.mode) && !setId && !accounted
-                && (!direct || LibC.fcntl(fd, F_SETFL, (LibC.fcntl(fd, F_GETFL, 0) | O_DIRECT)) == 0)) {
-            int id = acquireBacking(inode, fd);
+        boolean daemonWrites = false;
+        if (passthrough && isRegular(inode.mode) && !setId) {
+            boolean writer = (flags & O_ACCMODE) != O_RDONLY;
+            int id;
+            if (account == null || account.maxBytes() <= 0) {
+                id = acquireBacking(inode, fd, direct);
+            } else if (!writer) {
+                // Reads allocate nothing, so a reader of a volume whose size the daemon enforces may bypass it.
+                id = acquireBackingUncached(inode, fd, direct);
+            } else {
+                // Writers must be charged, so their reads and writes go through the daemon. The kernel keeps an
+                // inode in one io mode: while readers hold it in passthrough, a writer joins their backing file
+                // with FOPEN_DIRECT_IO (read and write to the daemon, mmap on the backing file).
+                id = joinBacking(inode);
+                daemonWrites = id >= 0;
+            }
             if (id >= 0) {
                 backingId = id;
-                openFlags |= FuseAbi.FOPEN_PASSTHROUGH;
+                openFlags |= FuseAbi.FOPEN_PASSTHROUGH | (daemonWrites ? FuseAbi.FOPEN_DIRECT_IO : 0);
                 passthroughOpen.incrementAndGet();
                 passthroughOpenedTotal.incrementAndGet();
-            } else if (!passthroughFailureLogged) {
+            } else if (id != NOT_NOW && !passthroughFailureLogged) {
                 passthroughFailureLogged = true;
                 LOG.log(Level.WARNING, "passthrough open refused by the kernel (" + Errno.name(-id)
                         + "); file data goes through the daemon");
             }
         }
+        boolean daemonPath = backingId < 0 && account != null && isRegular(inode.mode);
         if (backingId < 0 && direct) {
             // The caller asked to bypass caches: the kernel sends every read and write of this handle.
             openFlags |= FuseAbi.FOPEN_DIRECT_IO;
         } else if (backingId < 0) {
             // The daemon is the only writer of the backing tree, so cached pages stay valid across opens;
-            // changes made behind the mount are announced with EfuseMount.invalidate.
-            openFlags |= FuseAbi.FOPEN_KEEP_CACHE;
+            // changes made behind the mount are announced with EfuseMount.invalidate. Pages cached before the
+            // inode last went through passthrough are not: the kernel drops them when this open does not keep
+            // them.
+            if (!inode.cacheStale || !clearStale(inode)) {
+                openFlags |= FuseAbi.FOPEN_KEEP_CACHE;
+            }
+        }
+        if (daemonPath) {
+            synchronized (inode) {
+                inode.daemonOpens++;
+            }
         }
         if (!writeback) {
             // Writes reach the backing file before write(2) returns, so close has nothing to flush.
             openFlags |= FuseAbi.FOPEN_NOFLUSH;
         }
-        long fh = fhOf(fd, backingId);
+        long fh = fhOf(fd, backingId) | (daemonPath ? DAEMON_PATH : 0);
         VolumeState st = state;
         if (st != null) {
             st.opened(fh, inode.nodeId, flags);
@@ -938,24 +1006,79 @@ public final class EfuseFilesystem implements FuseFilesystem {
         rp.putU32(off + OpenOut.BACKING_ID, backingId < 0 ? 0 : backingId);
     }
 
+    /** A passthrough open not tried because the inode's io mode excludes it (not the kernel refusing it). */
+    private static final int NOT_NOW = Integer.MIN_VALUE;
+
+    private static boolean clearStale(Inode inode) {
+        synchronized (inode) {
+            boolean was = inode.cacheStale;
+            inode.cacheStale = false;
+            return was;
+        }
+    }
+
     /**
      * The passthrough backing id for an open of inode. The kernel accepts only one backing file per
      * inode at a time (another one fails the open with EIO), so all open files of a node share the id
-     * registered by the first; it is closed when the last of them is released.
+     * registered by the first; it is closed when the last of them is released. A direct open gets
+     * O_DIRECT on its descriptor (which the daemon's own reads never have), dropped again if the open
+     * stays on the daemon's path.
      */
-    private int acquireBacking(Inode inode, int fd) {
+    private int acquireBacking(Inode inode, int fd, boolean direct) {
+        if (direct && LibC.fcntl(fd, F_SETFL, (LibC.fcntl(fd, F_GETFL, 0) | O_DIRECT)) != 0) {
+            return NOT_NOW;
+        }
+        int id;
+        synchronized (inode) {
+            id = acquireBackingLocked(inode, fd);
+        }
+        if (id < 0 && direct) {
+            LibC.fcntl(fd, F_SETFL, LibC.fcntl(fd, F_GETFL, 0) & ~O_DIRECT);
+        }
+        return id;
+    }
+
+    /**
+     * As acquireBacking, for a reader on a volume whose writers stay on the daemon's path: only while no open of
+     * the inode uses the page cache, since the kernel fails a passthrough open of an inode in cached io mode.
+     */
+    private int acquireBackingUncached(Inode inode, int fd, boolean direct) {
+        if (direct && LibC.fcntl(fd, F_SETFL, (LibC.fcntl(fd, F_GETFL, 0) | O_DIRECT)) != 0) {
+            return NOT_NOW;
+        }
+        int id;
+        synchronized (inode) {
+            id = inode.daemonOpens > 0 ? NOT_NOW : acquireBackingLocked(inode, fd);
+        }
+        if (id < 0 && direct) {
+            LibC.fcntl(fd, F_SETFL, LibC.fcntl(fd, F_GETFL, 0) & ~O_DIRECT);
+        }
+        return id;
+    }
+
+    /** The backing id the inode's passthrough opens share, one more open of it; NOT_NOW if it has none. */
+    private int joinBacking(Inode inode) {
         synchronized (inode) {
             if (inode.backingOpens > 0) {
                 inode.backingOpens++;
                 return inode.backingId;
             }
-            int id = connection.openBacking(fd);
-            if (id >= 0) {
-                inode.backingId = id;
-                inode.backingOpens = 1;
-            }
-            return id;
+            return NOT_NOW;
         }
+    }
+
+    private int acquireBackingLocked(Inode inode, int fd) {
+        inode.cacheStale = true;
+        if (inode.backingOpens > 0) {
+            inode.backingOpens++;
+            return inode.backingId;
+        }
+        int id = connection.openBacking(fd);
+        if (id >= 0) {
+            inode.backingId = id;
+            inode.backingOpens = 1;
+        }
+        return id;
     }
 
     private void releaseBacking(Inode inode, int backingId) {
@@ -986,9 +1109,27 @@ public final class EfuseFilesystem implements FuseFilesystem {
             return -ifd;
         }
         int flags = rq.u32(OpenIn.FLAGS);
-        int fd = LibC.open(s.procPath(ifd), openFlagsFor(flags), 0);
-        if (fd < 0) {
-            return LibC.errno();
+        int fd;
+        if (account != null && (flags & O_TRUNC) != 0) {
+            // The kernel leaves O_TRUNC to the open (ATOMIC_O_TRUNC): the blocks it frees come back here.
+            var lock = account.lockFor(rq.nodeId());
+            lock.lock();
+            try {
+                long before = allocatedOf(s, ifd);
+                fd = LibC.open(s.procPath(ifd), openFlagsFor(flags), 0);
+                int err = LibC.errno();
+                if (fd < 0) {
+                    return err;
+                }
+                settle(s, ifd, 0, before);
+            } finally {
+                lock.unlock();
+            }
+        } else {
+            fd = LibC.open(s.procPath(ifd), openFlagsFor(flags), 0);
+            if (fd < 0) {
+                return LibC.errno();
+            }
         }
         if ((rq.u32(OpenIn.OPEN_FLAGS) & FuseAbi.OPEN_KILL_SUIDGID) != 0) {
             killSuidSgid(s, inode);
@@ -1013,9 +1154,13 @@ public final class EfuseFilesystem implements FuseFilesystem {
         int flags = rq.u32(CreateIn.FLAGS);
         // CREATE also opens existing files (without O_EXCL); only a new file costs an inode.
         boolean charged = false;
+        long truncated = -1;
         if (account != null) {
             int probe = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
             if (probe >= 0) {
+                if ((flags & (O_TRUNC | O_EXCL)) == O_TRUNC) {
+                    truncated = allocatedOf(s, probe);
+                }
                 LibC.close(probe);
             } else if (!chargeInode()) {
                 return Errno.EDQUOT;
@@ -1036,6 +1181,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 refundInode();
             }
             return err;
+        }
+        if (truncated >= 0) {
+            settle(s, fd, 0, truncated);
         }
         int pathFd = LibC.openat(parent.fd, name, PATH_FLAGS, 0);
         if (pathFd < 0) {
@@ -1117,23 +1265,48 @@ public final class EfuseFilesystem implements FuseFilesystem {
             }
         }
         long offset = rq.u64(WriteIn.OFFSET);
-        long size0 = account == null ? -1 : sizeOf(scratch(rq), fd);
-        if (!chargeGrowth(size0, offset + size)) {
-            return Errno.EDQUOT;
-        }
-        long n = LibC.pwrite(fd, rq.argAddress(WriteIn.SIZE), size, offset);
-        if (size0 >= 0 && offset + size > size0) {
-            // Give back what was reserved but not written.
-            long written = n < 0 ? 0 : n;
-            account.releaseBytes(offset + size - Math.max(size0, offset + written));
-        }
+        long n = account == null ? LibC.pwrite(fd, rq.argAddress(WriteIn.SIZE), size, offset)
+                : chargedWrite(rq, fd, size, offset);
         if (n < 0) {
-            return LibC.errno();
+            return account == null ? LibC.errno() : (int) -n;
         }
         rp.putU32(WriteOut.SIZE_, (int) n);
         rp.putU32(WriteOut.PADDING, 0);
         rp.payloadLength(WriteOut.SIZE);
         return 0;
+    }
+
+    /**
+     * A write on a volume whose size the daemon enforces: reserves the blocks it may allocate, writes, and
+     * settles to what it allocated. An overwrite inside a file without holes may allocate nothing, and runs
+     * without the file's lock once measured. Returns the bytes written or -errno.
+     */
+    private long chargedWrite(FuseRequest rq, int fd, int size, long offset) {
+        WorkerScratch s = scratch(rq);
+        var lock = account.lockFor(rq.nodeId());
+        lock.lock();
+        boolean locked = true;
+        try {
+            long before = allocatedOf(s, fd);
+            long reserved = reserve(s, before, offset, offset + size);
+            if (reserved < 0) {
+                return -Errno.EDQUOT;
+            }
+            if (reserved == 0) {
+                lock.unlock();
+                locked = false;
+            }
+            long n = LibC.pwrite(fd, rq.argAddress(WriteIn.SIZE), size, offset);
+            n = n < 0 ? -LibC.errno() : n;
+            if (locked) {
+                settle(s, fd, reserved, before);
+            }
+            return n;
+        } finally {
+            if (locked) {
+                lock.unlock();
+            }
+        }
     }
 
     @Override
@@ -1149,6 +1322,13 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (backingId >= 0) {
             releaseBacking(inodes.get(rq.nodeId()), backingId);
             passthroughOpen.decrementAndGet();
+        } else if ((fh & DAEMON_PATH) != 0) {
+            Inode inode = inodes.get(rq.nodeId());
+            if (inode != null) {
+                synchronized (inode) {
+                    inode.daemonOpens = Math.max(0, inode.daemonOpens - 1);
+                }
+            }
         }
         closeFile(rq.nodeId(), fh);
         return 0;
@@ -1165,22 +1345,37 @@ public final class EfuseFilesystem implements FuseFilesystem {
     public int fallocate(FuseRequest rq, FuseReply rp) {
         int fd = fileFd(rq.nodeId(), rq.u64(FallocateIn.FH));
         int mode = rq.u32(FallocateIn.MODE);
-        long end = rq.u64(FallocateIn.OFFSET) + rq.u64(FallocateIn.LENGTH);
-        // Only a plain allocation without FALLOC_FL_KEEP_SIZE (1) grows the apparent size.
-        long size0 = account == null || mode != 0 ? -1 : sizeOf(scratch(rq), fd);
-        if (!chargeGrowth(size0, end)) {
-            return Errno.EDQUOT;
+        long offset = rq.u64(FallocateIn.OFFSET);
+        long length = rq.u64(FallocateIn.LENGTH);
+        SpaceAccount a = account;
+        if (a == null || offset < 0 || length <= 0 || offset + length < 0 || offset + length > a.maxFileSize()) {
+            // Out of range: the backing filesystem's own answer (EINVAL, EFBIG) is the one a filesystem gives.
+            return LibC.fallocate(fd, mode, offset, length) < 0 ? LibC.errno() : 0;
         }
-        int r = LibC.fallocate(fd, mode, rq.u64(FallocateIn.OFFSET), rq.u64(FallocateIn.LENGTH));
-        if (r < 0) {
-            int err = LibC.errno();
-            if (size0 >= 0 && end > size0) {
-                account.releaseBytes(end - size0);
+        WorkerScratch s = scratch(rq);
+        var lock = a.lockFor(rq.nodeId());
+        lock.lock();
+        try {
+            long before = allocatedOf(s, fd);
+            // Punching, collapsing and inserting move or free blocks without allocating data; the rest
+            // (plain, KEEP_SIZE, ZERO_RANGE, UNSHARE_RANGE, WRITE_ZEROES) may allocate the whole range.
+            boolean allocates = (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) == 0;
+            long reserved = allocates ? reserve(s, before, offset, offset + length) : 0;
+            if (reserved < 0) {
+                return Errno.EDQUOT;
             }
+            int r = LibC.fallocate(fd, mode, offset, length);
+            int err = r < 0 ? LibC.errno() : 0;
+            settle(s, fd, reserved, before);
             return err;
+        } finally {
+            lock.unlock();
         }
-        return 0;
     }
+
+    private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    private static final int FALLOC_FL_COLLAPSE_RANGE = 0x08;
+    private static final int FALLOC_FL_INSERT_RANGE = 0x20;
 
     @Override
     public int lseek(FuseRequest rq, FuseReply rp) {
@@ -1201,14 +1396,34 @@ public final class EfuseFilesystem implements FuseFilesystem {
         long len = Math.min(rq.u64(CopyFileRangeIn.LEN), Integer.MAX_VALUE & ~4095L);
         int out = fileFd(rq.u64(CopyFileRangeIn.NODEID_OUT), rq.u64(CopyFileRangeIn.FH_OUT));
         long offOut = rq.u64(CopyFileRangeIn.OFF_OUT);
-        long size0 = account == null ? -1 : sizeOf(s, out);
-        if (!chargeGrowth(size0, offOut + len)) {
-            return Errno.EDQUOT;
-        }
-        long n = LibC.copy_file_range(fileFd(rq.nodeId(), rq.u64(CopyFileRangeIn.FH_IN)), s.small(), out, s.small() + 8, len,
-                (int) rq.u64(CopyFileRangeIn.FLAGS));
-        if (size0 >= 0 && offOut + len > size0) {
-            account.releaseBytes(offOut + len - Math.max(size0, offOut + Math.max(0, n)));
+        int in = fileFd(rq.nodeId(), rq.u64(CopyFileRangeIn.FH_IN));
+        int flags = (int) rq.u64(CopyFileRangeIn.FLAGS);
+        long n;
+        SpaceAccount a = account;
+        if (a == null) {
+            n = LibC.copy_file_range(in, s.small(), out, s.small() + 8, len, flags);
+        } else {
+            // Nothing is copied past the source's end: only what is there can be allocated (a reflink, nothing).
+            if (stat(s, in) == 0) {
+                len = Math.max(0, Math.min(len, s.buf.getLong(WorkerScratch.STATX + 40) - rq.u64(CopyFileRangeIn.OFF_IN)));
+            }
+            var lock = a.lockFor(rq.u64(CopyFileRangeIn.NODEID_OUT));
+            lock.lock();
+            try {
+                long before = allocatedOf(s, out);
+                long reserved = reserve(s, before, offOut, offOut + len);
+                if (reserved < 0) {
+                    return Errno.EDQUOT;
+                }
+                n = LibC.copy_file_range(in, s.small(), out, s.small() + 8, len, flags);
+                int err = LibC.errno();
+                settle(s, out, reserved, before);
+                if (n < 0) {
+                    return err;
+                }
+            } finally {
+                lock.unlock();
+            }
         }
         if (n < 0) {
             return LibC.errno();
@@ -1217,6 +1432,36 @@ public final class EfuseFilesystem implements FuseFilesystem {
         rp.putU32(WriteOut.PADDING, 0);
         rp.payloadLength(WriteOut.SIZE);
         return 0;
+    }
+
+    /** The bytes used read from the usage file (at most 63 characters of a decimal number); -1 if unreadable. */
+    private long usageShown(WorkerScratch s) {
+        ByteBuffer path = usagePath;
+        if (path == null) {
+            return -1;
+        }
+        int fd = LibC.open(NativeMemory.address(path), O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0) {
+            return -1;
+        }
+        long n = LibC.pread(fd, s.statx2(), 63, 0);
+        LibC.close(fd);
+        long v = 0;
+        int digits = 0;
+        for (int i = 0; i < n; i++) {
+            byte c = s.buf.get(WorkerScratch.STATX2 + i);
+            if (c >= '0' && c <= '9' && v <= (Long.MAX_VALUE - 9) / 10) {
+                v = v * 10 + (c - '0');
+                digits++;
+            } else if (c == '\n' || c == ' ') {
+                if (digits > 0) {
+                    break;
+                }
+            } else {
+                return -1;
+            }
+        }
+        return digits > 0 ? v : -1;
     }
 
     @Override
@@ -1242,6 +1487,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
             long limitBlocks = account.maxBytes() / bsize;
             long left = Math.max(0, account.maxBytes() - account.usedBytes()) / bsize;
             blocks = limitBlocks;
+            bfree = Math.min(left, bfree);
+            bavail = Math.min(left, bavail);
+        } else if (options.shownBytes() > 0 && bsize > 0) {
+            // Something else enforces the size (btrfs qgroups): df shows it with the usage that engine reports.
+            long shown = options.shownBytes() / bsize;
+            long used = usageShown(s);
+            long left = used < 0 ? shown : Math.max(0, options.shownBytes() - used) / bsize;
+            blocks = shown;
             bfree = Math.min(left, bfree);
             bavail = Math.min(left, bavail);
         }

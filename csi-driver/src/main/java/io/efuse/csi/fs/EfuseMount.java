@@ -76,7 +76,8 @@ public final class EfuseMount implements AutoCloseable {
         }
         MountOptions dev = new MountOptions(options.backing(), options.mountPoint(), options.tier(), options.workers(),
                 options.entryTimeout(), options.attrTimeout(), options.writebackCache(), options.readOnly(),
-                options.maxBytes(), options.maxInodes(), options.fsName(), Queues.DEV);
+                options.maxBytes(), options.maxInodes(), options.fsName(), Queues.DEV, options.shownBytes(),
+                options.usageFile());
         return mount(dev, UringQueues.ENABLE_URING, stateDir, KernelCacheOptions.AUTO);
     }
 
@@ -313,8 +314,7 @@ public final class EfuseMount implements AutoCloseable {
             throw new IllegalStateException("mount " + options.mountPoint() + " was made without limits");
         }
         MountOptions o = options;
-        options = new MountOptions(o.backing(), o.mountPoint(), o.tier(), o.workers(), o.entryTimeout(),
-                o.attrTimeout(), o.writebackCache(), o.readOnly(), maxBytes, maxInodes, o.fsName(), o.queues());
+        options = o.withLimits(maxBytes, maxInodes);
         if (state != null) {
             state.saveSession(options, session.negotiated(), session.connection().connectionId());
         }

@@ -22,6 +22,17 @@ final class Inode {
     /** The passthrough backing id all open files of this node share, valid while backingOpens > 0. Guarded by this. */
     int backingId = -1;
     int backingOpens;
+    /**
+     * Open files of this node on the daemon's path that the kernel may serve from its page cache (counted on
+     * volumes whose size the daemon enforces, where readers go through passthrough only while this is 0, since
+     * the kernel fails a passthrough open of an inode in cached io mode). Guarded by this.
+     */
+    int daemonOpens;
+    /**
+     * Set when the node goes through passthrough, where writes miss the kernel's page cache: the next open on
+     * the daemon's path drops the pages cached before. Written under this.
+     */
+    volatile boolean cacheStale;
 
     /** A node restored from the state journal whose descriptor is opened on first use (fd is -1 until then). */
     static Inode restored(long nodeId, int generation, long dev, long ino, int mode) {

@@ -20,10 +20,22 @@ import java.util.Objects;
  * @param maxInodes inode limit of the volume, 0 for none
  * @param fsName the mount's source name, shown in the mount table
  * @param queues the request transport wanted ({@link Queues#AUTO}: io_uring when the kernel has it on)
+ * @param shownBytes a size statfs shows for a volume whose size something else enforces (btrfs qgroups), 0 for
+ *     none; ignored where the daemon enforces maxBytes itself
+ * @param usageFile where the used bytes of such a volume are read, as a decimal number, at each statfs (for
+ *     example a qgroup's {@code referenced} file in sysfs); null, or unreadable: the disk's own figures
  */
 public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers, Duration entryTimeout,
         Duration attrTimeout, boolean writebackCache, boolean readOnly, long maxBytes, long maxInodes,
-        String fsName, Queues queues) {
+        String fsName, Queues queues, long shownBytes, Path usageFile) {
+
+    /** Options without a shown size. */
+    public MountOptions(Path backing, Path mountPoint, Tier tier, int workers, Duration entryTimeout,
+            Duration attrTimeout, boolean writebackCache, boolean readOnly, long maxBytes, long maxInodes,
+            String fsName, Queues queues) {
+        this(backing, mountPoint, tier, workers, entryTimeout, attrTimeout, writebackCache, readOnly, maxBytes,
+                maxInodes, fsName, queues, 0, null);
+    }
 
     /** Options with {@link Queues#AUTO}. */
     public MountOptions(Path backing, Path mountPoint, Tier tier, int workers, Duration entryTimeout,
@@ -48,6 +60,9 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         }
         if (maxBytes < 0 || maxInodes < 0) {
             throw new IllegalArgumentException("limits must not be negative");
+        }
+        if (shownBytes < 0) {
+            throw new IllegalArgumentException("the shown size must not be negative");
         }
         if (fsName == null || fsName.isBlank() || fsName.contains(",") || fsName.contains(" ")) {
             throw new IllegalArgumentException("fsName must be a non-empty word, not '" + fsName + "'");
@@ -76,8 +91,15 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         }
     }
 
+    /** Whether the daemon enforces limits itself (a shown size alone is not one: it enforces nothing). */
     public boolean limited() {
         return maxBytes > 0 || maxInodes > 0;
+    }
+
+    /** These options with other limits (online expansion). */
+    public MountOptions withLimits(long bytes, long inodes) {
+        return new MountOptions(backing, mountPoint, tier, workers, entryTimeout, attrTimeout, writebackCache,
+                readOnly, bytes, inodes, fsName, queues, shownBytes, usageFile);
     }
 
     /** Defaults: tier auto, one worker per core (at least 2), 60 s entry/attr timeouts, no limits. */
@@ -94,6 +116,8 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         private long maxInodes;
         private String fsName = "efuse";
         private Queues queues = Queues.AUTO;
+        private long shownBytes;
+        private Path usageFile;
 
         private Builder(Path backing, Path mountPoint) {
             this.backing = backing;
@@ -110,10 +134,12 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         public Builder limits(long bytes, long inodes) { this.maxBytes = bytes; this.maxInodes = inodes; return this; }
         public Builder fsName(String n) { this.fsName = n; return this; }
         public Builder queues(Queues q) { this.queues = q; return this; }
+        /** The size statfs shows where something else enforces it, and the file holding the bytes used (may be null). */
+        public Builder shownSize(long bytes, Path usageFile) { this.shownBytes = bytes; this.usageFile = usageFile; return this; }
 
         public MountOptions build() {
             return new MountOptions(backing, mountPoint, tier, workers, entryTimeout, attrTimeout, writebackCache,
-                    readOnly, maxBytes, maxInodes, fsName, queues);
+                    readOnly, maxBytes, maxInodes, fsName, queues, shownBytes, usageFile);
         }
     }
 }

@@ -84,6 +84,12 @@ record SessionFile(MountOptions options, InitNegotiation.Result init, long conne
         p.setProperty("maxInodes", Long.toString(o.maxInodes()));
         p.setProperty("fsName", o.fsName());
         p.setProperty("queues", o.queues().name().toLowerCase(java.util.Locale.ROOT));
+        if (o.shownBytes() > 0) {
+            p.setProperty("shownBytes", Long.toString(o.shownBytes()));
+        }
+        if (o.usageFile() != null) {
+            p.setProperty("usageFile", o.usageFile().toString());
+        }
         return p;
     }
 
@@ -95,7 +101,9 @@ record SessionFile(MountOptions options, InitNegotiation.Result init, long conne
                 Boolean.parseBoolean(p.getProperty("writebackCache", "false")),
                 Boolean.parseBoolean(p.getProperty("readOnly", "false")),
                 Long.parseLong(p.getProperty("maxBytes", "0")), Long.parseLong(p.getProperty("maxInodes", "0")),
-                p.getProperty("fsName", "efuse"), Queues.parse(p.getProperty("queues", "dev")));
+                p.getProperty("fsName", "efuse"), Queues.parse(p.getProperty("queues", "dev")),
+                Long.parseLong(p.getProperty("shownBytes", "0")),
+                p.getProperty("usageFile") == null ? null : Path.of(p.getProperty("usageFile")));
     }
 
     /** Mount options as text (for messages between processes). */

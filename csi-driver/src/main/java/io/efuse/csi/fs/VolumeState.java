@@ -34,7 +34,10 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
     private final Map<Long, StateJournal.Open> earlier;
     private final Map<Long, StateJournal.Op> ops;
     private final ConcurrentHashMap<Long, Integer> reopenedFiles = new ConcurrentHashMap<>();
-    /** Per restored node: {passthrough backing id, open handles sharing it} from earlier incarnations. */
+    /**
+     * Per restored node, from earlier incarnations: {passthrough backing id (-1: none), open handles sharing it,
+     * open handles on the daemon's path}.
+     */
     private final Map<Long, int[]> earlierBacking;
 
     private VolumeState(Path dir, StateJournal journal, int epoch, int mountFd, Map<Long, StateJournal.Open> earlier,
@@ -96,9 +99,13 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
         java.util.BitSet used = new java.util.BitSet(256);
         for (StateJournal.Open o : c.opens().values()) {
             used.set((int) (o.fh() >>> 56));
-            int id = (int) ((o.fh() >>> 24) & 0xffffffffL) - 1;
+            int id = (int) ((o.fh() >>> 24) & 0x7fffffffL) - 1;
             if (id >= 0) {
-                backing.computeIfAbsent(o.nodeId(), k -> new int[] {id, 0})[1]++;
+                int[] b = backing.computeIfAbsent(o.nodeId(), k -> new int[] {-1, 0, 0});
+                b[0] = id;
+                b[1]++;
+            } else if ((o.fh() & EfuseFilesystem.DAEMON_PATH) != 0) {
+                backing.computeIfAbsent(o.nodeId(), k -> new int[] {-1, 0, 0})[2]++;
             }
         }
         int epoch = session.epoch();
@@ -166,8 +173,12 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
         int[] b = earlierBacking.get(placeholder.nodeId);
         if (b != null) {
             synchronized (inode) {
-                inode.backingId = b[0];
-                inode.backingOpens = b[1];
+                if (b[1] > 0) {
+                    inode.backingId = b[0];
+                    inode.backingOpens = b[1];
+                    inode.cacheStale = true;
+                }
+                inode.daemonOpens = b[2];
             }
         }
     }
