@@ -544,8 +544,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 if (backing.engineOf(id).map(EngineKind::kernelEnforced).orElse(false)) {
                     backing.resizeVolume(id, limits);
                     var s = staged.get(id);
-                    if (s.isPresent()) {
-                        s.get().mount.resize(limits); // what df in the volume shows
+                    if (s.isPresent() && backing.served(id, limits).shownBytes() > 0) {
+                        s.get().mount.resize(limits); // the size df in the volume shows
                     }
                 } else {
                     // Looked up again under the lock: an unstage may have ended the session since the check.

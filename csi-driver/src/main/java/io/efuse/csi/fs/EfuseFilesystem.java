@@ -81,6 +81,8 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private final SpaceAccount account;
     /** The usage file of a shown size, as a C string; null without one. */
     private final ByteBuffer usagePath;
+    /** The size statfs shows for an engine that enforces it in the kernel; grows with the volume. */
+    private volatile long shownBytes;
     /** Recoverable state (null: the volume does not survive a daemon restart) and this incarnation's number. */
     private volatile VolumeState state;
     private volatile int epoch;
@@ -93,6 +95,10 @@ public final class EfuseFilesystem implements FuseFilesystem {
     /** Changes the limits of a volume mounted with limits; false if it was mounted without. */
     boolean resize(long maxBytes, long maxInodes) {
         if (account == null) {
+            if (shownBytes > 0 && maxBytes > 0) {
+                shownBytes = maxBytes; // the engine that enforces the size has grown it: df follows
+                return true;
+            }
             return false;
         }
         account.setLimits(maxBytes, maxInodes);
@@ -108,6 +114,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         this.handleMountFd = LibC.open(NativeMemory.procFdPath(path, NativeMemory.address(path), 0, rootFd),
                 O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         this.account = account;
+        this.shownBytes = options.shownBytes();
         this.usagePath = options.usageFile() == null ? null : NativeMemory.cString(options.usageFile().toString());
         this.entrySec = options.entryTimeout().getSeconds();
         this.entryNsec = options.entryTimeout().getNano();
@@ -1489,11 +1496,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
             blocks = limitBlocks;
             bfree = Math.min(left, bfree);
             bavail = Math.min(left, bavail);
-        } else if (options.shownBytes() > 0 && bsize > 0) {
+        } else if (shownBytes > 0 && bsize > 0) {
             // Something else enforces the size (btrfs qgroups): df shows it with the usage that engine reports.
-            long shown = options.shownBytes() / bsize;
+            long shownNow = shownBytes;
+            long shown = shownNow / bsize;
             long used = usageShown(s);
-            long left = used < 0 ? shown : Math.max(0, options.shownBytes() - used) / bsize;
+            long left = used < 0 ? shown : Math.max(0, shownNow - used) / bsize;
             blocks = shown;
             bfree = Math.min(left, bfree);
             bavail = Math.min(left, bavail);

@@ -303,8 +303,9 @@ public final class EfuseMount implements AutoCloseable {
 
     /**
      * Changes the size limits of a live mount (online expansion). Only a mount made with limits has an account
-     * to change; one made without refuses, since its usage was never counted. A recoverable mount records the
-     * new limits in its state, so that a daemon taking it over enforces them too.
+     * to change; one made without refuses, since its usage was never counted, unless it shows a size that another
+     * engine enforces, which then shows the new size. A recoverable mount records the new limits (or shown size)
+     * in its state, so that a daemon taking it over has them too.
      */
     public synchronized void resize(long maxBytes, long maxInodes) throws IOException {
         if (maxBytes <= 0 && maxInodes <= 0) {
@@ -314,7 +315,7 @@ public final class EfuseMount implements AutoCloseable {
             throw new IllegalStateException("mount " + options.mountPoint() + " was made without limits");
         }
         MountOptions o = options;
-        options = o.withLimits(maxBytes, maxInodes);
+        options = o.limited() ? o.withLimits(maxBytes, maxInodes) : o.withShownSize(maxBytes);
         if (state != null) {
             state.saveSession(options, session.negotiated(), session.connection().connectionId());
         }

@@ -102,6 +102,11 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
                 readOnly, bytes, inodes, fsName, queues, shownBytes, usageFile);
     }
 
+    public MountOptions withShownSize(long bytes) {
+        return new MountOptions(backing, mountPoint, tier, workers, entryTimeout, attrTimeout, writebackCache,
+                readOnly, maxBytes, maxInodes, fsName, queues, bytes, usageFile);
+    }
+
     /** Defaults: tier auto, one worker per core (at least 2), 60 s entry/attr timeouts, no limits. */
     public static final class Builder {
         private final Path backing;

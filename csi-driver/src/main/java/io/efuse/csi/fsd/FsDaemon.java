@@ -177,8 +177,8 @@ public final class FsDaemon {
                     if (mount == null) {
                         throw new IOException("this daemon does not serve " + volume);
                     }
-                    // A mount without limits of its own is held by a kernel project quota, resized elsewhere.
-                    if (mount.options().limited()) {
+                    // A mount with neither limits nor a shown size shows what its backing filesystem enforces.
+                    if (mount.options().limited() || mount.options().shownBytes() > 0) {
                         mount.resize(Long.parseLong(m.get("maxBytes")), Long.parseLong(m.get("maxInodes")));
                     }
                     l.send(KeeperMessage.of(Type.RESIZED, "volume", volume));

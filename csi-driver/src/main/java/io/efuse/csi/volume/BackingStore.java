@@ -164,7 +164,7 @@ public final class BackingStore {
         }
         try (SourceData data = source == null ? null : sourceData(source)) {
             StorageEngine engine = requested != null ? engine(requested)
-                    : data != null && offers(data.engine()) ? engine(data.engine()) : preferred;
+                    : data != null && offers(data.engine()) ? engine(data.engine()) : chosenFor(limits);
             engine.createVolume(id, limits, data);
         }
     }
@@ -251,6 +251,19 @@ public final class BackingStore {
         throw new VolumeException(VolumeException.Reason.INVALID, "the " + kind.label() + " engine is not "
                 + "available on this node's backing root " + layout.root + ": " + whyMissing(kind).orElseThrow()
                 + " (it offers " + engines().stream().map(EngineKind::label).toList() + ")");
+    }
+
+    /** The preferred engine, or where it does not suit a volume of this size, the next best that does. */
+    private StorageEngine chosenFor(Limits limits) {
+        if (preferred.suits(limits)) {
+            return preferred;
+        }
+        for (StorageEngine e : engines) {
+            if (e.suits(limits)) {
+                return e;
+            }
+        }
+        return preferred;
     }
 
     /** The engine holding a volume: engines with their own layouts are asked before plain directories. */

@@ -36,6 +36,7 @@ public final class EfuseMounter implements VolumeMounter {
                 .writebackCache(spec.writebackCache())
                 .readOnly(spec.readOnly())
                 .limits(spec.limits().enforced().bytes(), spec.limits().enforced().inodes())
+                .shownSize(spec.limits().shownBytes(), spec.limits().usageFile())
                 .fsName("efuse");
         if (workersPerVolume > 0) {
             b.workers(workersPerVolume);
@@ -71,10 +72,10 @@ public final class EfuseMounter implements VolumeMounter {
 
         @Override
         public void resize(Limits limits) throws IOException {
-            if (mount.options().limited()) {
+            if (mount.options().limited() || mount.options().shownBytes() > 0) {
                 mount.resize(limits.bytes(), limits.inodes());
             }
-            // a mount without daemon limits is held by a kernel project quota, which BackingStore resizes
+            // a mount without daemon limits or a shown size shows what its backing filesystem enforces
         }
 
         @Override

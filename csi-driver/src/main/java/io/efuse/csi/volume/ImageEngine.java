@@ -77,6 +77,18 @@ final class ImageEngine implements StorageEngine {
         return Files.isRegularFile(layout.snapshotImage(id), LinkOption.NOFOLLOW_LINKS);
     }
 
+    /**
+     * Whether the node's choice may give a volume of this size an image: only where the image can grow while
+     * mounted, as every engine's volumes do. A mounted ext4 grows only with CAP_SYS_RESOURCE, and XFS, which grows
+     * without it, needs 300 MiB.
+     */
+    @Override
+    public boolean suits(Limits limits) {
+        return fs != null || Syscalls.hasCapability(Syscalls.CAP_SYS_RESOURCE)
+                || (limits.bytes() >= FilesystemImage.ImageFs.XFS.minimumBytes()
+                        && FilesystemImage.findTool("mkfs.xfs").isPresent());
+    }
+
     /** The filesystem a new image of {@code bytes} gets. */
     FilesystemImage.ImageFs filesystemFor(long bytes) {
         if (fs != null) {
@@ -105,22 +117,37 @@ final class ImageEngine implements StorageEngine {
             if (source instanceof ImageSource is) {
                 FilesystemImage.CopyResult r = images.copy(is.image(), tmp, is.mountPoint());
                 LOG.debug("volume {}: image copied from {} {} ({})", id, source.kind(), source.id(), r);
+                sizeRecord(tmp, sizeRecord(is.image()));
                 f = detect(tmp);
-                if (Files.size(tmp) < limits.bytes()) {
-                    images.grow(tmp, null, limits.bytes(), f); // XFS finishes growing once mounted, below
+                filling = Files.createDirectory(layout.workPath("fill-" + id));
+                images.mount(tmp, filling, f, false);
+                if (f == FilesystemImage.ImageFs.XFS) {
+                    images.grow(tmp, filling, Files.size(tmp), f); // a copy of a grown image finishes growing
                 }
+                growTo(tmp, filling, limits.bytes(), f);
+                images.unmount(filling);
+                Files.delete(filling);
+                filling = null;
             } else {
                 f = filesystemFor(limits.bytes());
-                images.create(tmp, Math.max(limits.bytes(), f.minimumBytes()), f);
+                if (limits.bytes() < f.minimumBytes()) {
+                    // a bigger filesystem would hold more than the volume's size
+                    throw new VolumeException(VolumeException.Reason.OUT_OF_RANGE, "volume " + id + " of "
+                            + limits.bytes() + " bytes is smaller than an " + f.type() + " image can be ("
+                            + f.minimumBytes() + " bytes)");
+                }
+                images.create(tmp, limits.bytes(), f);
+                filling = Files.createDirectory(layout.workPath("fill-" + id));
+                images.mount(tmp, filling, f, false);
+                fitToSize(tmp, filling, limits.bytes(), f);
+                sizeRecord(tmp, limits.bytes());
                 if (source != null) {
-                    filling = Files.createDirectory(layout.workPath("fill-" + id));
-                    images.mount(tmp, filling, f, false);
                     TreeCopy.Result r = treeCopy.copy(source.directory(), filling);
                     LOG.debug("volume {}: filled from {} {}: {}", id, source.kind(), source.id(), r);
-                    images.unmount(filling);
-                    Files.delete(filling);
-                    filling = null;
                 }
+                images.unmount(filling);
+                Files.delete(filling);
+                filling = null;
             }
             RootLayout.moveIntoPlace(tmp, image);
         } catch (IOException | VolumeException | RuntimeException e) {
@@ -138,13 +165,82 @@ final class ImageEngine implements StorageEngine {
     @Override
     public void resizeVolume(String id, Limits limits) throws IOException, VolumeException {
         Path image = requireImage(id);
-        if (limits.bytes() > Files.size(image)) {
-            Path mnt = serve(id);
-            images.grow(image, mnt, limits.bytes(), detect(image));
-        } else if (detect(image) == FilesystemImage.ImageFs.XFS && Files.size(image) > 0) {
-            Path mnt = serve(id);
-            images.grow(image, mnt, Files.size(image), FilesystemImage.ImageFs.XFS); // finishes an offline grow
+        Path mnt = serve(id);
+        FilesystemImage.ImageFs f = detect(image);
+        if (f == FilesystemImage.ImageFs.XFS) {
+            images.grow(image, mnt, Files.size(image), f); // finishes a grow begun unmounted (a copied image)
         }
+        growTo(image, mnt, limits.bytes(), f);
+    }
+
+    /**
+     * Grows an image that holds a volume of the size it records to hold {@code bytes}: its metadata grows with
+     * it, so the image grows in proportion.
+     */
+    private void growTo(Path image, Path mnt, long bytes, FilesystemImage.ImageFs f)
+            throws IOException, VolumeException {
+        long had = sizeRecord(image);
+        if (had <= 0 || bytes <= had) {
+            return;
+        }
+        long grown = roundUpMib((long) Math.ceil((double) Files.size(image) * bytes / had));
+        grow(image, mnt, grown, f);
+        sizeRecord(image, bytes);
+    }
+
+    /**
+     * Grows the empty, mounted image until its filesystem lets {@code bytes} of data be written: the filesystem's
+     * own metadata and reserves (journal, inode tables, log) take a share of the image, and a volume of a size
+     * holds that size of data.
+     */
+    private void fitToSize(Path image, Path mnt, long bytes, FilesystemImage.ImageFs f)
+            throws IOException, VolumeException {
+        for (int round = 0; round < 4; round++) {
+            long offered = io.efuse.csi.sys.StatFs.of(mnt).bytesAvailable();
+            if (offered >= bytes) {
+                return;
+            }
+            grow(image, mnt, roundUpMib(Files.size(image) + (bytes - offered)), f);
+        }
+        throw new IOException("the " + f.type() + " in " + image + " does not grow to hold " + bytes + " bytes");
+    }
+
+    private void grow(Path image, Path mnt, long imageBytes, FilesystemImage.ImageFs f)
+            throws IOException, VolumeException {
+        if (f == FilesystemImage.ImageFs.EXT4 && !Syscalls.hasCapability(Syscalls.CAP_SYS_RESOURCE)
+                && mnt.startsWith(layout.work)) {
+            // Not yet served: it can grow unmounted, which needs no capability.
+            images.unmount(mnt);
+            images.grow(image, null, imageBytes, f);
+            images.mount(image, mnt, f, false);
+        } else {
+            images.grow(image, mnt, imageBytes, f);
+        }
+    }
+
+    /** The volume size an image was made to hold, kept with the image (0: not known). */
+    private static long sizeRecord(Path image) throws IOException {
+        try {
+            var view = Files.getFileAttributeView(image, java.nio.file.attribute.UserDefinedFileAttributeView.class);
+            ByteBuffer b = ByteBuffer.allocate(32);
+            int n = view.read(SIZE_ATTRIBUTE, b);
+            return Long.parseLong(new String(b.array(), 0, n, java.nio.charset.StandardCharsets.US_ASCII));
+        } catch (java.nio.file.FileSystemException | NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private static void sizeRecord(Path image, long bytes) throws IOException {
+        Files.getFileAttributeView(image, java.nio.file.attribute.UserDefinedFileAttributeView.class)
+                .write(SIZE_ATTRIBUTE, ByteBuffer.wrap(Long.toString(bytes).getBytes(
+                        java.nio.charset.StandardCharsets.US_ASCII)));
+    }
+
+    private static final String SIZE_ATTRIBUTE = "efuse.volume-bytes";
+
+    private static long roundUpMib(long bytes) {
+        long mib = 1L << 20;
+        return (bytes + mib - 1) / mib * mib;
     }
 
     @Override
@@ -173,6 +269,7 @@ final class ImageEngine implements StorageEngine {
                 FilesystemImage.CopyResult r = images.copy(image, tmp,
                         MountTable.find(mnt).isPresent() ? mnt : null);
                 LOG.debug("snapshot {} of {}: {}", snapshotId, volumeId, r);
+                sizeRecord(tmp, sizeRecord(image));
                 RootLayout.moveIntoPlace(tmp, target);
             } catch (IOException | VolumeException | RuntimeException e) {
                 Files.deleteIfExists(tmp);
@@ -193,7 +290,7 @@ final class ImageEngine implements StorageEngine {
     @Override
     public Usage usage(String id, Limits limits) throws IOException, VolumeException {
         Usage u = images.usage(serve(id));
-        return u;
+        return new Usage(u.bytesUsed(), limits.bytes(), u.inodesUsed(), u.inodesTotal());
     }
 
     @Override
@@ -208,10 +305,13 @@ final class ImageEngine implements StorageEngine {
         return mnt;
     }
 
-    /** The image's own filesystem shows its size in statfs, and enforces it. */
+    /**
+     * The image's filesystem enforces the size. Its statfs shows a little more (the image was grown by what its
+     * metadata takes), so the daemon shows the volume's size exactly, with the image's own free space.
+     */
     @Override
     public ServedLimits served(String id, Limits limits) {
-        return ServedLimits.BY_KERNEL;
+        return new ServedLimits(Limits.NONE, limits.bytes(), null);
     }
 
     @Override

@@ -60,6 +60,11 @@ interface StorageEngine {
         return false;
     }
 
+    /** Whether the node's own choice may give this engine a new volume of this size. */
+    default boolean suits(Limits limits) {
+        return true;
+    }
+
     /** Whether this engine keeps volumes as plain directories, which any layout's volume also looks like. */
     default boolean plainDirectories() {
         return false;

@@ -61,7 +61,7 @@ final class CsiTestDriver implements AutoCloseable {
     CsiTestDriver(Path dir, VolumeMounter mounter, Path backingRoot, RpcMetrics rpcMetrics, Inline inline)
             throws IOException {
         this.dir = dir;
-        this.roots = new BackingRoots(BackingStore.open(backingRoot), BackingStore.open(dir.resolve("shared")));
+        this.roots = new BackingRoots(BackingStore.open(backingRoot), BackingStore.openDirectories(dir.resolve("shared")));
         this.store = new LocalVolumeStore(dir.resolve("state"), NODE, roots);
         this.nodeService = new NodeService(NODE, inline.maxVolumes(), store, roots, mounter, Duration.ofSeconds(2),
                 inline == Inline.NONE ? InlineOptions.none() : new InlineOptions(inline.allowed(),
@@ -132,20 +132,6 @@ final class CsiTestDriver implements AutoCloseable {
 
     /** Pods' targets outlive the node service by design; a test removes what it published. */
     static void unmountEverythingUnder(Path dir) {
-        try {
-            List<MountTable.Entry> entries = MountTable.read();
-            for (int i = entries.size() - 1; i >= 0; i--) {
-                Path p = Path.of(entries.get(i).mountPoint());
-                if (p.startsWith(dir)) {
-                    try {
-                        Syscalls.umount(p, LinuxConstants.MNT_DETACH);
-                    } catch (IOException e) {
-                        // already gone with a parent
-                    }
-                }
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        io.efuse.csi.testing.Mounts.unmountEverythingUnder(dir);
     }
 }
