@@ -83,6 +83,14 @@ public final class BackingStore {
     /** A backing store on {@code root} whose new volumes get {@code options.engine()} unless they ask otherwise. */
     public static BackingStore open(Path root, StorageOptions options) throws IOException {
         Files.createDirectories(root);
+        if (options.btrfsPoolImage() != null) {
+            try {
+                new BtrfsPool(new io.efuse.csi.sys.LoopDevices()).ensure(options.btrfsPoolImage(),
+                        options.btrfsPoolBytes(), root);
+            } catch (VolumeException e) {
+                throw new IOException("btrfs pool " + options.btrfsPoolImage() + ": " + e.getMessage(), e);
+            }
+        }
         RootLayout layout = new RootLayout(root);
         TreeCopy treeCopy = new TreeCopy(new FileCloneSyscalls());
         Optional<ProjectQuota> quota = ProjectQuota.probe(new ProjectQuotaSyscalls(), layout.root);

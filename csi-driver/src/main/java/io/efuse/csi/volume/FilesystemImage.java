@@ -16,7 +16,6 @@ import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -26,7 +25,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,9 +46,6 @@ public final class FilesystemImage {
     static final int BLOCK = 4096;
 
     private static final long MIB = 1L << 20;
-    private static final long TOOL_TIMEOUT_SECONDS = 600;
-    private static final List<Path> SBIN = List.of(Path.of("/usr/sbin"), Path.of("/sbin"), Path.of("/usr/bin"),
-            Path.of("/bin"));
 
     /** The filesystem inside an image. */
     public enum ImageFs {
@@ -477,51 +472,10 @@ public final class FilesystemImage {
 
     /** As {@link #run(String, ImageFs, String...)}, taking exit codes up to {@code maxExit} as success. */
     static String run(String tool, ImageFs fs, int maxExit, String... args) throws VolumeException, IOException {
-        Path exe = findTool(tool).orElseThrow(() -> new VolumeException(VolumeException.Reason.INTERNAL,
-                tool + " is missing; install " + fs.tools));
-        List<String> cmd = new ArrayList<>();
-        cmd.add(exe.toString());
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out;
-        try {
-            p.getOutputStream().close();
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            if (!p.waitFor(TOOL_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new VolumeException(VolumeException.Reason.INTERNAL, String.join(" ", cmd)
-                        + " did not finish within " + TOOL_TIMEOUT_SECONDS + " s");
-            }
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException(String.join(" ", cmd) + " interrupted", e);
-        }
-        if (p.exitValue() < 0 || p.exitValue() > maxExit) {
-            throw new VolumeException(VolumeException.Reason.INTERNAL, String.join(" ", cmd) + " exited "
-                    + p.exitValue() + (out.isEmpty() ? "" : ": " + out));
-        }
-        return out;
+        return Tools.run(tool, fs.tools, maxExit, args);
     }
 
-    /** PATH first, then the sbin directories a daemon's PATH often lacks. */
     static Optional<Path> findTool(String tool) {
-        List<Path> dirs = new ArrayList<>();
-        String path = System.getenv("PATH");
-        if (path != null) {
-            for (String d : path.split(":")) {
-                if (!d.isEmpty()) {
-                    dirs.add(Path.of(d));
-                }
-            }
-        }
-        dirs.addAll(SBIN);
-        for (Path d : dirs) {
-            Path p = d.resolve(tool);
-            if (Files.isExecutable(p)) {
-                return Optional.of(p);
-            }
-        }
-        return Optional.empty();
+        return Tools.find(tool);
     }
 }
