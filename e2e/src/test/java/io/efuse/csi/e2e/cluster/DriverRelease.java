@@ -33,6 +33,12 @@ final class DriverRelease {
     static final String FSD_DS = NAME + "-fsd";
     static final String CONTROLLER = NAME + "-controller";
     static final int NODE_METRICS_PORT = 9808;
+    /**
+     * The node keeps its backing root on a btrfs pool on this image file, so that the suite's claims are btrfs
+     * subvolumes by the node's own choice, and images and directories are there to ask for.
+     */
+    static final String POOL_IMAGE = "/var/lib/efuse/pool.img";
+    static final String POOL_SIZE = "4Gi";
 
     private static DriverRelease installed;
     private static String broken;
@@ -94,12 +100,14 @@ final class DriverRelease {
 
     Release install() {
         System.out.println("helm install " + NAME + " " + chart() + " -n " + NAMESPACE + " -f " + cluster.values
-                + " --set image.repository=" + REPOSITORY + ",image.tag=" + tag + ",inlineVolumes.enabled=true");
+                + " --set image.repository=" + REPOSITORY + ",image.tag=" + tag + ",inlineVolumes.enabled=true"
+                + ",node.storage.btrfsPool.image=" + POOL_IMAGE + ",node.storage.btrfsPool.size=" + POOL_SIZE);
         // Inline volumes are off by default; the suite turns them on for InlineVolumeTest, and every upgrade keeps
         // them on, since helm upgrade starts again from the values it is given.
         InstallCommand install = new Helm(chart()).install().withName(NAME).withNamespace(NAMESPACE).createNamespace()
                 .withKubeConfig(cluster.kubeconfig).withValuesFile(cluster.values)
                 .set("image.repository", REPOSITORY).set("image.tag", tag).set("inlineVolumes.enabled", true)
+                .set("node.storage.btrfsPool.image", POOL_IMAGE).set("node.storage.btrfsPool.size", POOL_SIZE)
                 .withTimeout(300);
         return install.call();
     }
@@ -110,6 +118,7 @@ final class DriverRelease {
         UpgradeCommand upgrade = new Helm(chart()).upgrade().withName(NAME).withNamespace(NAMESPACE)
                 .withKubeConfig(cluster.kubeconfig).withValuesFile(cluster.values)
                 .set("image.repository", REPOSITORY).set("image.tag", newTag).set("inlineVolumes.enabled", true)
+                .set("node.storage.btrfsPool.image", POOL_IMAGE).set("node.storage.btrfsPool.size", POOL_SIZE)
                 .withTimeout(300);
         Release r = upgrade.call();
         tag = newTag;
