@@ -1146,6 +1146,10 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return 0;
     }
 
+    /** How long a create that finds the kernel's quota full waits for just-removed files to give their space back. */
+    private static final int FREED_SPACE_RETRIES = 10;
+    private static final long FREED_SPACE_WAIT_NANOS = 20_000_000L;
+
     @Override
     public int create(FuseRequest rq, FuseReply rp) {
         Inode parent = inodes.get(rq.nodeId());
@@ -1179,6 +1183,14 @@ public final class EfuseFilesystem implements FuseFilesystem {
         boolean as = s.credentials.become(rq.uid(), rq.gid());
         int fd = LibC.openat(parent.fd, name, openFlagsFor(flags) | O_CREAT | (flags & O_EXCL) | O_NOFOLLOW, mode);
         int err = fd < 0 ? LibC.errno() : 0;
+        for (int retry = 0; err == Errno.EDQUOT && account == null && retry < FREED_SPACE_RETRIES; retry++) {
+            // The kernel enforces this volume's size (btrfs quota groups): a file just removed through the mount
+            // still holds its space until the kernel's FORGET of it reaches this daemon and its last descriptor
+            // here closes. The other workers do that within milliseconds; a create that raced it waits for it.
+            java.util.concurrent.locks.LockSupport.parkNanos(FREED_SPACE_WAIT_NANOS);
+            fd = LibC.openat(parent.fd, name, openFlagsFor(flags) | O_CREAT | (flags & O_EXCL) | O_NOFOLLOW, mode);
+            err = fd < 0 ? LibC.errno() : 0;
+        }
         if (as) {
             s.credentials.restore();
         }

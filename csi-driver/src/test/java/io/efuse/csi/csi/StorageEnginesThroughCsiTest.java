@@ -80,6 +80,12 @@ class StorageEnginesThroughCsiTest {
         String why = String.valueOf(full.getMessage());
         assertTrue(why.contains("quota") || why.contains("space"), "a write past the size fails: " + full);
         Files.delete(target.resolve("big"));
+        long pastMib = (SIZE + 32 * MIB) / MIB;
+        assertFails("dd", "if=/dev/zero", "of=" + target.resolve("direct"), "bs=1M", "count=" + pastMib,
+                "oflag=direct");
+        Files.deleteIfExists(target.resolve("direct"));
+        assertFails("fallocate", "-l", Long.toString(SIZE + 32 * MIB), target.resolve("reserved").toString());
+        Files.deleteIfExists(target.resolve("reserved"));
 
         d.controller.controllerExpandVolume(Csi.ControllerExpandVolumeRequest.newBuilder().setVolumeId(id)
                 .setCapacityRange(Csi.CapacityRange.newBuilder().setRequiredBytes(GROWN)).build());
@@ -120,6 +126,14 @@ class StorageEnginesThroughCsiTest {
         }
         assertFalse(io.efuse.csi.sys.MountTable.read().stream().anyMatch(e -> e.mountPoint().startsWith(
                 tmp.resolve("backing").toString())), "no image stays mounted");
+    }
+
+    /** Runs a tool that must fail for want of space, and says so. */
+    private static void assertFails(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertNotEquals(0, p.waitFor(), String.join(" ", cmd) + " past the size succeeded: " + out);
+        assertTrue(out.contains("quota") || out.contains("space"), String.join(" ", cmd) + ": " + out);
     }
 
     private String create(String name, long bytes, String engine, Csi.VolumeContentSource source) {
