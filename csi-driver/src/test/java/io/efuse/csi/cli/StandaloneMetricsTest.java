@@ -96,6 +96,10 @@ class StandaloneMetricsTest {
             assertTrue(Scrape.value(text, "efuse_fuse_slow_requests_total{volume=\"" + id + "\",op=\"create\"}") >= 3, text);
             assertEquals(1, Scrape.value(text,
                     "efuse_csi_rpc_requests_total{service=\"Node\",method=\"NodeStageVolume\",code=\"OK\"}"));
+            // the log line is written by the ring buffer's thread, after the counter it reads
+            while (!read(log).contains("slow FUSE request on volume " + id) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
             assertTrue(read(log).contains("slow FUSE request on volume " + id), read(log));
 
             node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest.newBuilder().setVolumeId(id)

@@ -34,6 +34,12 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
     static final String KERNEL_CACHE_PROGRAM = "efuse.it.kernelCacheProgram";
+    /**
+     * A storage engine (btrfs, image, daemon): the native directory and the mounts' backing directories are then
+     * volumes of that engine, so that the comparisons run on what a PVC of it stands on.
+     */
+    static final String ENGINE = "efuse.it.engine";
+    private static final long ENGINE_VOLUME_BYTES = 1024L << 20;
 
     /** Where one test works: the native directory, the same-named directory in the mount, and behind it. */
     record Workspace(Path nativeDir, Path mountDir, Path backingDir, EfuseMount mount) {}
@@ -44,6 +50,7 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
     private final UnaryOperator<MountOptions.Builder> options;
     private Path root;
     private Path nativeRoot;
+    private io.efuse.csi.testing.EngineVolumes engineVolumes;
 
     /** Mounts with the default options. */
     ComparedVolumes() {
@@ -60,11 +67,19 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
         FuseAvailability.assumeFuseMountable();
         root = Files.createTempDirectory("efuse-it-");
         open(root);
-        nativeRoot = Files.createDirectory(root.resolve("native"));
+        String engine = System.getProperty(ENGINE, "");
+        if (!engine.isBlank()) {
+            engineVolumes = io.efuse.csi.testing.EngineVolumes.open(root, engine);
+            System.out.println(context.getDisplayName() + ": native directory and backings are " + engine
+                    + " volumes");
+        }
+        nativeRoot = engineVolumes != null ? engineVolumes.volume("native", ENGINE_VOLUME_BYTES)
+                : Files.createDirectory(root.resolve("native"));
         open(nativeRoot);
         for (Tier tier : new Tier[] {Tier.CLASSIC, Tier.PASSTHROUGH}) {
             String n = tier.name().toLowerCase();
-            Path backing = Files.createDirectory(root.resolve("backing-" + n));
+            Path backing = engineVolumes != null ? engineVolumes.volume("backing-" + n, ENGINE_VOLUME_BYTES)
+                    : Files.createDirectory(root.resolve("backing-" + n));
             Path mnt = Files.createDirectory(root.resolve("mnt-" + n));
             open(backing);
             open(mnt);
@@ -107,6 +122,10 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
         }
         boolean wanted = !System.getProperty(KERNEL_CACHE_PROGRAM, "").isBlank();
         mounts.clear();
+        if (engineVolumes != null) {
+            engineVolumes.close();
+            engineVolumes = null;
+        }
         if (root != null) {
             deleteTree(root);
         }
