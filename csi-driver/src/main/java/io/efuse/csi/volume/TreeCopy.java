@@ -3,6 +3,7 @@ package io.efuse.csi.volume;
 import io.efuse.csi.sys.FileCloneSyscalls;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.Xattrs;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -16,7 +17,8 @@ import java.nio.file.attribute.PosixFileAttributes;
 
 /**
  * Copies a directory tree for snapshots and clones. Regular files are reflinked (FICLONE) where the filesystem
- * shares extents, and copied where it does not; owners, modes and times follow; symlinks are copied as links and
+ * shares extents, and copied where it does not; owners, modes, times and extended attributes (POSIX ACLs included)
+ * of files and directories follow; symlinks are copied as links and
  * never followed, so a link inside a volume cannot pull data from outside it.
  */
 public final class TreeCopy {
@@ -59,6 +61,7 @@ public final class TreeCopy {
                         counts[1]++;
                     }
                     copyMetadata(file, to);
+                    Xattrs.copy(file, to); // a reflink shares data, not attributes: ACLs come across here
                 }
                 // sockets, fifos and devices are not data: a snapshot leaves them out
                 return FileVisitResult.CONTINUE;
@@ -69,7 +72,9 @@ public final class TreeCopy {
                 if (exc != null) {
                     throw exc;
                 }
-                copyMetadata(dir, target.resolve(source.relativize(dir).toString()));
+                Path to = target.resolve(source.relativize(dir).toString());
+                copyMetadata(dir, to);
+                Xattrs.copy(dir, to); // access and default ACLs, and the other attributes of the directory
                 return FileVisitResult.CONTINUE;
             }
         });
