@@ -80,7 +80,7 @@ RUN apt-get update \
       libbpf1 mount util-linux e2fsprogs quota fuse3 ca-certificates libedit2 btrfs-progs libinih1 liburcu8 \
  && cd /tmp && apt-get download xfsprogs \
  && dpkg-deb --fsys-tarfile xfsprogs_*.deb \
-    | tar -x -C / ./usr/sbin/xfs_quota ./usr/sbin/mkfs.xfs ./usr/sbin/xfs_growfs \
+    | tar -x -C / ./usr/sbin/xfs_quota ./sbin/mkfs.xfs ./usr/sbin/xfs_growfs \
  && rm xfsprogs_*.deb && xfs_quota -V && mkfs.xfs -V && xfs_growfs -V && mkfs.btrfs --version \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
            /usr/share/doc/*/changelog* /usr/share/man/* /usr/share/locale/*

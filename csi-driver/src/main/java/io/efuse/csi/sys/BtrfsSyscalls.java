@@ -31,6 +31,9 @@ public final class BtrfsSyscalls {
     private static final long BTRFS_IOC_INO_LOOKUP = 0xD0009412L;
     private static final long BTRFS_IOC_SNAP_CREATE_V2 = 0x50009417L;
     private static final long BTRFS_IOC_SUBVOL_GETFLAGS = 0x80089419L;
+    private static final long FS_IOC_GETFLAGS = 0x80086601L; // _IOR('f', 1, long)
+    private static final long FS_IOC_SETFLAGS = 0x40086602L; // _IOW('f', 2, long)
+    private static final int FS_NOCOW_FL = 0x00800000;
     private static final long BTRFS_IOC_SUBVOL_SETFLAGS = 0x4008941AL;
     private static final long BTRFS_IOC_FS_INFO = 0x8400941FL;
     private static final long BTRFS_IOC_QUOTA_CTL = 0xC0109428L;
@@ -123,6 +126,38 @@ public final class BtrfsSyscalls {
             ioctl(dir, BTRFS_IOC_SUBVOL_CREATE, args, "BTRFS_IOC_SUBVOL_CREATE", abs);
         } finally {
             Syscalls.close(dir);
+        }
+    }
+
+    /**
+     * Marks a directory so that the files made in it from now on are overwritten in place (FS_NOCOW_FL, chattr +C):
+     * no copy on write, and so no checksums, for their data. A file shared with a snapshot is still copied on its
+     * first write after the snapshot.
+     */
+    public void setNoCow(Path dir) throws ErrnoException {
+        int fd = openDir(dir);
+        try {
+            ByteBuffer arg = NativeMemory.allocate(8);
+            ioctl(fd, FS_IOC_GETFLAGS, arg, "FS_IOC_GETFLAGS", dir);
+            int flags = arg.getInt(0);
+            if ((flags & FS_NOCOW_FL) == 0) {
+                arg.putInt(0, flags | FS_NOCOW_FL);
+                ioctl(fd, FS_IOC_SETFLAGS, arg, "FS_IOC_SETFLAGS", dir);
+            }
+        } finally {
+            Syscalls.close(fd);
+        }
+    }
+
+    /** Whether files made in {@code dir} are overwritten in place (see {@link #setNoCow}). */
+    public boolean noCow(Path dir) throws ErrnoException {
+        int fd = openDir(dir);
+        try {
+            ByteBuffer arg = NativeMemory.allocate(8);
+            ioctl(fd, FS_IOC_GETFLAGS, arg, "FS_IOC_GETFLAGS", dir);
+            return (arg.getInt(0) & FS_NOCOW_FL) != 0;
+        } finally {
+            Syscalls.close(fd);
         }
     }
 

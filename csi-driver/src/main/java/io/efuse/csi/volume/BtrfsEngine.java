@@ -15,7 +15,9 @@ import org.slf4j.LoggerFactory;
  * where the kernel has them (6.7+: cheap, owner-charged), full qgroups otherwise. The limit is on referenced bytes,
  * so a write past it fails with EDQUOT in the kernel whatever path it takes, passthrough included. Snapshots are
  * read-only subvolume snapshots and clones writable ones, both O(1) and copy-on-write. btrfs allocates inodes as it
- * goes, so a volume has no inode limit.
+ * goes, so a volume has no inode limit. A volume's files are overwritten in place (no copy on write, as chattr +C),
+ * as a block device's would be: random overwrites under copy on write are several times slower, and the extents they
+ * leave partly referenced count against the quota, so a volume could run out with less data than its size.
  */
 final class BtrfsEngine implements StorageEngine {
     private static final Logger LOG = LoggerFactory.getLogger(BtrfsEngine.class);
@@ -108,6 +110,7 @@ final class BtrfsEngine implements StorageEngine {
                 limit(tmp, limits);
             } else {
                 btrfs.createSubvolume(tmp);
+                btrfs.setNoCow(tmp);
                 limit(tmp, limits); // before the copy, so the copied files count against the volume
                 if (source != null) {
                     TreeCopy.Result r = treeCopy.copy(source.directory(), tmp);

@@ -31,6 +31,7 @@ class BtrfsEngineTest {
             store.createVolume(id, new Limits(64 * MIB, 0), null);
             Path dir = store.serve(id);
             assertTrue(btrfs.isSubvolume(dir), "the volume is a subvolume");
+            assertTrue(btrfs.noCow(dir), "the volume's files are overwritten in place");
             assertEquals(EngineKind.BTRFS, store.engineOf(id).orElseThrow());
             assertEquals(ServedLimits.class, store.served(id, new Limits(64 * MIB, 0)).getClass());
             ServedLimits served = store.served(id, new Limits(64 * MIB, 0));
@@ -137,6 +138,29 @@ class BtrfsEngineTest {
             VolumeException e = assertThrows(VolumeException.class, () -> store.createVolume(plain,
                     new Limits(64 * MIB, 0), null, EngineKind.BTRFS));
             assertEquals(VolumeException.Reason.ALREADY_EXISTS, e.reason());
+        }
+    }
+
+    @Test
+    void randomOverwritesOfAVolumesFileAreInPlaceAndCostNoQuota() throws Exception {
+        try (BtrfsFilesystem fs = BtrfsFilesystem.create(tmp, "pool", 512 * MIB)) {
+            BackingStore store = BackingStore.open(fs.root());
+            String id = VolumeIds.volumeId("db");
+            store.createVolume(id, new Limits(64 * MIB, 0), null);
+            Path file = store.serve(id).resolve("table");
+            write(file, 48 * MIB);
+            java.util.Random random = new java.util.Random(7);
+            ByteBuffer page = ByteBuffer.allocate(4096);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                for (int i = 0; i < 20_000; i++) { // far more than the 16 MiB to spare, were each a new extent
+                    page.clear();
+                    ch.write(page, (long) random.nextInt((int) (48 * MIB / 4096)) * 4096);
+                }
+                ch.force(true);
+            }
+            btrfs.sync(fs.root());
+            Usage u = store.usage(id, new Limits(64 * MIB, 0));
+            assertTrue(u.bytesUsed() < 50 * MIB, "overwrites took no new space: " + u);
         }
     }
 
