@@ -72,7 +72,7 @@ trap 'csi_stop >/dev/null 2>&1' EXIT
 trap 'exit 130' INT TERM
 
 # tree_sum DIR: "FILES BYTES" of the regular files under DIR.
-tree_sum() { find "$1" -type f -printf '%s\n' | awk '{ n++; s += $1 } END { printf "%d %d", n, s }'; }
+tree_sum() { find "$1" -type f -printf '%s\n' | awk '{ n++; s += $1 } END { printf "%d %.0f", n, s }'; }
 
 # same_tree A B: the same files and sizes, and every 500th file byte for byte.
 same_tree() {

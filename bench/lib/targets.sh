@@ -157,14 +157,16 @@ target_describe() {
   esac
 }
 
-# pvc_bytes FILES...: the size to ask for: what the workload brings with a quarter and 256 MiB more for
-# metadata and fio's own files, at least 1 GiB (so that --image-fs auto gives every image volume the same
-# filesystem), in whole MiB. BENCH_PVC_BYTES sets it.
+# pvc_bytes FILES...: the size to ask for, in whole MiB: what the workload brings, as much again, a quarter of
+# it and 256 MiB. btrfs keeps a copied file's large extents whole until every block of them is rewritten, so
+# random overwrites hold up to the data's size again until then, and a volume with only a quarter to spare
+# answered W3's writes with EDQUOT; the other engines get the same size, so that only the engine differs. At
+# least 1 GiB, so that --image-fs auto gives every image volume the same filesystem. BENCH_PVC_BYTES sets it.
 pvc_bytes() {
   if [ -n "${BENCH_PVC_BYTES:-}" ]; then echo "$BENCH_PVC_BYTES"; return; fi
   local data=0
   [ $# = 0 ] || data=$(du -cb --apparent-size "$@" | awk 'END { print $1 }')
-  awk -v d="$data" 'BEGIN { b = d * 1.25 + 256 * 2^20; if (b < 2^30) b = 2^30; printf "%d", int((b + 2^20 - 1) / 2^20) * 2^20 }'
+  awk -v d="$data" 'BEGIN { b = d * 2.25 + 256 * 2^20; if (b < 2^30) b = 2^30; printf "%.0f", int((b + 2^20 - 1) / 2^20) * 2^20 }'
 }
 
 # pvc_up NAME BACKING MOUNTPOINT LOG ENGINE FILES: a driver of its own, a volume of the engine, staged and
