@@ -35,6 +35,8 @@ EOF
 . "$BENCH_HOME/lib/workloads.sh"
 # shellcheck source=bench/lib/peer.sh
 . "$BENCH_HOME/lib/peer.sh"
+# shellcheck source=bench/lib/csi.sh
+. "$BENCH_HOME/lib/csi.sh"
 
 die() { echo "bench: $*" >&2; exit 2; }
 
@@ -92,11 +94,22 @@ for t in "${targets[@]}"; do
   case $(target_kind "$t") in
     efuse)
       efuse_ready || die "target $t needs the built artifact, $efuse_jar is missing: run ./mvnw -DskipTests package" ;;
+    pvc)
+      efuse_ready || die "target $t needs the built artifact, $efuse_jar is missing: run ./mvnw -DskipTests package"
+      [ -n "$CSI_CLASSPATH" ] || csi_prepare || die "target $t drives the driver through the CSI client of the test sources, which is not usable"
+      command -v losetup >/dev/null || die "target $t needs losetup (apt-get install mount)"
+      if [ "$(target_args "$t")" = btrfs ]; then
+        command -v mkfs.btrfs >/dev/null || die "target $t needs mkfs.btrfs (apt-get install btrfs-progs)"
+        grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null || die "target $t needs btrfs in the kernel (modprobe btrfs)"
+      fi ;;
     peer)
       [ -n "${BENCH_PEER_BIN:-}" ] || peer_ensure "$BENCH_PEER_CACHE" || die "target $t needs passthrough_hp, which could not be built"
       peer_flags "$(target_args "$t")" >/dev/null || die "target $t cannot run with this passthrough_hp" ;;
   esac
 done
+if [[ " ${targets[*]} " == *" pvc-"* ]]; then
+  [ -e /dev/fuse ] || die "/dev/fuse is missing (modprobe fuse)"
+fi
 if [[ " ${targets[*]} " == *" efuse"* ]]; then
   [ -e /dev/fuse ] || die "/dev/fuse is missing (modprobe fuse)"
   "$BENCH_EFUSE_BIN" mount --help 2>&1 | grep -q -- '--queues' && BENCH_EFUSE_HAS_QUEUES=1
@@ -202,7 +215,7 @@ run_one() {
     mkdir "$backing" || return 1
   fi
   log=$BENCH_RESULTS/logs/$w-$t-r$run.log
-  target_up "$t" "$backing" "$run_dir/mnt-$t" "$log" || return 1
+  target_up "$t" "$backing" "$run_dir/mnt-$t" "$log" "$(workload_files "$w")" || return 1
   printf '%s\t%s\t%s\t%s\n' "$t" "$w" "$run" "$(target_describe "$t" "$log")" >>"$BENCH_RESULTS/targets.tsv"
   "wl_$w" "$t" "$run" "$TARGET_DIR" || rc=1
   target_down "$t" || rc=1

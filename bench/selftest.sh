@@ -81,6 +81,9 @@ if [ "$(id -u)" = 0 ]; then
     refuses "fio is not installed" env BENCH_FIO=/nonexistent/fio "$here/run.sh" --targets native --quick
   check "run.sh refuses eFuse targets without the built artifact" \
     refuses "efuse-csi.jar is missing" env EFUSE_CSI_JAR=/nonexistent/efuse-csi.jar "$here/run.sh" --targets native,efuse-classic --quick
+  check "run.sh refuses PVC targets without the built artifact" \
+    refuses "efuse-csi.jar is missing" env EFUSE_CSI_JAR=/nonexistent/efuse-csi.jar "$here/run.sh" --targets native,pvc-btrfs --quick
+  check "snapshot.sh refuses an unknown engine" refuses "unknown engine 'zfs'" "$here/snapshot.sh" --engines btrfs,zfs
   check "run.sh refuses an unknown target" refuses "unknown target 'nfs'" "$here/run.sh" --targets native,nfs
   check "run.sh refuses an unknown workload" refuses "unknown workload 'W9'" "$here/run.sh" --workloads W1,W9
   check "run.sh needs native among the targets" refuses "must include native" "$here/run.sh" --targets efuse-classic

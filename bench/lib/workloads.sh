@@ -16,6 +16,15 @@ workload_backing() { # ID -> "data" or "fresh"
 
 workload_known() { workload_backing "$1" >/dev/null 2>&1; }
 
+workload_files() { # ID -> the files of BENCH_DATA it uses (glob patterns), for targets that must be given a copy
+  case $1 in
+    W1|W4|S1|L1) echo w1.dat ;;
+    W2) echo 'w2.*' ;;
+    W3) echo 'w3.*' ;;
+    *) echo "" ;;
+  esac
+}
+
 workload_description() { # ID -> one line, with this invocation's sizes
   case $1 in
     W1) echo "one $BENCH_W1_SIZE file, 4 KiB random 70/30 read/write, 2 jobs, warm (read once through the target)" ;;
