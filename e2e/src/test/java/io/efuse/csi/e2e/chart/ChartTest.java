@@ -125,7 +125,8 @@ class ChartTest {
         Container plugin = container(rendered(null).one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
         assertEquals(List.of("node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
                 "--driver-name=efuse.csi.io", "--state-dir=/var/lib/efuse/state", "--backing-root=/var/lib/efuse/volumes",
-                "--metrics-address=:9808", "--slow-request-ms=1000", "--keeper-socket=/run/efuse/keeper.sock"),
+                "--engine=auto", "--image-fs=auto", "--metrics-address=:9808", "--slow-request-ms=1000",
+                "--keeper-socket=/run/efuse/keeper.sock"),
                 plugin.getArgs());
         Container everything = container(rendered("everything.yaml").one(DaemonSet.class, NODE).getSpec().getTemplate()
                 .getSpec(), "efuse-csi");
@@ -280,6 +281,22 @@ class ChartTest {
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("inlineVolumes.maxSize", "lots")));
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("inlineVolumes.maxSize", "10GiB")));
         assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("inlineVolumes.enable", true)));
+    }
+
+    @Test
+    void theStorageEngineAndABtrfsPoolReachTheNodePluginAndBadOnesAreRefused() {
+        Container plugin = container(RenderedChart.render(null, Map.of("node.storage.engine", "image",
+                "node.storage.imageFs", "xfs", "node.storage.btrfsPool.image", "/var/lib/efuse/pool.img",
+                "node.storage.btrfsPool.size", "100Gi")).one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(),
+                "efuse-csi");
+        assertTrue(plugin.getArgs().containsAll(List.of("--engine=image", "--image-fs=xfs",
+                "--btrfs-pool-image=/var/lib/efuse/pool.img", "--btrfs-pool-size=100Gi")), plugin.getArgs()::toString);
+        PodSpec node = rendered(null).one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec();
+        assertEquals("/dev", volume(node, "host-dev").getHostPath().getPath(), "loop devices are made on the host");
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("node.storage.engine", "zfs")));
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("node.storage.imageFs", "ext3")));
+        assertThrows(Exception.class, () -> RenderedChart.render(null, Map.of("node.storage.btrfsPool.image",
+                "/var/lib/efuse/pool.img")), "a pool without a size");
     }
 
     @Test
