@@ -90,8 +90,18 @@ public final class BtrfsPool {
         if (Files.size(image) < bytes) {
             extend(image, bytes);
         }
-        for (LoopDevices.LoopDevice d : loops.backing(image)) {
-            loops.setCapacity(d);
+        // The mount names its device; the device's record of its file may be in another container's paths.
+        Optional<MountTable.Entry> there = MountTable.find(root);
+        if (there.isPresent() && there.get().source().startsWith("/dev/loop")) {
+            try {
+                Optional<LoopDevices.LoopDevice> d = loops.device(Integer.parseInt(
+                        there.get().source().substring("/dev/loop".length())));
+                if (d.isPresent()) {
+                    loops.setCapacity(d.get());
+                }
+            } catch (NumberFormatException e) {
+                // a partition or another naming: the device keeps its size until it is attached again
+            }
         }
         long have = Files.getFileStore(root).getTotalSpace();
         if (have < Files.size(image) - (64L << 20)) {
@@ -107,32 +117,33 @@ public final class BtrfsPool {
         }
     }
 
-    private boolean servedFrom(MountTable.Entry e, Path image) throws IOException {
-        if (!"btrfs".equals(e.fsType())) {
+    /**
+     * Whether the btrfs mounted there is the one in the image: by the filesystem's UUID, which its superblock in
+     * the image holds. The loop device's record of its file is no help after a restart in a new container, whose
+     * paths need not be the ones the device was made with.
+     */
+    private static boolean servedFrom(MountTable.Entry e, Path image) throws IOException {
+        if (!"btrfs".equals(e.fsType()) || !Files.isRegularFile(image)) {
             return false;
         }
-        for (LoopDevices.LoopDevice d : loops.backing(image)) {
-            Optional<String> devno = loops.deviceNumber(d.number());
-            if (devno.isPresent() && devno.get().equals(e.major() + ":" + e.minor())) {
-                return true;
-            }
-        }
-        // btrfs reports an anonymous device number in the mount table: compare the filesystem instead
-        try {
-            return BtrfsSyscalls.isBtrfs(Path.of(e.mountPoint())) && e.source().startsWith("/dev/loop")
-                    && loops.backingFile(Integer.parseInt(e.source().substring("/dev/loop".length())))
-                            .map(p -> sameFile(p, image)).orElse(false);
-        } catch (NumberFormatException ex) {
-            return false;
-        }
+        return new BtrfsSyscalls().fsid(Path.of(e.mountPoint())).equals(fsidOf(image));
     }
 
-    private static boolean sameFile(Path a, Path b) {
-        try {
-            return Files.isSameFile(a, b);
-        } catch (IOException e) {
-            return false;
+    /** The UUID in the image's btrfs superblock, spelled as BtrfsSyscalls.fsid spells it. */
+    static String fsidOf(Path image) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(16);
+        try (FileChannel c = FileChannel.open(image, StandardOpenOption.READ)) {
+            c.read(b, SUPERBLOCK + 32); // after the 32-byte checksum
         }
+        StringBuilder s = new StringBuilder(36);
+        for (int i = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10) {
+                s.append('-');
+            }
+            int v = b.get(i) & 0xff;
+            s.append(Character.forDigit(v >> 4, 16)).append(Character.forDigit(v & 0xf, 16));
+        }
+        return s.toString();
     }
 
     /** Whether the image starts with a btrfs superblock ("_BHRfS_M" at 64 KiB + 64). */

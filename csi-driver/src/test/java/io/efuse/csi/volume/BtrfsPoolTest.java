@@ -41,6 +41,8 @@ class BtrfsPoolTest {
         Path root = tmp.resolve("root");
         BackingStore store = BackingStore.open(root, new StorageOptions(null, "auto", image, 512 * MIB));
         assertTrue(BtrfsSyscalls.isBtrfs(root), "the root is the pool's btrfs");
+        assertEquals(new BtrfsSyscalls().fsid(root), BtrfsPool.fsidOf(image),
+                "the pool is known by the UUID in its image, whatever paths its loop device recorded");
         assertEquals(EngineKind.BTRFS, store.defaultEngine());
         String id = VolumeIds.volumeId("in-pool");
         store.createVolume(id, new Limits(64 * MIB, 0), null);
