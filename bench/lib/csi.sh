@@ -54,7 +54,11 @@ csi_start() {
       }
   fi
   # A unix socket path has at most 107 bytes, which a deep --scratch could pass.
-  CSI_SOCK=$(mktemp -d /tmp/efuse-bench-csi.XXXXXX)/csi.sock || { csi_stop; return 1; }
+  # The socket's own directory (a short path: unix socket paths are limited), removed by csi_stop. Set only once
+  # made, so that a failed mktemp never leaves csi_stop a directory to remove that it did not make.
+  local sockdir
+  sockdir=$(mktemp -d /tmp/efuse-bench-csi.XXXXXX) || { csi_stop; return 1; }
+  CSI_SOCK=$sockdir/csi.sock
   "$BENCH_EFUSE_BIN" standalone --endpoint "unix://$CSI_SOCK" --node-id efuse-bench --state-dir "$home/state" \
     --backing-root "$home/root" --engine "$engine" >>"$log" 2>&1 &
   CSI_PID=$!
