@@ -4,6 +4,7 @@ import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.csi.ByteQuantity;
 import io.efuse.csi.csi.ControllerService;
 import io.efuse.csi.csi.CsiServer;
+import io.efuse.csi.csi.GroupControllerService;
 import io.efuse.csi.csi.IdentityService;
 import io.efuse.csi.csi.InlineOptions;
 import io.efuse.csi.csi.NodeService;
@@ -56,15 +57,16 @@ final class DriverRoles {
             telemetry.describeEngines(engineOf(roots));
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
+            store.servedBy(node);
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
-            IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
+            IdentityService identity = new IdentityService(options.driverName, Main.version(), true, true,
                     List.of(store::ready));
             controllerGauges(telemetry.registry(), store);
             stagedGauge(telemetry.registry(), node);
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store), node),
-                    Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store), node,
+                    new GroupControllerService(store)), Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
@@ -175,7 +177,7 @@ final class DriverRoles {
                 process.own(new NodeReconciler(client, null, new BackingRoots(null,
                         BackingStore.openDirectories(options.sharedRoot)), Duration.ofMinutes(10)));
             }
-            IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
+            IdentityService identity = new IdentityService(options.driverName, Main.version(), true, store.groupSnapshots(),
                     List.of(store::ready));
             // The controller serves no volumes: CSI figures only, no eBPF monitor.
             MetricsRegistry registry = new MetricsRegistry();
@@ -212,7 +214,7 @@ final class DriverRoles {
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
-            IdentityService identity = new IdentityService(options.driverName, Main.version(), false,
+            IdentityService identity = new IdentityService(options.driverName, Main.version(), false, false,
                     List.of(store::ready, reconciler::synced));
             stagedGauge(telemetry.registry(), node);
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node),

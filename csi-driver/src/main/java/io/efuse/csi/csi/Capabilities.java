@@ -1,6 +1,7 @@
 package io.efuse.csi.csi;
 
 import csi.v1.Csi.ControllerServiceCapability;
+import csi.v1.Csi.GroupControllerServiceCapability;
 import csi.v1.Csi.NodeServiceCapability;
 import csi.v1.Csi.PluginCapability;
 import csi.v1.Csi.VolumeCapability.AccessMode;
@@ -16,10 +17,13 @@ public final class Capabilities {
 
     private Capabilities() {}
 
-    static List<PluginCapability> plugin(boolean controller) {
+    static List<PluginCapability> plugin(boolean controller, boolean groupController) {
         var caps = new java.util.ArrayList<PluginCapability>();
         if (controller) {
             caps.add(service(PluginCapability.Service.Type.CONTROLLER_SERVICE));
+        }
+        if (groupController) {
+            caps.add(service(PluginCapability.Service.Type.GROUP_CONTROLLER_SERVICE));
         }
         caps.add(service(PluginCapability.Service.Type.VOLUME_ACCESSIBILITY_CONSTRAINTS));
         caps.add(PluginCapability.newBuilder().setVolumeExpansion(PluginCapability.VolumeExpansion.newBuilder()
@@ -40,6 +44,9 @@ public final class Capabilities {
             ControllerServiceCapability.RPC.Type.GET_VOLUME,
             ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER,
             ControllerServiceCapability.RPC.Type.MODIFY_VOLUME);
+
+    static final Set<GroupControllerServiceCapability.RPC.Type> GROUP_CONTROLLER = EnumSet.of(
+            GroupControllerServiceCapability.RPC.Type.CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT);
 
     static final Set<NodeServiceCapability.RPC.Type> NODE = EnumSet.of(
             NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,

@@ -414,7 +414,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
     static Csi.Snapshot toCsi(Snapshot s) {
         return Csi.Snapshot.newBuilder().setSnapshotId(s.id()).setSourceVolumeId(s.sourceVolumeId())
-                .setSizeBytes(s.sizeBytes()).setReadyToUse(s.readyToUse())
+                .setSizeBytes(s.sizeBytes()).setReadyToUse(s.readyToUse()).setGroupSnapshotId(s.groupSnapshotId())
                 .setCreationTime(Timestamp.newBuilder().setSeconds(s.createdAtMillis() / 1000)
                         .setNanos((int) (s.createdAtMillis() % 1000) * 1_000_000)).build();
     }

@@ -12,16 +12,19 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
     private final String driverName;
     private final String version;
     private final boolean controller;
+    private final boolean groupController;
     private final List<BooleanSupplier> readiness;
 
     /**
      * @param controller whether this process serves the Controller service
      * @param readiness  checks that must all hold for Probe to report ready (state store, filesystem daemon)
      */
-    public IdentityService(String driverName, String version, boolean controller, List<BooleanSupplier> readiness) {
+    public IdentityService(String driverName, String version, boolean controller, boolean groupController,
+                           List<BooleanSupplier> readiness) {
         this.driverName = driverName;
         this.version = version;
         this.controller = controller;
+        this.groupController = groupController;
         this.readiness = List.copyOf(readiness);
     }
 
@@ -35,7 +38,7 @@ public final class IdentityService extends IdentityGrpc.IdentityImplBase {
     public void getPluginCapabilities(Csi.GetPluginCapabilitiesRequest request,
                                       StreamObserver<Csi.GetPluginCapabilitiesResponse> out) {
         out.onNext(Csi.GetPluginCapabilitiesResponse.newBuilder()
-                .addAllCapabilities(Capabilities.plugin(controller)).build());
+                .addAllCapabilities(Capabilities.plugin(controller, groupController)).build());
         out.onCompleted();
     }
 

@@ -20,6 +20,7 @@ import io.efuse.csi.volume.Limits;
 import io.efuse.csi.volume.ServedLimits;
 import io.efuse.csi.volume.MountSpec;
 import io.efuse.csi.volume.MountedVolume;
+import io.efuse.csi.volume.ServedVolumes;
 import io.efuse.csi.volume.Usage;
 import io.efuse.csi.volume.Volume;
 import io.efuse.csi.volume.VolumeException;
@@ -55,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * NodeUnpublishVolume undoes all three. Their records ({@link InlineVolumes}) say which volumes are inline, so an
  * unpublish after a restart still deletes what the pod had.
  */
-public final class NodeService extends NodeGrpc.NodeImplBase {
+public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVolumes {
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
     /** volume_context keys kubelet sets on an inline volume's NodePublishVolume (podInfoOnMount adds the pod's). */
     static final String EPHEMERAL = "csi.storage.k8s.io/ephemeral";
@@ -612,6 +613,48 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         staged.put(s);
         LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
         return Optional.of(s);
+    }
+
+    /**
+     * A volume this node serves, staged by this process or adopted from the mounter, held against other operations on
+     * it until the claim closes. A lookup that fails is NOT_READY, never "not served": a group snapshot counts on it.
+     */
+    @Override
+    public ServedVolumes.Claim claim(String id) throws IOException, VolumeException {
+        OperationLocks.Held held;
+        try {
+            held = locks.acquire(id);
+        } catch (io.grpc.StatusRuntimeException e) {
+            throw new VolumeException(VolumeException.Reason.BUSY, "volume " + id + " is being staged, published or"
+                    + " unstaged on node " + nodeId + ": try again");
+        }
+        try {
+            Optional<StagedVolumes.Staged> s = staged.get(id);
+            if (s.isEmpty()) {
+                try {
+                    s = adopt(id, VolumeIds.isInlineId(id) && inline.records() != null
+                            ? inline.records().stagingPath(id) : null);
+                } catch (IOException e) {
+                    throw new VolumeException(VolumeException.Reason.NOT_READY, "volume " + id
+                            + ": cannot tell whether a session serves it: " + e.getMessage(), e);
+                }
+            }
+            Optional<MountedVolume> mount = s.map(x -> x.mount);
+            return new ServedVolumes.Claim() {
+                @Override
+                public Optional<MountedVolume> mount() {
+                    return mount;
+                }
+
+                @Override
+                public void close() {
+                    held.close();
+                }
+            };
+        } catch (VolumeException | RuntimeException e) {
+            held.close();
+            throw e;
+        }
     }
 
     /** {@link #adopt} for reports: a volume that cannot be looked up now is reported as not staged. */

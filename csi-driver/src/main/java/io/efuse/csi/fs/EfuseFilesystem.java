@@ -66,6 +66,8 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private final int attrNsec;
     private final AtomicLong passthroughOpen = new AtomicLong();
     private final AtomicLong passthroughOpenedTotal = new AtomicLong();
+    /** Handles whose writes reach their backing file in the kernel, past the daemon and its mutation gate. */
+    private final java.util.Set<Long> passthroughWriters = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile FuseConnection connection;
     private volatile boolean passthrough;
     private volatile boolean writeback;
@@ -162,6 +164,16 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     public long passthroughOpenFiles() {
         return passthroughOpen.get();
+    }
+
+    /**
+     * Open files that write to their backing file without the daemon: the mount's gate cannot hold their writes
+     * back, only a freeze of the backing filesystem can. Handles from before a takeover are counted when they were
+     * opened for writing with passthrough, whichever way their writes went.
+     */
+    public int passthroughWriters() {
+        VolumeState st = state;
+        return passthroughWriters.size() + (st == null ? 0 : st.earlierPassthroughWriters());
     }
 
     public long passthroughOpenedTotal() {
@@ -823,7 +835,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     private static final long FD_MASK = 0xffffff;
 
-    private static int backingIdOf(long fh) {
+    static int backingIdOf(long fh) {
         return (int) ((fh >>> 24) & 0x7fffffffL) - 1;
     }
 
@@ -955,6 +967,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         boolean setId = (inode.mode & (S_ISUID | S_ISGID)) != 0;
         boolean direct = (flags & O_DIRECT) != 0;
         boolean daemonWrites = false;
+        boolean passthroughWriter = false;
         if (passthrough && isRegular(inode.mode) && !setId) {
             boolean writer = (flags & O_ACCMODE) != O_RDONLY;
             int id;
@@ -975,6 +988,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 openFlags |= FuseAbi.FOPEN_PASSTHROUGH | (daemonWrites ? FuseAbi.FOPEN_DIRECT_IO : 0);
                 passthroughOpen.incrementAndGet();
                 passthroughOpenedTotal.incrementAndGet();
+                passthroughWriter = writer && !daemonWrites;
             } else if (id != NOT_NOW && !passthroughFailureLogged) {
                 passthroughFailureLogged = true;
                 LOG.log(Level.WARNING, "passthrough open refused by the kernel (" + Errno.name(-id)
@@ -1004,6 +1018,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
             openFlags |= FuseAbi.FOPEN_NOFLUSH;
         }
         long fh = fhOf(fd, backingId) | (daemonPath ? DAEMON_PATH : 0);
+        if (passthroughWriter) {
+            passthroughWriters.add(fh);
+        }
         VolumeState st = state;
         if (st != null) {
             st.opened(fh, inode.nodeId, flags);
@@ -1341,6 +1358,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (backingId >= 0) {
             releaseBacking(inodes.get(rq.nodeId()), backingId);
             passthroughOpen.decrementAndGet();
+            passthroughWriters.remove(fh);
         } else if ((fh & DAEMON_PATH) != 0) {
             Inode inode = inodes.get(rq.nodeId());
             if (inode != null) {

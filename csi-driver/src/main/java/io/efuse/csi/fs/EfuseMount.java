@@ -8,10 +8,12 @@ import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.fuse.WorkerAdvisor;
 import io.efuse.csi.fuse.FuseSession;
 import io.efuse.csi.fuse.InitNegotiation;
+import io.efuse.csi.fuse.MutationGate;
 import io.efuse.csi.fuse.UringQueues;
 import io.efuse.csi.fuse.UringUnavailableException;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.ErrnoException;
+import io.efuse.csi.sys.FreezeSyscalls;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Statx;
@@ -19,6 +21,7 @@ import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -320,6 +323,36 @@ public final class EfuseMount implements AutoCloseable {
             state.saveSession(options, session.negotiated(), session.connection().connectionId());
         }
     }
+
+    /**
+     * Holds back every request that changes the volume, once the kernel's cached writes of the mount reached the
+     * daemon and the changes already running have finished (within {@code drain}). The hold ends with
+     * {@link #resume} or by itself after {@code hold}. What the gate cannot hold back is reported: files writing
+     * through passthrough, and, with the write-back cache, writes that land in the kernel's page cache.
+     */
+    public Quiescence quiesce(Duration drain, Duration hold) throws IOException, InterruptedException {
+        new FreezeSyscalls().syncfs(session.mountPoint());
+        try {
+            long gen = session.mutationGate().close(drain, hold);
+            return new Quiescence(gen, fs.passthroughWriters(), options.writebackCache());
+        } catch (MutationGate.GateBusyException e) {
+            throw new IOException(session.mountPoint() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Ends the hold that {@link #quiesce} returned; false if it had ended by itself (its {@code hold} ran out), so
+     * that changes may have passed meanwhile.
+     */
+    public boolean resume(long generation) {
+        return session.mutationGate().open(generation);
+    }
+
+    /**
+     * A mount held by {@link #quiesce}: {@code generation} ends it; {@code passthroughWriters} files write past the
+     * hold and {@code writebackCache} means completed writes may still sit in the kernel.
+     */
+    public record Quiescence(long generation, int passthroughWriters, boolean writebackCache) {}
 
     /** See {@link FuseSession#onDevicesChanged}. */
     public void onDevicesChanged(java.util.function.Consumer<int[]> listener) {

@@ -221,6 +221,17 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
         }
     }
 
+    /** Open handles of earlier incarnations that were opened for writing with passthrough. */
+    int earlierPassthroughWriters() {
+        int n = 0;
+        for (var e : earlier.entrySet()) {
+            if (EfuseFilesystem.backingIdOf(e.getKey()) >= 0 && (e.getValue().flags() & O_ACCMODE) != O_RDONLY) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** RELEASE of an open file handle of an earlier incarnation. */
     void closeEarlier(long fh) {
         earlier.remove(fh);

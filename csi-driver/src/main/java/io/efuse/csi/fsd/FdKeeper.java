@@ -50,7 +50,7 @@ public final class FdKeeper implements AutoCloseable {
     private final Thread acceptor;
     private final Map<String, Held> held = new LinkedHashMap<>();
     private final ArrayDeque<Daemon> standbys = new ArrayDeque<>();
-    private final Map<String, CompletableFuture<Void>> pending = new LinkedHashMap<>();
+    private final Map<String, CompletableFuture<KeeperMessage>> pending = new LinkedHashMap<>();
     private Daemon active;
     /** Volumes the serving daemon said it serves in its HELLO (their HOLDs follow). */
     private final Set<String> announced = new HashSet<>();
@@ -219,6 +219,7 @@ public final class FdKeeper implements AutoCloseable {
                 notifyAll();
             }
             case RESIZED -> complete(m.get("volume"), null);
+            case QUIESCED, RESUMED -> complete(m.get("volume"), null, m);
             case MOUNTED -> complete(m.get("volume"), null);
             case FAILED -> complete(m.get("volume"), m.get("error", "mount failed"));
             case RELEASED -> {
@@ -251,10 +252,14 @@ public final class FdKeeper implements AutoCloseable {
     }
 
     private void complete(String volume, String error) {
-        CompletableFuture<Void> f = pending.remove(volume);
+        complete(volume, error, null);
+    }
+
+    private void complete(String volume, String error, KeeperMessage answer) {
+        CompletableFuture<KeeperMessage> f = pending.remove(volume);
         if (f != null) {
             if (error == null) {
-                f.complete(null);
+                f.complete(answer);
             } else {
                 f.completeExceptionally(new IOException(error));
             }
@@ -270,7 +275,7 @@ public final class FdKeeper implements AutoCloseable {
             active = null;
             // Announced volumes whose HOLD never came died with it: nothing is left to wait for.
             announced.clear();
-            for (Map.Entry<String, CompletableFuture<Void>> e : pending.entrySet()) {
+            for (Map.Entry<String, CompletableFuture<KeeperMessage>> e : pending.entrySet()) {
                 e.getValue().completeExceptionally(new IOException("the daemon went away while working on "
                         + e.getKey()));
             }
@@ -361,7 +366,7 @@ public final class FdKeeper implements AutoCloseable {
     /** Has the serving daemon mount a volume; returns once it is mounted and its descriptors are held here. */
     public void mount(String volumeId, MountOptions options, Path stateDir, Duration timeout)
             throws IOException, InterruptedException {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<KeeperMessage> f = new CompletableFuture<>();
         synchronized (this) {
             if (held.containsKey(volumeId) || pending.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is already mounted or being mounted");
@@ -382,7 +387,7 @@ public final class FdKeeper implements AutoCloseable {
      * until a daemon comes.
      */
     public void unmount(String volumeId, Duration timeout) throws IOException, InterruptedException {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<KeeperMessage> f = new CompletableFuture<>();
         Path stateDir;
         synchronized (this) {
             Held h = held.get(volumeId);
@@ -434,30 +439,57 @@ public final class FdKeeper implements AutoCloseable {
      */
     public void resize(String volumeId, long maxBytes, long maxInodes, Duration timeout)
             throws IOException, InterruptedException {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        ask(volumeId, "resize", "resize a live volume", timeout, KeeperMessage.of(Type.RESIZE, "volume", volumeId,
+                "maxBytes", Long.toString(maxBytes), "maxInodes", Long.toString(maxInodes)));
+    }
+
+    /**
+     * Has the serving daemon hold back the changes to a live volume (a group snapshot): see
+     * {@code EfuseMount.quiesce}. Returns the daemon's QUIESCED answer.
+     */
+    public KeeperMessage quiesce(String volumeId, Duration drain, Duration hold, Duration timeout)
+            throws IOException, InterruptedException {
+        return ask(volumeId, "hold", "hold back the writes of a live volume", timeout.plus(drain),
+                KeeperMessage.of(Type.QUIESCE, "volume", volumeId, "drainMillis", Long.toString(drain.toMillis()),
+                        "holdMillis", Long.toString(hold.toMillis())));
+    }
+
+    /** Ends a hold that {@link #quiesce} began; false if it had run out before. */
+    public boolean resume(String volumeId, long generation, Duration timeout) throws IOException, InterruptedException {
+        KeeperMessage m = ask(volumeId, "resume", "hold back the writes of a live volume", timeout,
+                KeeperMessage.of(Type.RESUME, "volume", volumeId, "generation", Long.toString(generation)));
+        return Boolean.parseBoolean(m.get("held"));
+    }
+
+    /**
+     * Sends {@code request} about a held volume to the serving daemon and waits for its answer. A daemon older than
+     * the request's type is refused with a message that says what it cannot do ({@code ability}).
+     */
+    private KeeperMessage ask(String volumeId, String what, String ability, Duration timeout, KeeperMessage request)
+            throws IOException, InterruptedException {
+        CompletableFuture<KeeperMessage> f = new CompletableFuture<>();
         synchronized (this) {
             if (!held.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is not held by this keeper");
             }
             if (!awaitDaemon(timeout)) {
                 throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
-                        + " s to resize " + volumeId);
+                        + " s to " + what + " " + volumeId);
             }
-            if (active.protocol < Type.RESIZE.since) {
+            if (active.protocol < request.type().since) {
                 throw new IOException("the eFuse daemon (pid " + active.pid + ") speaks fd keeper protocol "
-                        + active.protocol + ", which cannot resize a live volume: upgrade efuse-csi fsd");
+                        + active.protocol + ", which cannot " + ability + ": upgrade efuse-csi fsd");
             }
             if (pending.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is being mounted or unmounted");
             }
-            if (!sendToDaemon(KeeperMessage.of(Type.RESIZE, "volume", volumeId, "maxBytes", Long.toString(maxBytes),
-                    "maxInodes", Long.toString(maxInodes)), timeout)) {
+            if (!sendToDaemon(request, timeout)) {
                 throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
-                        + " s to resize " + volumeId);
+                        + " s to " + what + " " + volumeId);
             }
             pending.put(volumeId, f);
         }
-        await(f, volumeId, "resize", timeout);
+        return await(f, volumeId, what, timeout);
     }
 
     /**
@@ -489,10 +521,10 @@ public final class FdKeeper implements AutoCloseable {
         return false;
     }
 
-    private void await(CompletableFuture<Void> f, String volumeId, String what, Duration timeout)
+    private KeeperMessage await(CompletableFuture<KeeperMessage> f, String volumeId, String what, Duration timeout)
             throws IOException, InterruptedException {
         try {
-            f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw new IOException(what + " " + volumeId + ": " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {

@@ -186,6 +186,31 @@ public final class FsDaemon {
                     l.send(KeeperMessage.of(Type.FAILED, "volume", volume, "error", String.valueOf(e.getMessage())));
                 }
             }
+            case QUIESCE -> {
+                String volume = m.get("volume");
+                EfuseMount mount = mounts.get(volume);
+                try {
+                    if (mount == null) {
+                        throw new IOException("this daemon does not serve " + volume);
+                    }
+                    EfuseMount.Quiescence q = mount.quiesce(Duration.ofMillis(Long.parseLong(m.get("drainMillis"))),
+                            Duration.ofMillis(Long.parseLong(m.get("holdMillis"))));
+                    l.send(KeeperMessage.of(Type.QUIESCED, "volume", volume, "generation",
+                            Long.toString(q.generation()), "passthroughWriters", Integer.toString(q.passthroughWriters()),
+                            "writebackCache", Boolean.toString(q.writebackCache())));
+                } catch (IOException | RuntimeException e) {
+                    l.send(KeeperMessage.of(Type.FAILED, "volume", volume, "error", String.valueOf(e.getMessage())));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    l.send(KeeperMessage.of(Type.FAILED, "volume", volume, "error", "interrupted"));
+                }
+            }
+            case RESUME -> {
+                String volume = m.get("volume");
+                EfuseMount mount = mounts.get(volume);
+                boolean held = mount != null && mount.resume(Long.parseLong(m.get("generation")));
+                l.send(KeeperMessage.of(Type.RESUMED, "volume", volume, "held", Boolean.toString(held)));
+            }
             default -> {
                 closeFds(m.fds());
                 LOG.log(Level.WARNING, "ignored {0} from the fd keeper", m.type());

@@ -21,7 +21,7 @@ import java.util.Map;
  */
 public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
     /** The newest version this side speaks; it reads every version from 1 up to it. */
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     private static final int MAGIC = 0x45464b50; // "EFKP"
 
     /** Message types; the wire carries the ordinal, so new types are only ever appended. */
@@ -56,7 +56,21 @@ public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
         /** keeper → daemon: new limits for {@code volume}: {@code maxBytes}, {@code maxInodes} (online expansion). */
         RESIZE(2),
         /** daemon → keeper: {@code volume} has its new limits, kept in its state for the next daemon too. */
-        RESIZED(2);
+        RESIZED(2),
+        /**
+         * keeper → daemon: hold back the changes to {@code volume} (a group snapshot), waiting {@code drainMillis}
+         * for those running; the hold ends by itself after {@code holdMillis}.
+         */
+        QUIESCE(3),
+        /**
+         * daemon → keeper: {@code volume} is held ({@code generation}); {@code passthroughWriters} files write past
+         * the hold, and {@code writebackCache} is true when completed writes may sit in the kernel's page cache.
+         */
+        QUIESCED(3),
+        /** keeper → daemon: end the hold {@code generation} of {@code volume}. */
+        RESUME(3),
+        /** daemon → keeper: the hold of {@code volume} ended; {@code held} is false if it had run out before. */
+        RESUMED(3);
 
         /** The protocol version that introduced this type, and the one its messages carry. */
         public final int since;

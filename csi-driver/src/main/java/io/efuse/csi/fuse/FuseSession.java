@@ -55,6 +55,7 @@ public final class FuseSession implements AutoCloseable {
     private FuseNotifier notifier;
     /** Stops the /dev/fuse workers without touching the connection (planned handover); see {@link DeviceReaders}. */
     private final DeviceReaders readers = new DeviceReaders();
+    private final MutationGate mutationGate = new MutationGate();
 
     private FuseSession(Path mountPoint, FuseFilesystem fs, Options options, int deviceFd) {
         this.mountPoint = mountPoint;
@@ -330,6 +331,11 @@ public final class FuseSession implements AutoCloseable {
 
     FuseFilesystem filesystem() {
         return fs;
+    }
+
+    /** What holds back the requests that change the volume while a group snapshot takes it. */
+    public MutationGate mutationGate() {
+        return mutationGate;
     }
 
     int replyBufferSize() {

@@ -245,7 +245,7 @@ final class FuseUringQueue implements Runnable {
                 counts[op]++;
             }
             rp = payloadLength == 0 ? e.direct : e.staged;
-            RequestDispatcher.dispatch(fs, rq, rp);
+            RequestDispatcher.dispatch(fs, transport.mutationGate(), rq, rp);
             if (rp.suppressed()) {
                 // Requests without replies (FORGET, INTERRUPT) travel over /dev/fuse; a ring entry must
                 // still be committed to get it back.

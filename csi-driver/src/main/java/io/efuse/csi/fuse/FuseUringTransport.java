@@ -64,6 +64,10 @@ final class FuseUringTransport {
      * queue could not: the kernel then keeps the connection on /dev/fuse (a failed REGISTER turns
      * io_uring off for it), and queues that did register idle until the unmount ends them.
      */
+    MutationGate mutationGate() {
+        return session.mutationGate();
+    }
+
     static FuseUringTransport start(FuseSession session, FuseFilesystem fs, int deviceFd, int entriesPerQueue,
             int payloadSize) throws IOException {
         int[] cpus = CpuAffinity.possible();

@@ -52,6 +52,7 @@ final class FuseWorker implements Runnable {
         FuseRequest rq = new FuseRequest(NativeMemory.allocateUntouched(FuseAbi.MIN_READ_BUFFER));
         FuseReply rp = new FuseReply(NativeMemory.allocateUntouched(session.replyBufferSize()));
         FuseFilesystem fs = session.filesystem();
+        MutationGate gate = session.mutationGate();
         try {
             DeviceReaders readers = session.readers();
             while (true) {
@@ -82,7 +83,7 @@ final class FuseWorker implements Runnable {
                 if (op > 0 && op < counts.length) {
                     counts[op]++;
                 }
-                RequestDispatcher.dispatch(fs, rq, rp);
+                RequestDispatcher.dispatch(fs, gate, rq, rp);
                 if (!rp.suppressed()) {
                     int w = FuseSession.send(fd, rp);
                     // ENOENT: the request was interrupted meanwhile; the kernel no longer waits for it.

@@ -11,6 +11,23 @@ import io.efuse.csi.sys.Errno;
 public final class RequestDispatcher {
     private RequestDispatcher() {}
 
+    /**
+     * Fills rp for rq, holding a request that changes the volume while {@code gate} is closed; after it returns, rp
+     * is either suppressed or ready to send.
+     */
+    public static void dispatch(FuseFilesystem fs, MutationGate gate, FuseRequest rq, FuseReply rp) {
+        if (!MutationGate.mutates(rq)) {
+            dispatch(fs, rq, rp);
+            return;
+        }
+        gate.enter();
+        try {
+            dispatch(fs, rq, rp);
+        } finally {
+            gate.leave();
+        }
+    }
+
     /** Fills rp for rq; after it returns, rp is either suppressed or ready to send. */
     public static void dispatch(FuseFilesystem fs, FuseRequest rq, FuseReply rp) {
         rp.begin(rq.unique());

@@ -21,6 +21,21 @@ public final class FreezeSyscalls {
         call(mountPoint, FITHAW, "FITHAW");
     }
 
+    /**
+     * Writes out what the filesystem mounted at {@code mountPoint} holds dirty in the page cache; on a FUSE mount,
+     * that sends the kernel's cached writes to the daemon.
+     */
+    public void syncfs(Path mountPoint) throws ErrnoException {
+        int fd = Syscalls.open(mountPoint, LinuxConstants.O_RDONLY | LinuxConstants.O_DIRECTORY, 0);
+        try {
+            if (LibC.syncfs(fd) < 0) {
+                throw new ErrnoException("syncfs", mountPoint.toString(), LibC.errno());
+            }
+        } finally {
+            Syscalls.close(fd);
+        }
+    }
+
     private static void call(Path mountPoint, long request, String name) throws ErrnoException {
         int fd = Syscalls.open(mountPoint, LinuxConstants.O_RDONLY | LinuxConstants.O_DIRECTORY, 0);
         try {

@@ -83,6 +83,8 @@ public final class LibC {
 
     public static native int fdatasync(int fd);
 
+    public static native int syncfs(int fd);
+
     public static native int fallocate(int fd, int mode, long offset, long len);
 
     /** offIn/offOut are addresses of loff_t values (or 0). */

@@ -203,6 +203,11 @@ public final class BackingStore {
         return require(volumeId).createSnapshot(snapshotId, volumeId);
     }
 
+    /** See {@link StorageEngine#freeze}: the volume's engine freezes it, or null when it cannot. */
+    public AutoCloseable freeze(String volumeId) throws IOException, VolumeException {
+        return require(volumeId).freeze(volumeId);
+    }
+
     public void deleteSnapshot(String id) throws IOException, VolumeException {
         for (StorageEngine e : engines) {
             if (e.holdsSnapshot(id)) {

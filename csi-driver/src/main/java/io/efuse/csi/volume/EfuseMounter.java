@@ -6,6 +6,7 @@ import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Tier;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /** Stages volumes as eFuse sessions hosted in this process. */
 public final class EfuseMounter implements VolumeMounter {
@@ -76,6 +77,21 @@ public final class EfuseMounter implements VolumeMounter {
                 mount.resize(limits.bytes(), limits.inodes());
             }
             // a mount without daemon limits or a shown size shows what its backing filesystem enforces
+        }
+
+        @Override
+        public WriteHold holdWrites(Duration drain, Duration hold) throws IOException, VolumeException {
+            EfuseMount.Quiescence q;
+            try {
+                q = mount.quiesce(drain, hold);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while holding " + mount.mountPoint(), e);
+            } catch (IOException e) {
+                throw new VolumeException(VolumeException.Reason.BUSY, e.getMessage(), e);
+            }
+            return new Hold(q.passthroughWriters(), q.writebackCache(), () -> mount.resume(q.generation()),
+                    mount.mountPoint().toString());
         }
 
         @Override

@@ -366,28 +366,45 @@ public final class FilesystemImage {
         }
         Path work = target.resolveSibling("." + target.getFileName() + ".copy");
         Files.deleteIfExists(work);
-        // a read-only mount writes nothing, so it needs no freeze (and FIFREEZE would refuse it)
-        boolean freeze = sourceMountPoint != null && mounted(source, sourceMountPoint)
-                && !MountTable.find(sourceMountPoint).map(e -> List.of(e.options().split(",")).contains("ro"))
-                        .orElse(false);
         try {
             Files.createFile(work);
             CopyResult result;
-            if (freeze) {
-                freezer.freeze(sourceMountPoint);
-            }
-            try {
+            try (Frozen frozen = freeze(source, sourceMountPoint)) {
                 result = copyFile(source, work);
-            } finally {
-                if (freeze) {
-                    thaw(sourceMountPoint);
-                }
             }
             Files.move(work, target, StandardCopyOption.ATOMIC_MOVE);
             fsyncDir(target.toAbsolutePath().getParent());
             return result;
         } finally {
             Files.deleteIfExists(work);
+        }
+    }
+
+    /**
+     * Freezes the filesystem of {@code image} where it is mounted writable at {@code mountPoint}, until the result
+     * is closed: every writer of it blocks in the kernel meanwhile, whichever path its writes take. Null when it is
+     * not mounted there, or read-only: nothing writes it then (and FIFREEZE would refuse a read-only mount).
+     */
+    public Frozen freeze(Path image, Path mountPoint) throws IOException {
+        if (mountPoint == null || !mounted(image, mountPoint)
+                || MountTable.find(mountPoint).map(e -> List.of(e.options().split(",")).contains("ro")).orElse(false)) {
+            return null;
+        }
+        freezer.freeze(mountPoint);
+        return new Frozen(mountPoint);
+    }
+
+    /** A filesystem frozen by {@link #freeze}; closing thaws it. */
+    public final class Frozen implements AutoCloseable {
+        private final Path mountPoint;
+
+        private Frozen(Path mountPoint) {
+            this.mountPoint = mountPoint;
+        }
+
+        @Override
+        public void close() throws ErrnoException {
+            thaw(mountPoint);
         }
     }
 

@@ -72,6 +72,9 @@ final class ImageEngine implements StorageEngine {
         return Files.isRegularFile(layout.volumeImage(id), LinkOption.NOFOLLOW_LINKS);
     }
 
+    /** Volumes frozen by {@link #freeze} until it is closed. */
+    private final java.util.Set<String> frozen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     @Override
     public boolean holdsSnapshot(String id) {
         return Files.isRegularFile(layout.snapshotImage(id), LinkOption.NOFOLLOW_LINKS);
@@ -266,8 +269,9 @@ final class ImageEngine implements StorageEngine {
             Path mnt = layout.volumeDir(volumeId);
             Path tmp = layout.workPath("snapshot-" + snapshotId);
             try {
+                // a volume frozen for a group snapshot is frozen already (and a second FIFREEZE would fail)
                 FilesystemImage.CopyResult r = images.copy(image, tmp,
-                        MountTable.find(mnt).isPresent() ? mnt : null);
+                        MountTable.find(mnt).isPresent() && !frozen.contains(volumeId) ? mnt : null);
                 LOG.debug("snapshot {} of {}: {}", snapshotId, volumeId, r);
                 sizeRecord(tmp, sizeRecord(image));
                 RootLayout.moveIntoPlace(tmp, target);
@@ -277,6 +281,20 @@ final class ImageEngine implements StorageEngine {
             }
         }
         return Files.size(target);
+    }
+
+    @Override
+    public AutoCloseable freeze(String id) throws IOException, VolumeException {
+        Path mnt = layout.volumeDir(id);
+        FilesystemImage.Frozen f = images.freeze(requireImage(id), MountTable.find(mnt).isPresent() ? mnt : null);
+        if (f == null) {
+            return null;
+        }
+        frozen.add(id);
+        return () -> {
+            frozen.remove(id);
+            f.close();
+        };
     }
 
     @Override

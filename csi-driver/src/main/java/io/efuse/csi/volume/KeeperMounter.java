@@ -186,6 +186,36 @@ public final class KeeperMounter implements VolumeMounter {
             }
         }
 
+        @Override
+        public WriteHold holdWrites(Duration drain, Duration hold) throws IOException, VolumeException {
+            requireDaemon("hold back the writes of volume " + volumeId);
+            int protocol = keeper.daemonProtocol();
+            if (protocol != 0 && protocol < KeeperMessage.Type.QUIESCE.since) {
+                throw new VolumeException(VolumeException.Reason.NOT_READY, "the eFuse daemon speaks fd keeper"
+                        + " protocol " + protocol + ", which cannot hold back the writes of a live volume: upgrade"
+                        + " efuse-csi fsd on this node to snapshot " + volumeId + " in a group");
+            }
+            KeeperMessage q;
+            try {
+                q = keeper.quiesce(volumeId, drain, hold, daemonWait);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while the daemon held back the writes of " + volumeId, e);
+            } catch (IOException e) {
+                throw new VolumeException(VolumeException.Reason.BUSY, e.getMessage(), e);
+            }
+            long generation = Long.parseLong(q.get("generation"));
+            return new Hold(Integer.parseInt(q.get("passthroughWriters")), Boolean.parseBoolean(q.get("writebackCache")),
+                    () -> {
+                        try {
+                            return keeper.resume(volumeId, generation, daemonWait);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IOException("interrupted while the daemon resumed " + volumeId, e);
+                        }
+                    }, "volume " + volumeId);
+        }
+
         /** Unmounts through the daemon (or, with none in time, the keeper itself). */
         @Override
         public void close() throws IOException {

@@ -5,6 +5,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -30,15 +31,25 @@ public final class LocalVolumeStore implements VolumeStore {
     private final BackingRoots roots;
     private final StateFiles volumeFiles;
     private final StateFiles snapshotFiles;
+    private final StateFiles groupFiles;
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final JsonMapper json = JsonMapper.builder().build();
     private final ConcurrentMap<String, Volume> volumes = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Snapshot> snapshots = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, GroupSnapshot> groups = new ConcurrentHashMap<>();
+    private final Duration groupHold;
+    private volatile ServedVolumes served;
     private final ConcurrentMap<String, Object> idLocks = new ConcurrentHashMap<>();
 
     public LocalVolumeStore(Path stateDir, String nodeId, BackingRoots roots) throws IOException {
+        this(stateDir, nodeId, roots, Duration.ofMinutes(2));
+    }
+
+    /** @param groupHold how long a group snapshot may hold back its volumes' writes while it takes them */
+    public LocalVolumeStore(Path stateDir, String nodeId, BackingRoots roots, Duration groupHold) throws IOException {
         this.nodeId = nodeId;
+        this.groupHold = groupHold;
         this.roots = roots;
         java.nio.file.Files.createDirectories(stateDir);
         this.lockChannel = FileChannel.open(stateDir.resolve("lock"), StandardOpenOption.CREATE,
@@ -56,6 +67,7 @@ public final class LocalVolumeStore implements VolumeStore {
         this.lock = l;
         this.volumeFiles = new StateFiles(stateDir.resolve("volumes"));
         this.snapshotFiles = new StateFiles(stateDir.resolve("snapshots"));
+        this.groupFiles = new StateFiles(stateDir.resolve("group-snapshots"));
         load();
     }
 
@@ -68,14 +80,29 @@ public final class LocalVolumeStore implements VolumeStore {
     }
 
     private void loadRecords() throws IOException, VolumeException {
+        java.util.Set<String> rolledBack = new java.util.HashSet<>();
+        for (StateFiles.Entry e : groupFiles.readAll()) {
+            GroupSnapshot g = json.readValue(e.content(), GroupSnapshot.class);
+            if (g.readyToUse()) {
+                groups.put(g.id(), g);
+            } else {
+                LOG.info("rolling back group snapshot {} that a restart interrupted", g.id());
+                rolledBack.addAll(g.snapshotIds());
+            }
+        }
         for (StateFiles.Entry e : snapshotFiles.readAll()) {
             Snapshot s = json.readValue(e.content(), Snapshot.class);
-            if (!s.readyToUse()) {
+            if (!s.readyToUse() || rolledBack.contains(s.id())) {
                 LOG.info("rolling back snapshot " + s.id() + " that a restart interrupted");
                 backing(s.backend()).deleteSnapshot(s.id());
                 snapshotFiles.delete(s.id());
             } else {
                 snapshots.put(s.id(), s);
+            }
+        }
+        for (StateFiles.Entry e : groupFiles.readAll()) {
+            if (!groups.containsKey(e.key())) {
+                groupFiles.delete(e.key());
             }
         }
         java.util.Set<String> recorded = new java.util.HashSet<>();
@@ -327,6 +354,15 @@ public final class LocalVolumeStore implements VolumeStore {
 
     @Override
     public void deleteSnapshot(String id) throws VolumeException {
+        Snapshot member = snapshots.get(id);
+        if (member != null && member.inGroup()) {
+            throw new VolumeException(VolumeException.Reason.INVALID, "snapshot " + id + " belongs to group snapshot "
+                    + member.groupSnapshotId() + " and is deleted only with the whole group");
+        }
+        removeSnapshot(id);
+    }
+
+    private void removeSnapshot(String id) throws VolumeException {
         synchronized (lockFor(id)) {
             Snapshot s = snapshots.get(id);
             if (s == null) {
@@ -340,6 +376,123 @@ public final class LocalVolumeStore implements VolumeStore {
                         + e.getMessage(), e);
             }
             snapshots.remove(id);
+        }
+    }
+
+    /**
+     * Where this process serves staged volumes, whose writes a group snapshot holds back. Until it is given, group
+     * snapshots are refused: a member served unseen could be written mid-cut.
+     */
+    public void servedBy(ServedVolumes served) {
+        this.served = served;
+    }
+
+    @Override
+    public boolean groupSnapshots() {
+        return true;
+    }
+
+    @Override
+    public GroupSnapshot createGroupSnapshot(String name, List<String> sourceVolumeIds) throws VolumeException {
+        String id = VolumeIds.groupSnapshotId(name);
+        List<String> sources = sourceVolumeIds.stream().sorted().distinct().toList();
+        synchronized (lockFor(id)) {
+            GroupSnapshot existing = groups.get(id);
+            if (existing != null) {
+                if (!existing.sourceVolumeIds().equals(sources)) {
+                    throw new VolumeException(VolumeException.Reason.ALREADY_EXISTS, "group snapshot '" + name
+                            + "' exists for volumes " + existing.sourceVolumeIds());
+                }
+                return existing;
+            }
+            ServedVolumes servedHere = served;
+            if (servedHere == null) {
+                throw new VolumeException(VolumeException.Reason.NOT_READY, "this process serves no volumes yet, so it"
+                        + " cannot hold back their writes for a group snapshot");
+            }
+            List<GroupCut.Member> members = new ArrayList<>();
+            Backend backend = null;
+            for (String v : sources) {
+                Volume vol = volumes.get(v);
+                if (vol == null || !vol.ready()) {
+                    throw new VolumeException(VolumeException.Reason.NOT_FOUND, "volume " + v + " does not exist");
+                }
+                if (vol.backend() != Backend.LOCAL) {
+                    throw new VolumeException(VolumeException.Reason.IN_USE, "volume " + v + " is on the shared"
+                            + " backend, which other nodes may write while this one takes the group; only node-local"
+                            + " volumes can be snapshotted at one instant");
+                }
+                backend = vol.backend();
+                members.add(new GroupCut.Member(v, VolumeIds.groupMemberId(id, v), backingFor(vol)));
+            }
+            long now = System.currentTimeMillis();
+            GroupSnapshot g = new GroupSnapshot(id, name, sources,
+                    members.stream().map(GroupCut.Member::snapshotId).toList(), backend, nodeId, now, false);
+            List<Snapshot> taken = new ArrayList<>();
+            try {
+                saveGroup(g);
+                for (GroupCut.Member m : members) {
+                    Snapshot s = new Snapshot(m.snapshotId(), name + "/" + m.volumeId(), m.volumeId(),
+                            volumes.get(m.volumeId()).capacityBytes(), backend, nodeId, now, false, "", id);
+                    saveSnapshot(s);
+                    taken.add(s);
+                }
+                GroupCut.take(members, servedHere, groupHold);
+                for (Snapshot s : taken) {
+                    Snapshot ready = s.withReady(true, "");
+                    saveSnapshot(ready);
+                    snapshots.put(ready.id(), ready);
+                }
+                GroupSnapshot ready = g.ready();
+                saveGroup(ready);
+                groups.put(id, ready);
+                return ready;
+            } catch (IOException | VolumeException | RuntimeException e) {
+                for (Snapshot s : taken) {
+                    snapshots.remove(s.id());
+                    try {
+                        backingFor(volumes.get(s.sourceVolumeId())).deleteSnapshot(s.id());
+                        snapshotFiles.delete(s.id());
+                    } catch (IOException | VolumeException cleanup) {
+                        e.addSuppressed(cleanup);
+                    }
+                }
+                try {
+                    groupFiles.delete(id);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                if (e instanceof VolumeException v) {
+                    throw v;
+                }
+                throw new VolumeException(VolumeException.outOfSpace(e) ? VolumeException.Reason.RESOURCE_EXHAUSTED
+                        : VolumeException.Reason.INTERNAL, "group snapshot " + id + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    @Override
+    public Optional<GroupSnapshot> groupSnapshot(String id) {
+        return Optional.ofNullable(groups.get(id));
+    }
+
+    @Override
+    public void deleteGroupSnapshot(String id) throws VolumeException {
+        synchronized (lockFor(id)) {
+            GroupSnapshot g = groups.get(id);
+            if (g == null) {
+                return;
+            }
+            for (String member : g.snapshotIds()) {
+                removeSnapshot(member);
+            }
+            try {
+                groupFiles.delete(id);
+            } catch (IOException e) {
+                throw new VolumeException(VolumeException.Reason.INTERNAL, "delete group snapshot " + id + ": "
+                        + e.getMessage(), e);
+            }
+            groups.remove(id);
         }
     }
 
@@ -388,6 +541,10 @@ public final class LocalVolumeStore implements VolumeStore {
 
     private void save(Volume v) throws IOException {
         volumeFiles.write(v.id(), json.writeValueAsBytes(v));
+    }
+
+    private void saveGroup(GroupSnapshot g) throws IOException {
+        groupFiles.write(g.id(), json.writeValueAsBytes(g));
     }
 
     private void saveSnapshot(Snapshot s) throws IOException {

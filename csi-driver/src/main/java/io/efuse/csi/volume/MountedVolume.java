@@ -2,6 +2,7 @@ package io.efuse.csi.volume;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /** A volume served at its staging path. Closing it unmounts and stops whatever serves it. */
 public interface MountedVolume extends AutoCloseable {
@@ -21,6 +22,13 @@ public interface MountedVolume extends AutoCloseable {
      * serves the mount cannot do it now.
      */
     void resize(Limits limits) throws IOException, VolumeException;
+
+    /**
+     * Holds back every change to the volume: the kernel's cached writes reach the daemon, the changes running
+     * finish within {@code drain}, and no new one runs until the hold is closed or {@code hold} has passed.
+     * {@link VolumeException.Reason#BUSY} if the changes running do not finish in time or another hold is on.
+     */
+    WriteHold holdWrites(Duration drain, Duration hold) throws IOException, VolumeException;
 
     @Override
     void close() throws IOException;

@@ -35,6 +35,15 @@ interface StorageEngine {
 
     void deleteSnapshot(String id) throws IOException, VolumeException;
 
+    /**
+     * Blocks every write to volume {@code id} in the kernel until the result is closed, so that snapshots taken
+     * meanwhile (which then freeze nothing themselves) hold one instant. Null when this engine's volumes share a
+     * filesystem that cannot be frozen for one of them, or when nothing writes the volume now.
+     */
+    default AutoCloseable freeze(String id) throws IOException, VolumeException {
+        return null;
+    }
+
     Usage usage(String id, Limits limits) throws IOException, VolumeException;
 
     /**

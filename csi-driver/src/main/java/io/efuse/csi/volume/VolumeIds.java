@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 public final class VolumeIds {
     private static final Pattern VOLUME = Pattern.compile("v-[0-9a-f]{32}");
     private static final Pattern SNAPSHOT = Pattern.compile("s-[0-9a-f]{32}");
+    private static final Pattern GROUP = Pattern.compile("g-[0-9a-f]{32}");
     private static final Pattern INLINE = Pattern.compile("i-[0-9a-f]{32}");
 
     private VolumeIds() {}
@@ -24,6 +25,19 @@ public final class VolumeIds {
 
     public static String snapshotId(String name) {
         return "s-" + digest("snapshot", name);
+    }
+
+    public static String groupSnapshotId(String name) {
+        return "g-" + digest("group-snapshot", name);
+    }
+
+    /** The id of the member of group snapshot {@code groupId} that holds volume {@code volumeId}. */
+    public static String groupMemberId(String groupId, String volumeId) {
+        return "s-" + digest("group-member", groupId + "/" + volumeId);
+    }
+
+    public static boolean isGroupSnapshotId(String id) {
+        return id != null && GROUP.matcher(id).matches();
     }
 
     /**

@@ -36,6 +36,26 @@ public interface VolumeStore extends AutoCloseable {
 
     void deleteSnapshot(String id) throws VolumeException;
 
+    /** Whether this store takes group snapshots ({@link #createGroupSnapshot}). */
+    default boolean groupSnapshots() {
+        return false;
+    }
+
+    /**
+     * Takes snapshots of all the volumes at one instant ({@link GroupCut}), or returns the existing group of the same
+     * name when it has the same volumes. IN_USE when the volumes cannot be taken together.
+     */
+    default GroupSnapshot createGroupSnapshot(String name, List<String> sourceVolumeIds) throws VolumeException {
+        throw new VolumeException(VolumeException.Reason.INVALID, "this driver's store takes no group snapshots");
+    }
+
+    default Optional<GroupSnapshot> groupSnapshot(String id) {
+        return Optional.empty();
+    }
+
+    /** Deletes the group and its snapshots; a group that does not exist is already deleted. */
+    default void deleteGroupSnapshot(String id) throws VolumeException {}
+
     /** Bytes still free for new volumes on {@code node} (null: the shared backend). */
     long availableBytes(Backend backend, String node) throws VolumeException;
 

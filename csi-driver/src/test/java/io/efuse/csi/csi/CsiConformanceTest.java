@@ -93,7 +93,7 @@ class CsiConformanceTest {
     // ---- Identity ----
 
     @Test
-    void identityNamesThePluginAndAdvertisesControllerTopologyAndOnlineExpansion() {
+    void identityNamesThePluginAndAdvertisesControllerGroupControllerTopologyAndOnlineExpansion() {
         var info = d.identity.getPluginInfo(Csi.GetPluginInfoRequest.getDefaultInstance());
         assertEquals("efuse.csi.io", info.getName());
         assertFalse(info.getVendorVersion().isEmpty());
@@ -101,7 +101,8 @@ class CsiConformanceTest {
         Set<String> names = new HashSet<>();
         caps.getCapabilitiesList().forEach(c -> names.add(c.hasService() ? c.getService().getType().name()
                 : "EXPANSION_" + c.getVolumeExpansion().getType().name()));
-        assertEquals(Set.of("CONTROLLER_SERVICE", "VOLUME_ACCESSIBILITY_CONSTRAINTS", "EXPANSION_ONLINE"), names);
+        assertEquals(Set.of("CONTROLLER_SERVICE", "GROUP_CONTROLLER_SERVICE", "VOLUME_ACCESSIBILITY_CONSTRAINTS",
+                "EXPANSION_ONLINE"), names);
         assertTrue(d.identity.probe(Csi.ProbeRequest.getDefaultInstance()).getReady().getValue());
     }
 

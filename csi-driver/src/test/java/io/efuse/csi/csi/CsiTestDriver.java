@@ -3,6 +3,7 @@ package io.efuse.csi.csi;
 import io.efuse.csi.metrics.RpcMetrics;
 import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
+import csi.v1.GroupControllerGrpc;
 import csi.v1.IdentityGrpc;
 import csi.v1.NodeGrpc;
 import io.efuse.csi.sys.LinuxConstants;
@@ -42,6 +43,7 @@ final class CsiTestDriver implements AutoCloseable {
     final IdentityGrpc.IdentityBlockingStub identity;
     final ControllerGrpc.ControllerBlockingStub controller;
     final NodeGrpc.NodeBlockingStub node;
+    final GroupControllerGrpc.GroupControllerBlockingStub group;
 
     CsiTestDriver(Path dir, VolumeMounter mounter, Path backingRoot) throws IOException {
         this(dir, mounter, backingRoot, null);
@@ -67,14 +69,17 @@ final class CsiTestDriver implements AutoCloseable {
                 inline == Inline.NONE ? InlineOptions.none() : new InlineOptions(inline.allowed(),
                         new InlineVolumes(dir.resolve("state"), roots.local()), inline.maxBytes()));
         this.server = CsiServer.start("unix://" + dir.resolve("csi.sock"), List.of(
-                new IdentityService("efuse.csi.io", "test", true, List.of(store::ready)),
-                new ControllerService(store), nodeService), Duration.ofSeconds(5), rpcMetrics);
+                new IdentityService("efuse.csi.io", "test", true, true, List.of(store::ready)),
+                new ControllerService(store), nodeService, new GroupControllerService(store)), Duration.ofSeconds(5),
+                rpcMetrics);
+        store.servedBy(nodeService);
         this.clientLoop = new EpollEventLoopGroup(1);
         this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(server.socket().toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientLoop).usePlaintext().build();
         this.identity = IdentityGrpc.newBlockingStub(channel);
         this.controller = ControllerGrpc.newBlockingStub(channel);
         this.node = NodeGrpc.newBlockingStub(channel);
+        this.group = GroupControllerGrpc.newBlockingStub(channel);
     }
 
     static Csi.VolumeCapability mountCap(Csi.VolumeCapability.AccessMode.Mode mode) {

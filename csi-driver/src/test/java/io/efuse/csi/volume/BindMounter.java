@@ -52,6 +52,11 @@ public final class BindMounter implements VolumeMounter {
         public void resize(Limits limits) {}
 
         @Override
+        public WriteHold holdWrites(java.time.Duration drain, java.time.Duration hold) throws VolumeException {
+            throw new VolumeException(VolumeException.Reason.NOT_READY, "a bind mount has no daemon to hold its writes");
+        }
+
+        @Override
         public void close() throws IOException {
             state[0] = false;
             if (MountTable.isMountPoint(mountPoint)) {

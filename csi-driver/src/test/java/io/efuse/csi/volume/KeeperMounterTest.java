@@ -108,6 +108,38 @@ class KeeperMounterTest {
     }
 
     @Test
+    void aHoldThroughTheKeeperStopsWritesInTheDaemonUntilItEnds() throws Exception {
+        daemon = DaemonThread.start(socket);
+        MountedVolume v = new KeeperMounter(keeper, stateRoot, 2, WAIT).mount(spec());
+        Files.writeString(mountPoint.resolve("before"), "before the hold");
+        java.util.concurrent.CompletableFuture<Void> write;
+        try (WriteHold hold = v.holdWrites(Duration.ofSeconds(5), Duration.ofSeconds(60))) {
+            assertEquals(0, hold.passthroughWriters(), "a classic mount writes only through its daemon");
+            assertFalse(hold.writebackCache());
+            write = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    Files.writeString(mountPoint.resolve("during"), "held back");
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertEquals("before the hold", Files.readString(mountPoint.resolve("before")), "reads go on meanwhile");
+            assertThrows(java.util.concurrent.TimeoutException.class, () -> write.get(1, TimeUnit.SECONDS),
+                    "a write waits while the volume is held");
+            assertFalse(Files.exists(backing.resolve("during")));
+        }
+        write.get(10, TimeUnit.SECONDS);
+        assertEquals("held back", Files.readString(backing.resolve("during")), "the write went through at the end");
+
+        WriteHold expired = v.holdWrites(Duration.ofSeconds(5), Duration.ofMillis(200));
+        Thread.sleep(400);
+        Files.writeString(mountPoint.resolve("after"), "a hold that ran out lets writes pass");
+        VolumeException e = assertThrows(VolumeException.class, expired::close);
+        assertEquals(VolumeException.Reason.BUSY, e.reason(), "ending a hold that ran out says so");
+        v.close();
+    }
+
+    @Test
     void aMountLeftDeadByBothProcessesIsClearedAndMountedAfresh() throws Exception {
         daemon = DaemonThread.start(socket);
         new KeeperMounter(keeper, stateRoot, 1, WAIT).mount(spec());
