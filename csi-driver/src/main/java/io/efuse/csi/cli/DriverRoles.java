@@ -177,7 +177,7 @@ final class DriverRoles {
                 process.own(new NodeReconciler(client, null, new BackingRoots(null,
                         BackingStore.openDirectories(options.sharedRoot)), Duration.ofMinutes(10)));
             }
-            IdentityService identity = new IdentityService(options.driverName, Main.version(), true, store.groupSnapshots(),
+            IdentityService identity = new IdentityService(options.driverName, Main.version(), true, true,
                     List.of(store::ready));
             // The controller serves no volumes: CSI figures only, no eBPF monitor.
             MetricsRegistry registry = new MetricsRegistry();
@@ -186,8 +186,8 @@ final class DriverRoles {
             if (options.metricsAddress != null) {
                 process.own(MetricsServer.start(ListenAddress.parse(options.metricsAddress), registry, store::ready));
             }
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store)),
-                    Duration.ofSeconds(options.graceSeconds), rpc);
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store),
+                    new GroupControllerService(store)), Duration.ofSeconds(options.graceSeconds), rpc);
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
@@ -214,6 +214,7 @@ final class DriverRoles {
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
+            reconciler.holdWritesThrough(node);
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false, false,
                     List.of(store::ready, reconciler::synced));
             stagedGauge(telemetry.registry(), node);

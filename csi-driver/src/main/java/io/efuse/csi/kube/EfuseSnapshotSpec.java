@@ -13,4 +13,12 @@ public class EfuseSnapshotSpec {
     public String nodeName;
     /** The source volume's size when the snapshot was taken: the smallest volume it can restore into. */
     public long sizeBytes;
+    /**
+     * The group snapshot this is a member of (empty: none). The members of a group are taken together, at one
+     * instant, once all of them exist: {@code groupSourceVolumeIds} (sorted) says how many there are.
+     */
+    public String groupSnapshotId;
+    /** The CO's name of the group, for its idempotent create. */
+    public String groupName;
+    public java.util.List<String> groupSourceVolumeIds;
 }

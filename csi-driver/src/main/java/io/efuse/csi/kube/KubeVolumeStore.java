@@ -2,6 +2,7 @@ package io.efuse.csi.kube;
 
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.ContentSource;
+import io.efuse.csi.volume.GroupSnapshot;
 import io.efuse.csi.volume.Snapshot;
 import io.efuse.csi.volume.Volume;
 import io.efuse.csi.volume.VolumeException;
@@ -310,12 +311,144 @@ public final class KubeVolumeStore implements VolumeStore {
 
     @Override
     public void deleteSnapshot(String id) throws VolumeException {
+        Optional<Snapshot> member = snapshot(id).filter(Snapshot::inGroup);
+        if (member.isPresent()) {
+            throw new VolumeException(VolumeException.Reason.INVALID, "snapshot " + id + " belongs to group snapshot "
+                    + member.get().groupSnapshotId() + " and is deleted only with the whole group");
+        }
         try {
             client.resources(EfuseSnapshot.class).withName(id).delete();
         } catch (KubernetesClientException e) {
             throw unavailable("delete EfuseSnapshot " + id, e);
         }
         await(EfuseSnapshot.class, id, Objects::isNull, "its copy reclaimed by its node");
+    }
+
+    @Override
+    public boolean groupSnapshots() {
+        return true;
+    }
+
+    /**
+     * One EfuseSnapshot per member, all on the node that holds the volumes; that node's reconciler takes them
+     * together once all exist (GroupCut) and marks them ready, or failed, together.
+     */
+    @Override
+    public GroupSnapshot createGroupSnapshot(String name, List<String> sourceVolumeIds) throws VolumeException {
+        String id = VolumeIds.groupSnapshotId(name);
+        List<String> sources = sourceVolumeIds.stream().sorted().distinct().toList();
+        List<EfuseSnapshot> existing = members(id);
+        if (!existing.isEmpty()) {
+            List<String> had = existing.get(0).getSpec().groupSourceVolumeIds;
+            if (!sources.equals(had)) {
+                throw new VolumeException(VolumeException.Reason.ALREADY_EXISTS, "group snapshot '" + name
+                        + "' exists for volumes " + had);
+            }
+        } else {
+            String node = null;
+            for (String v : sources) {
+                Volume vol = volume(v).filter(Volume::ready).orElseThrow(() -> new VolumeException(
+                        VolumeException.Reason.NOT_FOUND, "volume " + v + " does not exist"));
+                if (vol.backend() != Backend.LOCAL) {
+                    throw new VolumeException(VolumeException.Reason.IN_USE, "volume " + v + " is on the shared"
+                            + " backend, which several nodes may write at once; only node-local volumes can be"
+                            + " snapshotted at one instant");
+                }
+                if (node != null && !node.equals(vol.node())) {
+                    throw new VolumeException(VolumeException.Reason.IN_USE, "volumes " + sources.get(0) + " and " + v
+                            + " live on different nodes (" + node + ", " + vol.node() + "); a group snapshot holds"
+                            + " back the writes of its volumes on one node, so its volumes must share a node");
+                }
+                node = vol.node();
+            }
+            for (String v : sources) {
+                Volume vol = volume(v).orElseThrow();
+                String memberId = VolumeIds.groupMemberId(id, v);
+                EfuseSnapshot cr = new EfuseSnapshot();
+                cr.setMetadata(new ObjectMetaBuilder().withName(memberId)
+                        .addToLabels(Labels.NODE, Labels.nodeLabel(vol.node())).addToLabels(Labels.GROUP_SNAPSHOT, id)
+                        .addToFinalizers(Labels.DATA_FINALIZER).build());
+                EfuseSnapshotSpec s = new EfuseSnapshotSpec();
+                s.name = name + "/" + v;
+                s.sourceVolumeId = v;
+                s.backend = vol.backend().label();
+                s.nodeName = vol.node();
+                s.sizeBytes = vol.capacityBytes();
+                s.groupSnapshotId = id;
+                s.groupName = name;
+                s.groupSourceVolumeIds = sources;
+                cr.setSpec(s);
+                try {
+                    client.resources(EfuseSnapshot.class).resource(cr).create();
+                } catch (KubernetesClientException e) {
+                    if (e.getCode() != 409) {
+                        throw unavailable("create EfuseSnapshot " + memberId, e);
+                    }
+                }
+            }
+        }
+        for (String v : sources) {
+            String memberId = VolumeIds.groupMemberId(id, v);
+            EfuseSnapshot cr = await(EfuseSnapshot.class, memberId, s -> s == null || (s.getStatus() != null
+                    && (s.getStatus().readyToUse || s.getStatus().message != null)), "taken with its group");
+            if (cr == null || !cr.getStatus().readyToUse) {
+                String why = cr == null ? "a member was deleted" : cr.getStatus().message;
+                VolumeException.Reason reason = cr == null || cr.getStatus().reason == null
+                        ? VolumeException.Reason.INTERNAL : VolumeException.Reason.valueOf(cr.getStatus().reason);
+                deleteMembers(id);
+                throw new VolumeException(reason, "group snapshot " + id + " failed on its node: " + why);
+            }
+        }
+        return groupSnapshot(id).orElseThrow(() -> new VolumeException(VolumeException.Reason.NOT_READY,
+                "group snapshot " + id + " is not in the informer's cache yet; the call can be repeated"));
+    }
+
+    @Override
+    public Optional<GroupSnapshot> groupSnapshot(String id) {
+        if (!VolumeIds.isGroupSnapshotId(id)) {
+            return Optional.empty();
+        }
+        List<EfuseSnapshot> crs = snapshotInformer.getStore().list().stream()
+                .filter(cr -> id.equals(cr.getSpec().groupSnapshotId)).toList();
+        if (crs.isEmpty()) {
+            return Optional.empty();
+        }
+        EfuseSnapshotSpec first = crs.get(0).getSpec();
+        List<String> sources = first.groupSourceVolumeIds;
+        List<String> members = sources.stream().map(v -> VolumeIds.groupMemberId(id, v)).toList();
+        boolean ready = crs.size() == sources.size() && crs.stream().map(KubeVolumeStore::toSnapshot)
+                .allMatch(Snapshot::readyToUse);
+        long created = crs.stream().mapToLong(cr -> cr.getStatus() == null ? 0 : cr.getStatus().createdAtMillis)
+                .max().orElse(0);
+        return Optional.of(new GroupSnapshot(id, first.groupName, sources, members, Backend.parse(first.backend),
+                first.nodeName, created, ready));
+    }
+
+    @Override
+    public void deleteGroupSnapshot(String id) throws VolumeException {
+        if (VolumeIds.isGroupSnapshotId(id)) {
+            deleteMembers(id);
+        }
+    }
+
+    private List<EfuseSnapshot> members(String groupId) throws VolumeException {
+        try {
+            return client.resources(EfuseSnapshot.class).withLabel(Labels.GROUP_SNAPSHOT, groupId).list().getItems();
+        } catch (KubernetesClientException e) {
+            throw unavailable("list the members of group snapshot " + groupId, e);
+        }
+    }
+
+    private void deleteMembers(String groupId) throws VolumeException {
+        for (EfuseSnapshot cr : members(groupId)) {
+            String name = cr.getMetadata().getName();
+            try {
+                client.resources(EfuseSnapshot.class).withName(name).delete();
+            } catch (KubernetesClientException e) {
+                throw unavailable("delete EfuseSnapshot " + name, e);
+            }
+            await(EfuseSnapshot.class, name, Objects::isNull, "its copy reclaimed by its node");
+        }
     }
 
     @Override
@@ -404,6 +537,6 @@ public final class KubeVolumeStore implements VolumeStore {
         boolean ready = st != null && st.readyToUse && cr.getMetadata().getDeletionTimestamp() == null;
         return new Snapshot(cr.getMetadata().getName(), s.name, s.sourceVolumeId, s.sizeBytes,
                 Backend.parse(s.backend), s.nodeName, st == null ? 0 : st.createdAtMillis, ready,
-                st == null || st.message == null ? "" : st.message);
+                st == null || st.message == null ? "" : st.message, s.groupSnapshotId);
     }
 }

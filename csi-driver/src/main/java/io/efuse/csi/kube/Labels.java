@@ -8,6 +8,8 @@ public final class Labels {
     /** Which reconciler owns a resource: a node's name, or {@value #SHARED} for the shared backend. */
     public static final String NODE = GROUP + "/node";
     public static final String SHARED = "shared";
+    /** The group snapshot an EfuseSnapshot is a member of (its id). */
+    public static final String GROUP_SNAPSHOT = GROUP + "/group-snapshot";
     public static final String DATA_FINALIZER = GROUP + "/data";
     /** Bytes free for new volumes on a node, kept up to date by its reconciler (on the Node object). */
     public static final String AVAILABLE_BYTES = GROUP + "/available-bytes";

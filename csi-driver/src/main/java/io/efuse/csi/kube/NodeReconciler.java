@@ -5,7 +5,9 @@ import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.volume.ContentSource;
 import io.efuse.csi.volume.EngineKind;
+import io.efuse.csi.volume.GroupCut;
 import io.efuse.csi.volume.Limits;
+import io.efuse.csi.volume.ServedVolumes;
 import io.efuse.csi.volume.VolumeException;
 import io.efuse.csi.volume.VolumeIds;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -32,11 +34,16 @@ import org.slf4j.LoggerFactory;
 public final class NodeReconciler implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NodeReconciler.class);
 
+    /** How long a group snapshot may hold back its volumes' writes while it takes them. */
+    private static final Duration GROUP_HOLD = Duration.ofMinutes(2);
+
     private final KubernetesClient client;
     private final String node;
     private final BackingRoots roots;
     private final ExecutorService worker;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    /** The volumes this node serves, whose writes a group snapshot holds back; none until the node service is up. */
+    private volatile ServedVolumes served;
 
     /** What one pass decided to write back; the caller applies it, so {@link #reconcile} has no API side effects. */
     record VolumeOutcome(EfuseVolumeStatus status, boolean releaseFinalizer) {}
@@ -59,6 +66,20 @@ public final class NodeReconciler implements AutoCloseable {
                 .inform(handler(this::onVolume), resync.toMillis()));
         if (node != null) {
             publishCapacity();
+        }
+    }
+
+    /**
+     * From now on, group snapshots of this node's volumes are taken, holding back the writes of the volumes that
+     * {@code volumes} serves; until then they wait, since a member served unseen could be written mid-cut.
+     */
+    public void holdWritesThrough(ServedVolumes volumes) {
+        this.served = volumes;
+        for (EfuseSnapshot cr : client.resources(EfuseSnapshot.class).withLabel(Labels.NODE, Labels.nodeLabel(node))
+                .list().getItems()) {
+            if (cr.getSpec().groupSnapshotId != null && !cr.getSpec().groupSnapshotId.isEmpty()) {
+                enqueue(this::onSnapshot, cr.getMetadata().getName());
+            }
         }
     }
 
@@ -112,6 +133,11 @@ public final class NodeReconciler implements AutoCloseable {
     private void onSnapshot(String name) {
         EfuseSnapshot cr = client.resources(EfuseSnapshot.class).withName(name).get();
         if (cr == null || !VolumeIds.isSnapshotId(name)) {
+            return;
+        }
+        String group = cr.getSpec().groupSnapshotId;
+        if (group != null && !group.isEmpty() && cr.getMetadata().getDeletionTimestamp() == null) {
+            takeGroup(group);
             return;
         }
         SnapshotOutcome out = reconcile(cr);
@@ -195,6 +221,54 @@ public final class NodeReconciler implements AutoCloseable {
             s.readyToUse = false;
             s.message = e.getMessage();
             return new SnapshotOutcome(s, false);
+        }
+    }
+
+    /**
+     * Takes a group snapshot's members together, once all of them exist and none is taken yet. What a pass that a
+     * restart cut short left of them is removed first: members of one instant are never completed at another.
+     */
+    void takeGroup(String groupId) {
+        List<EfuseSnapshot> members = client.resources(EfuseSnapshot.class).withLabel(Labels.GROUP_SNAPSHOT, groupId)
+                .list().getItems().stream().filter(cr -> cr.getMetadata().getDeletionTimestamp() == null)
+                .sorted(java.util.Comparator.comparing(cr -> cr.getSpec().sourceVolumeId)).toList();
+        if (members.isEmpty() || members.size() < members.get(0).getSpec().groupSourceVolumeIds.size()) {
+            return; // the others are still being created; their events bring the group back here
+        }
+        if (members.stream().anyMatch(cr -> cr.getStatus() != null
+                && (cr.getStatus().readyToUse || cr.getStatus().message != null))) {
+            return; // taken (or failed) already
+        }
+        ServedVolumes volumes = served;
+        if (volumes == null) {
+            return; // holdWritesThrough brings it back
+        }
+        EfuseSnapshotStatus outcome = new EfuseSnapshotStatus();
+        try {
+            List<GroupCut.Member> cut = new ArrayList<>();
+            for (EfuseSnapshot cr : members) {
+                BackingStore store = roots.of(Backend.parse(cr.getSpec().backend));
+                store.deleteSnapshot(cr.getMetadata().getName());
+                cut.add(new GroupCut.Member(cr.getSpec().sourceVolumeId, cr.getMetadata().getName(), store));
+            }
+            try {
+                GroupCut.take(cut, volumes, GROUP_HOLD);
+            } catch (IOException | VolumeException | RuntimeException e) {
+                for (GroupCut.Member m : cut) {
+                    m.store().deleteSnapshot(m.snapshotId());
+                }
+                throw e;
+            }
+            outcome.readyToUse = true;
+            outcome.createdAtMillis = System.currentTimeMillis();
+        } catch (IOException | VolumeException | RuntimeException e) {
+            LOG.warn("group snapshot {}: {}", groupId, e.toString());
+            outcome.readyToUse = false;
+            outcome.message = e.getMessage();
+            outcome.reason = e instanceof VolumeException v ? v.reason().name() : VolumeException.Reason.INTERNAL.name();
+        }
+        for (EfuseSnapshot cr : members) {
+            apply(cr, outcome, false, EfuseSnapshot.class);
         }
     }
 

@@ -20,11 +20,11 @@ import java.util.Optional;
  * write-back cache (writes complete in the kernel's page cache), or one with files writing through passthrough
  * into a filesystem that other volumes share and that therefore cannot be frozen for it.
  */
-final class GroupCut {
+public final class GroupCut {
     /** How long the changes running in a member's daemon may take to finish before the group gives up. */
     static final Duration DRAIN = Duration.ofSeconds(10);
 
-    record Member(String volumeId, String snapshotId, BackingStore store) {}
+    public record Member(String volumeId, String snapshotId, BackingStore store) {}
 
     private GroupCut() {}
 
@@ -32,7 +32,7 @@ final class GroupCut {
      * Takes every member's snapshot with all of them stopped, for at most {@code hold}. On failure, snapshots
      * already taken stay for the caller to remove.
      */
-    static void take(List<Member> members, ServedVolumes served, Duration hold) throws IOException, VolumeException {
+    public static void take(List<Member> members, ServedVolumes served, Duration hold) throws IOException, VolumeException {
         Deque<AutoCloseable> stopped = new ArrayDeque<>();
         Exception failure = null;
         try {

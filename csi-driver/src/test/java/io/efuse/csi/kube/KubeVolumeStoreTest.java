@@ -122,6 +122,80 @@ class KubeVolumeStoreTest {
         store.delete(v.id());
     }
 
+    /** A node that serves none of its volumes now: nothing writes them, so a group needs no hold. */
+    private static final io.efuse.csi.volume.ServedVolumes NOTHING_SERVED = id -> new io.efuse.csi.volume.ServedVolumes.Claim() {
+        @Override
+        public java.util.Optional<io.efuse.csi.volume.MountedVolume> mount() {
+            return java.util.Optional.empty();
+        }
+
+        @Override
+        public void close() {}
+    };
+
+    @Test
+    void aGroupSnapshotIsTakenByItsNodeOnceTheNodeServiceIsUpAndGoesOnlyWhole() throws Exception {
+        NodeReconciler node = reconciler();
+        KubeVolumeStore store = store(Duration.ofSeconds(5));
+        Volume a = store.create(spec("grp-a", 1 << 20, null));
+        Volume b = store.create(spec("grp-b", 1 << 20, null));
+        Files.writeString(roots.local().volumeDir(a.id()).resolve("data"), "a at the cut");
+        Files.writeString(roots.local().volumeDir(b.id()).resolve("data"), "b at the cut");
+
+        VolumeException waiting = assertThrows(VolumeException.class,
+                () -> store.createGroupSnapshot("g", List.of(b.id(), a.id())));
+        assertEquals(VolumeException.Reason.NOT_READY, waiting.reason(),
+                "no group is taken before the node can hold back its volumes' writes");
+        node.holdWritesThrough(NOTHING_SERVED);
+        io.efuse.csi.volume.GroupSnapshot g = store.createGroupSnapshot("g", List.of(b.id(), a.id()));
+        assertTrue(g.readyToUse());
+        assertEquals(List.of(a.id(), b.id()).stream().sorted().toList(), g.sourceVolumeIds());
+        assertEquals(g, store.createGroupSnapshot("g", List.of(a.id(), b.id())), "idempotent by name");
+        VolumeException other = assertThrows(VolumeException.class, () -> store.createGroupSnapshot("g",
+                List.of(a.id())));
+        assertEquals(VolumeException.Reason.ALREADY_EXISTS, other.reason());
+        for (String member : g.snapshotIds()) {
+            Snapshot s = store.snapshot(member).orElseThrow();
+            assertEquals(g.id(), s.groupSnapshotId());
+            assertTrue(roots.local().snapshotExists(member), "the node took every member");
+            VolumeException alone = assertThrows(VolumeException.class, () -> store.deleteSnapshot(member));
+            assertEquals(VolumeException.Reason.INVALID, alone.reason(), "a member goes only with its group");
+        }
+        Snapshot ofA = store.snapshots().stream().filter(s -> s.sourceVolumeId().equals(a.id())).findFirst()
+                .orElseThrow();
+        Volume restored = store.create(spec("grp-r", 1 << 20, new ContentSource(ContentSource.Kind.SNAPSHOT,
+                ofA.id())));
+        assertEquals("a at the cut", Files.readString(roots.local().volumeDir(restored.id()).resolve("data")));
+
+        store.deleteGroupSnapshot(g.id());
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (store.groupSnapshot(g.id()).isPresent()) { // the informer's cache follows the deletion
+            assertTrue(System.nanoTime() - deadline < 0, "group " + g.id() + " still listed after its deletion");
+            Thread.sleep(50);
+        }
+        for (String member : g.snapshotIds()) {
+            assertFalse(roots.local().snapshotExists(member), "deleting the group reclaimed " + member);
+        }
+        store.deleteGroupSnapshot(g.id()); // already gone: still fine
+    }
+
+    @Test
+    void aGroupThatItsNodeCannotHoldFailsWholeWithItsReason() throws Exception {
+        NodeReconciler node = reconciler();
+        KubeVolumeStore store = store(Duration.ofSeconds(20));
+        Volume a = store.create(spec("held-a", 1 << 20, null));
+        Volume b = store.create(spec("held-b", 1 << 20, null));
+        node.holdWritesThrough(id -> {
+            throw new VolumeException(VolumeException.Reason.IN_USE, "volume " + id + " cannot be held");
+        });
+        VolumeException e = assertThrows(VolumeException.class,
+                () -> store.createGroupSnapshot("g", List.of(a.id(), b.id())));
+        assertEquals(VolumeException.Reason.IN_USE, e.reason(), e.getMessage());
+        assertTrue(e.getMessage().contains("cannot be held"), e.getMessage());
+        assertEquals(List.of(), store.snapshots(), "no member is kept");
+        assertEquals(List.of(), client.resources(EfuseSnapshot.class).list().getItems());
+    }
+
     @Test
     void theFinalizerHoldsADeletedVolumeUntilARestartedNodeReclaimsIt() throws Exception {
         NodeReconciler first = reconciler();
