@@ -58,3 +58,21 @@ is off by default, and on without the API their informers only fail.
 {{- define "efuse-csi.vacServed" -}}
 {{- if .Capabilities.APIVersions.Has "storage.k8s.io/v1beta1/VolumeAttributesClass" -}}true{{- end -}}
 {{- end -}}
+
+{{/*
+The served version of the group snapshot API (groupsnapshot.storage.k8s.io), newest first; empty when the cluster
+serves none. The snapshotter's CSIVolumeGroupSnapshot gate without it stops every snapshot, not only groups.
+*/}}
+{{- define "efuse-csi.groupSnapshotVersion" -}}
+{{- $api := "groupsnapshot.storage.k8s.io/%s/VolumeGroupSnapshotClass" -}}
+{{- if .Capabilities.APIVersions.Has (printf $api "v1") -}}v1
+{{- else if .Capabilities.APIVersions.Has (printf $api "v1beta2") -}}v1beta2
+{{- else if .Capabilities.APIVersions.Has (printf $api "v1beta1") -}}v1beta1
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when group snapshots are on: controller.groupSnapshots, and with `auto` the cluster serving the API. */}}
+{{- define "efuse-csi.groupSnapshots" -}}
+{{- $g := .Values.controller.groupSnapshots -}}
+{{- if and .Values.controller.snapshots (or (eq (toString $g) "true") (and (eq (toString $g) "auto") (include "efuse-csi.groupSnapshotVersion" .))) -}}true{{- end -}}
+{{- end -}}

@@ -364,6 +364,32 @@ class ChartTest {
                 .noneMatch(c -> c.getName().equals("csi-snapshotter")));
     }
 
+    @Test
+    void groupSnapshotsTurnTheSnapshottersGateOnOnlyWhereTheApiIsServedOrAskedFor() {
+        String gate = "--feature-gates=CSIVolumeGroupSnapshot=true";
+        RenderedChart auto = rendered(null);
+        assertFalse(container(auto.one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec(),
+                "csi-snapshotter").getArgs().contains(gate), "without the API the gate would stop every snapshot");
+        assertEquals(Set.of(), verbs(auto.one(ClusterRole.class, CONTROLLER), "groupsnapshot.storage.k8s.io",
+                "volumegroupsnapshotcontents"));
+        RenderedChart on = RenderedChart.render(null, Map.of("controller.groupSnapshots", true));
+        assertTrue(container(on.one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec(),
+                "csi-snapshotter").getArgs().contains(gate));
+        ClusterRole role = on.one(ClusterRole.class, CONTROLLER);
+        assertEquals(Set.of("get", "list", "watch", "update", "patch"), verbs(role, "groupsnapshot.storage.k8s.io",
+                "volumegroupsnapshotcontents"));
+        assertEquals(Set.of("update", "patch"), verbs(role, "groupsnapshot.storage.k8s.io",
+                "volumegroupsnapshotcontents/status"));
+        assertEquals(Set.of("get", "list", "watch"), verbs(role, "groupsnapshot.storage.k8s.io",
+                "volumegroupsnapshotclasses"));
+        assertTrue(on.objects.stream().noneMatch(o -> o.getKind().equals("VolumeGroupSnapshotClass")),
+                "no class of an API version the cluster does not serve");
+        RenderedChart noSnapshots = RenderedChart.render(null, Map.of("controller.groupSnapshots", true,
+                "controller.snapshots", false));
+        assertTrue(noSnapshots.one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec().getContainers()
+                .stream().noneMatch(c -> c.getName().equals("csi-snapshotter")));
+    }
+
     @ParameterizedTest
     @NullSource
     @ValueSource(strings = {"everything.yaml"})
