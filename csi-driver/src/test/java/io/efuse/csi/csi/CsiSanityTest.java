@@ -57,8 +57,8 @@ class CsiSanityTest {
     private static final int RAN_ALL_IN_ONE = 85;
     /**
      * With Controller and Node on separate endpoints: csi-sanity asks the node endpoint whether a controller is
-     * there, finds none (as kubelet would) and skips the two specs that create volumes for the Node service; and
-     * the cluster's controller does not take group snapshots yet, which skips the GroupController's 6.
+     * there, finds none (as kubelet would) and skips the two specs that create volumes for the Node service; it asks
+     * the node endpoint for the GroupController too, which is the controller's, and skips its 6.
      */
     private static final int RAN_SPLIT = 77;
     private static final Duration START_BOUND = Duration.ofSeconds(120);
