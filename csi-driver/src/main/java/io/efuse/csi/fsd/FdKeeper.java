@@ -1,6 +1,8 @@
 package io.efuse.csi.fsd;
 
+import io.efuse.csi.fs.LiveChange;
 import io.efuse.csi.fs.MountOptions;
+import io.efuse.csi.fs.Tier;
 import io.efuse.csi.fsd.KeeperMessage.Type;
 import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LinuxConstants;
@@ -50,7 +52,8 @@ public final class FdKeeper implements AutoCloseable {
     private final Thread acceptor;
     private final Map<String, Held> held = new LinkedHashMap<>();
     private final ArrayDeque<Daemon> standbys = new ArrayDeque<>();
-    private final Map<String, CompletableFuture<Void>> pending = new LinkedHashMap<>();
+    /** Calls waiting for the serving daemon's answer about a volume, completed with the answer. */
+    private final Map<String, CompletableFuture<KeeperMessage>> pending = new LinkedHashMap<>();
     private Daemon active;
     /** Volumes the serving daemon said it serves in its HELLO (their HOLDs follow). */
     private final Set<String> announced = new HashSet<>();
@@ -218,16 +221,23 @@ public final class FdKeeper implements AutoCloseable {
                 LOG.log(Level.INFO, "fd keeper: holding {0} device descriptors of {1}", h.fds().length, h.volumeId());
                 notifyAll();
             }
-            case RESIZED -> complete(m.get("volume"), null);
-            case MOUNTED -> complete(m.get("volume"), null);
-            case FAILED -> complete(m.get("volume"), m.get("error", "mount failed"));
+            case RESIZED, MOUNTED -> complete(m.get("volume"), m, null);
+            case MODIFIED -> {
+                Held h = held.get(m.get("volume"));
+                if (h != null) {
+                    held.put(h.volumeId(), new Held(h.volumeId(), h.mountPoint(), h.stateDir(), m.get("tier", ""),
+                            h.fds()));
+                }
+                complete(m.get("volume"), m, null);
+            }
+            case FAILED -> complete(m.get("volume"), m, m.get("error", "mount failed"));
             case RELEASED -> {
                 Held h = held.remove(m.get("volume"));
                 if (h != null) {
                     closeAll(h.fds());
                 }
                 announced.remove(m.get("volume"));
-                complete(m.get("volume"), null);
+                complete(m.get("volume"), m, null);
             }
             case DETACHED -> {
                 if (active == d) {
@@ -250,11 +260,11 @@ public final class FdKeeper implements AutoCloseable {
         }
     }
 
-    private void complete(String volume, String error) {
-        CompletableFuture<Void> f = pending.remove(volume);
+    private void complete(String volume, KeeperMessage answer, String error) {
+        CompletableFuture<KeeperMessage> f = pending.remove(volume);
         if (f != null) {
             if (error == null) {
-                f.complete(null);
+                f.complete(answer);
             } else {
                 f.completeExceptionally(new IOException(error));
             }
@@ -270,7 +280,7 @@ public final class FdKeeper implements AutoCloseable {
             active = null;
             // Announced volumes whose HOLD never came died with it: nothing is left to wait for.
             announced.clear();
-            for (Map.Entry<String, CompletableFuture<Void>> e : pending.entrySet()) {
+            for (Map.Entry<String, CompletableFuture<KeeperMessage>> e : pending.entrySet()) {
                 e.getValue().completeExceptionally(new IOException("the daemon went away while working on "
                         + e.getKey()));
             }
@@ -361,7 +371,7 @@ public final class FdKeeper implements AutoCloseable {
     /** Has the serving daemon mount a volume; returns once it is mounted and its descriptors are held here. */
     public void mount(String volumeId, MountOptions options, Path stateDir, Duration timeout)
             throws IOException, InterruptedException {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<KeeperMessage> f = new CompletableFuture<>();
         synchronized (this) {
             if (held.containsKey(volumeId) || pending.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is already mounted or being mounted");
@@ -382,7 +392,7 @@ public final class FdKeeper implements AutoCloseable {
      * until a daemon comes.
      */
     public void unmount(String volumeId, Duration timeout) throws IOException, InterruptedException {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<KeeperMessage> f = new CompletableFuture<>();
         Path stateDir;
         synchronized (this) {
             Held h = held.get(volumeId);
@@ -434,7 +444,7 @@ public final class FdKeeper implements AutoCloseable {
      */
     public void resize(String volumeId, long maxBytes, long maxInodes, Duration timeout)
             throws IOException, InterruptedException {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<KeeperMessage> f = new CompletableFuture<>();
         synchronized (this) {
             if (!held.containsKey(volumeId)) {
                 throw new IOException("volume " + volumeId + " is not held by this keeper");
@@ -458,6 +468,41 @@ public final class FdKeeper implements AutoCloseable {
             pending.put(volumeId, f);
         }
         await(f, volumeId, "resize", timeout);
+    }
+
+    /**
+     * Has the serving daemon apply new settings to a live volume, as {@link io.efuse.csi.fs.EfuseMount#change}
+     * does, and returns what it applied and what waits for the next session. Needs a daemon that speaks protocol
+     * version 3; an older one is refused with a message that says so.
+     */
+    public LiveChange modify(String volumeId, Tier tier, boolean writebackCache, Duration timeout)
+            throws IOException, InterruptedException {
+        CompletableFuture<KeeperMessage> f = new CompletableFuture<>();
+        synchronized (this) {
+            if (!held.containsKey(volumeId)) {
+                throw new IOException("volume " + volumeId + " is not held by this keeper");
+            }
+            if (!awaitDaemon(timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to change " + volumeId);
+            }
+            if (active.protocol < Type.MODIFY.since) {
+                throw new IOException("the eFuse daemon (pid " + active.pid + ") speaks fd keeper protocol "
+                        + active.protocol + ", which cannot change a live volume: upgrade efuse-csi fsd");
+            }
+            if (pending.containsKey(volumeId)) {
+                throw new IOException("volume " + volumeId + " is being mounted or unmounted");
+            }
+            if (!sendToDaemon(KeeperMessage.of(Type.MODIFY, "volume", volumeId, "tier", tier.label(),
+                    "writebackCache", Boolean.toString(writebackCache)), timeout)) {
+                throw new IOException("no eFuse daemon connected to " + socketPath + " within " + timeout.toSeconds()
+                        + " s to change " + volumeId);
+            }
+            pending.put(volumeId, f);
+        }
+        KeeperMessage answer = await(f, volumeId, "change", timeout);
+        return new LiveChange(Tier.parse(answer.get("tier")), Boolean.parseBoolean(answer.get("tierWaits")),
+                Boolean.parseBoolean(answer.get("writebackCacheWaits")));
     }
 
     /**
@@ -489,10 +534,10 @@ public final class FdKeeper implements AutoCloseable {
         return false;
     }
 
-    private void await(CompletableFuture<Void> f, String volumeId, String what, Duration timeout)
+    private KeeperMessage await(CompletableFuture<KeeperMessage> f, String volumeId, String what, Duration timeout)
             throws IOException, InterruptedException {
         try {
-            f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw new IOException(what + " " + volumeId + ": " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {

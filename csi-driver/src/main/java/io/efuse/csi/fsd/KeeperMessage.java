@@ -21,7 +21,7 @@ import java.util.Map;
  */
 public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
     /** The newest version this side speaks; it reads every version from 1 up to it. */
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     private static final int MAGIC = 0x45464b50; // "EFKP"
 
     /** Message types; the wire carries the ordinal, so new types are only ever appended. */
@@ -45,7 +45,7 @@ public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
         MOUNT(1),
         /** daemon → keeper: {@code volume} is mounted (its HOLD came first). */
         MOUNTED(1),
-        /** daemon → keeper: {@code volume} could not be mounted, unmounted or resized: {@code error}. */
+        /** daemon → keeper: {@code volume} could not be mounted, unmounted, resized or changed: {@code error}. */
         FAILED(1),
         /** keeper → daemon: unmount {@code volume}. */
         UNMOUNT(1),
@@ -56,7 +56,17 @@ public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
         /** keeper → daemon: new limits for {@code volume}: {@code maxBytes}, {@code maxInodes} (online expansion). */
         RESIZE(2),
         /** daemon → keeper: {@code volume} has its new limits, kept in its state for the next daemon too. */
-        RESIZED(2);
+        RESIZED(2),
+        /**
+         * keeper → daemon: new settings for the live {@code volume}: {@code tier}, {@code writebackCache}
+         * (ControllerModifyVolume); the daemon applies what the session allows.
+         */
+        MODIFY(3),
+        /**
+         * daemon → keeper: what {@code volume} serves with now, {@code tier}, and what waits for its next session:
+         * {@code tierWaits}, {@code writebackCacheWaits} (true or false); the tier is kept in its state.
+         */
+        MODIFIED(3);
 
         /** The protocol version that introduced this type, and the one its messages carry. */
         public final int since;
