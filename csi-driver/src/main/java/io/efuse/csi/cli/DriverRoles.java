@@ -63,7 +63,7 @@ final class DriverRoles {
                     List.of(store::ready));
             controllerGauges(telemetry.registry(), store);
             stagedGauge(telemetry.registry(), node);
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store), node),
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, node), node),
                     Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
@@ -184,7 +184,7 @@ final class DriverRoles {
             if (options.metricsAddress != null) {
                 process.own(MetricsServer.start(ListenAddress.parse(options.metricsAddress), registry, store::ready));
             }
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store)),
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, store)),
                     Duration.ofSeconds(options.graceSeconds), rpc);
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
@@ -212,6 +212,7 @@ final class DriverRoles {
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
+            reconciler.applyParametersTo(node);
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false,
                     List.of(store::ready, reconciler::synced));
             stagedGauge(telemetry.registry(), node);

@@ -6,6 +6,8 @@ import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.volume.ContentSource;
 import io.efuse.csi.volume.EngineKind;
 import io.efuse.csi.volume.Limits;
+import io.efuse.csi.volume.LiveParameters;
+import io.efuse.csi.volume.ModifiedSettings;
 import io.efuse.csi.volume.VolumeException;
 import io.efuse.csi.volume.VolumeIds;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -37,6 +39,8 @@ public final class NodeReconciler implements AutoCloseable {
     private final BackingRoots roots;
     private final ExecutorService worker;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    /** Where the mutable parameters of this node's volumes reach their sessions; none until the node service is up. */
+    private volatile LiveParameters live;
 
     /** What one pass decided to write back; the caller applies it, so {@link #reconcile} has no API side effects. */
     record VolumeOutcome(EfuseVolumeStatus status, boolean releaseFinalizer) {}
@@ -60,6 +64,14 @@ public final class NodeReconciler implements AutoCloseable {
         if (node != null) {
             publishCapacity();
         }
+    }
+
+    /**
+     * From now on, every pass gives a staged volume's session its mutable parameters (they change with
+     * ControllerModifyVolume) and reports in the status which of them wait for the next staging.
+     */
+    public void applyParametersTo(LiveParameters sessions) {
+        this.live = sessions;
     }
 
     public boolean synced() {
@@ -104,6 +116,9 @@ public final class NodeReconciler implements AutoCloseable {
         }
         VolumeOutcome out = reconcile(cr);
         apply(cr, out.status(), out.releaseFinalizer(), EfuseVolume.class);
+        if (node != null && cr.getMetadata().getDeletionTimestamp() == null) {
+            applyParameters(name);
+        }
         if (node != null) {
             publishCapacity();
         }
@@ -135,7 +150,9 @@ public final class NodeReconciler implements AutoCloseable {
                     return new VolumeOutcome(null, false);
                 }
                 store.resizeVolume(id, limits);
-                return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, id, "resized"), false);
+                EfuseVolumeStatus resized = status(EfuseVolumeStatus.READY, limits, store, id, "resized");
+                resized.waitingParameters = current.waitingParameters;
+                return new VolumeOutcome(resized, false);
             }
             if (current != null && EfuseVolumeStatus.FAILED.equals(current.phase)) {
                 return new VolumeOutcome(null, false); // the controller deletes it and nothing was left
@@ -149,6 +166,43 @@ public final class NodeReconciler implements AutoCloseable {
             failed.phase = EfuseVolumeStatus.FAILED;
             failed.message = e.getMessage();
             return new VolumeOutcome(failed, false);
+        }
+    }
+
+    /**
+     * Gives the volume's session on this node its recorded mutable parameters and writes what waits into the status
+     * when that changed. Read again after the data pass, whose status it must not undo.
+     */
+    void applyParameters(String name) {
+        LiveParameters sessions = live;
+        EfuseVolume cr = client.resources(EfuseVolume.class).withName(name).get();
+        if (sessions == null || cr == null || cr.getStatus() == null
+                || !EfuseVolumeStatus.READY.equals(cr.getStatus().phase)) {
+            return;
+        }
+        List<String> waiting;
+        try {
+            waiting = sessions.apply(KubeVolumeStore.toVolume(cr)).map(ModifiedSettings::waiting).orElse(List.of());
+        } catch (IOException | VolumeException e) {
+            LOG.warn("volume {}: giving its session the new parameters: {}", name, e.getMessage());
+            return;
+        }
+        List<String> reported = cr.getStatus().waitingParameters == null ? List.of()
+                : cr.getStatus().waitingParameters;
+        if (reported.equals(waiting)) {
+            return;
+        }
+        try {
+            client.resources(EfuseVolume.class).withName(name).editStatus(c -> {
+                if (c.getStatus() != null) {
+                    c.getStatus().waitingParameters = waiting.isEmpty() ? null : waiting;
+                }
+                return c;
+            });
+        } catch (KubernetesClientException e) {
+            if (e.getCode() != 404) {
+                LOG.warn("updating EfuseVolume {}: {}", name, e.getMessage());
+            }
         }
     }
 

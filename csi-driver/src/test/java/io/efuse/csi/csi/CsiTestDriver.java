@@ -68,7 +68,7 @@ final class CsiTestDriver implements AutoCloseable {
                         new InlineVolumes(dir.resolve("state"), roots.local()), inline.maxBytes()));
         this.server = CsiServer.start("unix://" + dir.resolve("csi.sock"), List.of(
                 new IdentityService("efuse.csi.io", "test", true, List.of(store::ready)),
-                new ControllerService(store), nodeService), Duration.ofSeconds(5), rpcMetrics);
+                new ControllerService(store, nodeService), nodeService), Duration.ofSeconds(5), rpcMetrics);
         this.clientLoop = new EpollEventLoopGroup(1);
         this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(server.socket().toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientLoop).usePlaintext().build();
