@@ -175,8 +175,11 @@ public final class NodeReconciler implements AutoCloseable {
      */
     void applyParameters(String name) {
         LiveParameters sessions = live;
+        if (sessions == null) {
+            return;
+        }
         EfuseVolume cr = client.resources(EfuseVolume.class).withName(name).get();
-        if (sessions == null || cr == null || cr.getStatus() == null
+        if (cr == null || cr.getStatus() == null
                 || !EfuseVolumeStatus.READY.equals(cr.getStatus().phase)) {
             return;
         }
