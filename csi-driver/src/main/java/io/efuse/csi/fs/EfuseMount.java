@@ -331,7 +331,7 @@ public final class EfuseMount implements AutoCloseable {
     public synchronized LiveChange change(Tier wantTier, boolean wantWritebackCache) throws IOException {
         boolean kernelPassthrough = session.connection().passthrough();
         boolean writeback = writebackCache();
-        if (!fs.retier(wantTier)) {
+        if (wantTier != options.tier() && !fs.retier(wantTier)) {
             // As asked when mounted: whether the next session negotiates it depends on the tier it gets too.
             return new LiveChange(tier(), true, wantWritebackCache != options.writebackCache());
         }
