@@ -61,6 +61,11 @@ public final class NodeReconciler implements AutoCloseable {
                 .inform(handler(this::onSnapshot), resync.toMillis()));
         informers.add(client.resources(EfuseVolume.class).withLabel(Labels.NODE, owner)
                 .inform(handler(this::onVolume), resync.toMillis()));
+        if (node != null && roots.shared() != null) {
+            // The controller reconciles the shared backend's data; any node may stage such a volume.
+            informers.add(client.resources(EfuseVolume.class).withLabel(Labels.NODE, Labels.SHARED)
+                    .inform(handler(this::onSharedVolume), resync.toMillis()));
+        }
         if (node != null) {
             publishCapacity();
         }
@@ -121,6 +126,29 @@ public final class NodeReconciler implements AutoCloseable {
         }
         if (node != null) {
             publishCapacity();
+        }
+    }
+
+    /**
+     * Gives a shared volume's session on this node, if it has one, the volume's mutable parameters. What waits is
+     * not written to the status, which every node staging the volume would overwrite: NodeGetVolumeStats on the node
+     * says it.
+     */
+    private void onSharedVolume(String name) {
+        LiveParameters sessions = live;
+        if (sessions == null) {
+            return;
+        }
+        EfuseVolume cr = client.resources(EfuseVolume.class).withName(name).get();
+        if (cr == null || !VolumeIds.isVolumeId(name) || cr.getStatus() == null
+                || !EfuseVolumeStatus.READY.equals(cr.getStatus().phase)
+                || cr.getMetadata().getDeletionTimestamp() != null) {
+            return;
+        }
+        try {
+            sessions.apply(KubeVolumeStore.toVolume(cr));
+        } catch (IOException | VolumeException e) {
+            LOG.warn("shared volume {}: giving its session on this node the new parameters: {}", name, e.getMessage());
         }
     }
 

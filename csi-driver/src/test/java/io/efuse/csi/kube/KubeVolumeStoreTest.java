@@ -175,6 +175,39 @@ class KubeVolumeStoreTest {
     }
 
     @Test
+    void aModifiedSharedVolumeReachesTheSessionOnANodeThatStagesIt() throws Exception {
+        BackingStore shared = BackingStore.openDirectories(tmp.resolve("shared"));
+        own(new NodeReconciler(client, null, new BackingRoots(null, shared), Duration.ofMinutes(5)));
+        NodeReconciler node = own(new NodeReconciler(client, "node-a", new BackingRoots(roots.local(), shared),
+                Duration.ofMinutes(5)));
+        List<Map<String, String>> given = new java.util.concurrent.CopyOnWriteArrayList<>();
+        node.applyParametersTo(new LiveParameters() {
+            @Override
+            public Optional<ModifiedSettings> apply(Volume v) {
+                given.add(v.mutableParameters());
+                return Optional.of(new ModifiedSettings("classic", List.of(ModifiedSettings.WRITEBACK_CACHE)));
+            }
+
+            @Override
+            public List<String> waiting(String volumeId) {
+                throw new AssertionError("the node reports through NodeGetVolumeStats");
+            }
+        });
+        KubeVolumeStore store = store(Duration.ofSeconds(20));
+        Volume v = store.create(new VolumeSpec("pvc-shared", 1 << 20, 0, 1 << 20, 4096, Backend.SHARED, List.of(),
+                List.of(), null, Map.of("backend", "shared"), Map.of()));
+        assertTrue(v.ready());
+
+        store.modify(v.id(), Map.of("writebackCache", "true"));
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!given.contains(Map.of("writebackCache", "true"))) {
+            assertTrue(System.nanoTime() - deadline < 0, "the node's session was given " + given);
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(), store.waiting(v.id()), "one node's view is not the shared volume's status");
+    }
+
+    @Test
     void theFinalizerHoldsADeletedVolumeUntilARestartedNodeReclaimsIt() throws Exception {
         NodeReconciler first = reconciler();
         KubeVolumeStore store = store(Duration.ofSeconds(20));
