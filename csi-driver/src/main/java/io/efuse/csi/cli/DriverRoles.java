@@ -63,8 +63,8 @@ final class DriverRoles {
                     List.of(store::ready));
             controllerGauges(telemetry.registry(), store);
             stagedGauge(telemetry.registry(), node);
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, node), node),
-                    Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, node),
+                    node), Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
             process.closeAll();

@@ -195,7 +195,8 @@ public final class FsDaemon {
                     if (mount == null) {
                         throw new IOException("this daemon does not serve " + volume);
                     }
-                    LiveChange c = mount.change(Tier.parse(m.get("tier")), Boolean.parseBoolean(m.get("writebackCache")));
+                    LiveChange c = mount.change(Tier.parse(m.get("tier")),
+                            Boolean.parseBoolean(m.get("writebackCache")));
                     l.send(KeeperMessage.of(Type.MODIFIED, "volume", volume, "tier", c.tier().label(), "tierWaits",
                             Boolean.toString(c.tierWaits()), "writebackCacheWaits",
                             Boolean.toString(c.writebackCacheWaits())));
