@@ -65,8 +65,8 @@ final class DriverRoles {
                     List.of(store::ready));
             controllerGauges(telemetry.registry(), store);
             stagedGauge(telemetry.registry(), node);
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store), node,
-                    new GroupControllerService(store)), Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, node),
+                    node, new GroupControllerService(store)), Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
@@ -186,7 +186,7 @@ final class DriverRoles {
             if (options.metricsAddress != null) {
                 process.own(MetricsServer.start(ListenAddress.parse(options.metricsAddress), registry, store::ready));
             }
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store),
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, store),
                     new GroupControllerService(store)), Duration.ofSeconds(options.graceSeconds), rpc);
             return process.runUntilSignalled(server);
         } catch (IOException | RuntimeException e) {
@@ -214,6 +214,7 @@ final class DriverRoles {
             if (options.keeperSocket == null) {
                 process.own(node::unstageAll);
             }
+            reconciler.applyParametersTo(node);
             reconciler.holdWritesThrough(node);
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false, false,
                     List.of(store::ready, reconciler::synced));

@@ -6,6 +6,7 @@ import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability;
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.ContentSource;
+import io.efuse.csi.volume.LiveParameters;
 import io.efuse.csi.volume.Snapshot;
 import io.efuse.csi.volume.Volume;
 import io.efuse.csi.volume.VolumeException;
@@ -28,10 +29,13 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     static final long DEFAULT_CAPACITY = 1L << 30;
 
     private final VolumeStore store;
+    private final LiveParameters live;
     private final OperationLocks locks = new OperationLocks();
 
-    public ControllerService(VolumeStore store) {
+    /** @param live where ControllerModifyVolume's parameters reach a staged volume's session */
+    public ControllerService(VolumeStore store, LiveParameters live) {
         this.store = store;
+        this.live = live;
     }
 
     @Override
@@ -280,7 +284,12 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             Map<String, String> mutable = VolumeParameters.mutable(req.getMutableParamsMap());
             requireVolume(id);
             try (var held = locks.acquire(id)) {
-                store.modify(id, mutable);
+                // Recorded first: what the live session cannot take, the next staging applies from the record.
+                Volume changed = store.modify(id, mutable);
+                live.apply(changed);
+            } catch (java.io.IOException e) {
+                throw CsiErrors.internal("volume " + id + ": the new parameters are recorded, but applying them to its"
+                        + " session failed: " + e.getMessage(), e);
             }
             return Csi.ControllerModifyVolumeResponse.getDefaultInstance();
         });
@@ -386,11 +395,25 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
     private Csi.VolumeCondition condition(Volume v) {
         return switch (v.state()) {
-            case READY -> Csi.VolumeCondition.newBuilder().setAbnormal(false).setMessage("ready").build();
+            case READY -> Csi.VolumeCondition.newBuilder().setAbnormal(false)
+                    .setMessage("ready" + waitingNote(live.waiting(v.id()), v)).build();
             case FAILED -> Csi.VolumeCondition.newBuilder().setAbnormal(true).setMessage(v.message()).build();
             default -> Csi.VolumeCondition.newBuilder().setAbnormal(true)
                     .setMessage(v.state().name().toLowerCase(java.util.Locale.ROOT)).build();
         };
+    }
+
+    /** What a condition's message says of mutable parameters that wait for the next staging (empty: none). */
+    static String waitingNote(List<String> waiting, Volume v) {
+        if (waiting.isEmpty()) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder("; waiting for the next staging:");
+        for (String key : waiting) {
+            b.append(' ').append(key).append('=').append(VolumeParameters.effective(key, v.parameters(),
+                    v.mutableParameters(), "?"));
+        }
+        return b.toString();
     }
 
     static Csi.Volume toCsi(Volume v) {

@@ -17,6 +17,8 @@ import io.efuse.csi.volume.InlineVolume;
 import io.efuse.csi.volume.InlineVolumes;
 import io.efuse.csi.volume.EngineKind;
 import io.efuse.csi.volume.Limits;
+import io.efuse.csi.volume.LiveParameters;
+import io.efuse.csi.volume.ModifiedSettings;
 import io.efuse.csi.volume.ServedLimits;
 import io.efuse.csi.volume.MountSpec;
 import io.efuse.csi.volume.MountedVolume;
@@ -56,7 +58,7 @@ import org.slf4j.LoggerFactory;
  * NodeUnpublishVolume undoes all three. Their records ({@link InlineVolumes}) say which volumes are inline, so an
  * unpublish after a restart still deletes what the pod had.
  */
-public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVolumes {
+public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVolumes, LiveParameters {
     private static final Logger LOG = LoggerFactory.getLogger(NodeService.class);
     /** volume_context keys kubelet sets on an inline volume's NodePublishVolume (podInfoOnMount adds the pod's). */
     static final String EPHEMERAL = "csi.storage.k8s.io/ephemeral";
@@ -362,16 +364,56 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             throws IOException, VolumeException {
         Files.createDirectories(staging);
         detachLeftover(staging);
-        String tier = VolumeParameters.effective(VolumeParameters.TIER, v.parameters(), v.mutableParameters(), "auto");
-        boolean writeback = Boolean.parseBoolean(VolumeParameters.effective(VolumeParameters.WRITEBACK_CACHE,
-                v.parameters(), v.mutableParameters(), "false"));
         ServedLimits limits = backing.served(v.id(), v.limits());
-        MountedVolume mount = mounter.mount(new MountSpec(v.id(), dir, staging, tier, writeback, readOnly, limits));
+        MountedVolume mount = mounter.mount(new MountSpec(v.id(), dir, staging, tierOf(v), writebackCacheOf(v),
+                readOnly, limits));
         LOG.info("volume {}: staged at {}, engine {}, tier {}", v.id(), staging,
                 backing.engineOf(v.id()).map(EngineKind::label).orElse("?"), mount.tier());
         StagedVolumes.Staged s = new StagedVolumes.Staged(v.id(), staging, readOnly, mount);
         staged.put(s);
         return s;
+    }
+
+    private static String tierOf(Volume v) {
+        return VolumeParameters.effective(VolumeParameters.TIER, v.parameters(), v.mutableParameters(), "auto");
+    }
+
+    private static boolean writebackCacheOf(Volume v) {
+        return Boolean.parseBoolean(VolumeParameters.effective(VolumeParameters.WRITEBACK_CACHE, v.parameters(),
+                v.mutableParameters(), "false"));
+    }
+
+    /**
+     * Gives the session of a volume staged on this node (or left by the last node plugin) the volume's mutable
+     * parameters as they are recorded now, as far as the live session takes them, and notes what waits for the next
+     * staging.
+     */
+    @Override
+    public Optional<ModifiedSettings> apply(Volume v) throws IOException, VolumeException {
+        try (var held = locks.acquire(v.id())) {
+            var s = staged.get(v.id());
+            if (s.isEmpty()) {
+                s = adopt(v.id(), null);
+            }
+            if (s.isEmpty()) {
+                return Optional.empty();
+            }
+            return Optional.of(applyTo(s.get(), v));
+        }
+    }
+
+    private ModifiedSettings applyTo(StagedVolumes.Staged s, Volume v) throws IOException, VolumeException {
+        ModifiedSettings m = s.mount.modify(tierOf(v), writebackCacheOf(v));
+        s.waiting = m.waiting();
+        LOG.info("volume {}: tier {}, writebackCache {} given to its session: serving with tier {}{}", v.id(),
+                tierOf(v), writebackCacheOf(v), m.tier(), m.waiting().isEmpty() ? ""
+                        : ", waiting for the next staging: " + m.waiting());
+        return m;
+    }
+
+    @Override
+    public List<String> waiting(String volumeId) {
+        return staged.get(volumeId).map(s -> s.waiting).orElse(List.of());
     }
 
     /**
@@ -504,7 +546,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             }
             resp.setVolumeCondition(Csi.VolumeCondition.newBuilder().setAbnormal(!problem.isEmpty())
                     .setMessage(problem.isEmpty() ? "the volume is served (engine " + engine + ", tier "
-                            + s.mount.tier() + ")" : problem));
+                            + s.mount.tier() + ")" + ControllerService.waitingNote(s.waiting, v) : problem));
             return resp.build();
         });
     }
@@ -612,6 +654,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         }
         staged.put(s);
         LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
+        // Parameters changed while no node plugin ran reach the session now; what waits is known again.
+        Optional<Volume> recorded = VolumeIds.isVolumeId(id) ? store.volume(id) : Optional.empty();
+        if (recorded.isPresent()) {
+            try {
+                applyTo(s, recorded.get());
+            } catch (IOException | VolumeException e) {
+                LOG.warn("volume {}: cannot give its adopted session the recorded parameters: {}", id, e.getMessage());
+            }
+        }
         return Optional.of(s);
     }
 

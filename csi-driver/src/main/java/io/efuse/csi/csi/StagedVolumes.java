@@ -3,6 +3,7 @@ package io.efuse.csi.csi;
 import csi.v1.Csi.VolumeCapability.AccessMode;
 import io.efuse.csi.volume.MountedVolume;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,6 +34,8 @@ final class StagedVolumes {
         final boolean readOnly;
         final MountedVolume mount;
         final Map<Path, Publication> publications = new ConcurrentHashMap<>();
+        /** The mutable parameters its session could not take when they were last applied: the next staging does. */
+        volatile List<String> waiting = List.of();
 
         Staged(String volumeId, Path stagingPath, boolean readOnly, MountedVolume mount) {
             this.volumeId = volumeId;

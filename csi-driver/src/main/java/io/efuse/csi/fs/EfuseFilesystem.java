@@ -70,6 +70,8 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private final java.util.Set<Long> passthroughWriters = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile FuseConnection connection;
     private volatile boolean passthrough;
+    /** The tier files are opened with from now on: as mounted, or as a live change set it ({@link #retier}). */
+    private volatile Tier tier;
     private volatile boolean writeback;
     private volatile boolean setxattrExt;
     /** The kernel checks POSIX ACLs (FUSE_POSIX_ACL): it asks for them with GETXATTR and must never get EOPNOTSUPP. */
@@ -109,6 +111,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
 
     EfuseFilesystem(MountOptions options, int rootFd, long rootDev, long rootIno, SpaceAccount account) {
         this.options = options;
+        this.tier = options.tier();
         this.rootDev = rootDev;
         NodeDescriptors.refreshBudget();
         // open_by_handle_at wants a real (not O_PATH) descriptor of the filesystem the handles belong to.
@@ -145,7 +148,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
     @Override
     public void init(FuseConnection c) {
         this.connection = c;
-        this.passthrough = c.passthrough() && options.tier() != Tier.CLASSIC;
+        this.passthrough = c.passthrough() && tier != Tier.CLASSIC;
         this.writeback = c.writebackCache();
         this.setxattrExt = (c.flags() & FuseAbi.SETXATTR_EXT) != 0;
         this.posixAcl = (c.flags() & FuseAbi.POSIX_ACL) != 0;
@@ -155,6 +158,21 @@ public final class EfuseFilesystem implements FuseFilesystem {
     public void destroy() {
         inodes.clear();
         LibC.close(handleMountFd);
+    }
+
+    /**
+     * Changes the tier of the files opened from now on; those open already keep theirs. Passthrough needs
+     * FUSE_PASSTHROUGH, which only INIT negotiates: false, and nothing changed, when the tier asks for it and the
+     * connection has none. Classic is always possible.
+     */
+    boolean retier(Tier t) {
+        FuseConnection c = connection;
+        if (t != Tier.CLASSIC && (c == null || !c.passthrough())) {
+            return false;
+        }
+        tier = t;
+        passthrough = t != Tier.CLASSIC;
+        return true;
     }
 
     /** Whether regular files are really opened with passthrough on this mount. */
@@ -839,7 +857,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return (int) ((fh >>> 24) & 0x7fffffffL) - 1;
     }
 
-    /** Set in the fh of a regular file opened on the daemon's path of a volume with an account (see Inode.daemonOpens). */
+    /** Set in the fh of a regular file opened on the daemon's path (see Inode.daemonOpens). */
     static final long DAEMON_PATH = 1L << 55;
 
     private long fhOf(int fd, int backingId) {
@@ -971,11 +989,9 @@ public final class EfuseFilesystem implements FuseFilesystem {
         if (passthrough && isRegular(inode.mode) && !setId) {
             boolean writer = (flags & O_ACCMODE) != O_RDONLY;
             int id;
-            if (account == null || account.maxBytes() <= 0) {
-                id = acquireBacking(inode, fd, direct);
-            } else if (!writer) {
+            if (account == null || account.maxBytes() <= 0 || !writer) {
                 // Reads allocate nothing, so a reader of a volume whose size the daemon enforces may bypass it.
-                id = acquireBackingUncached(inode, fd, direct);
+                id = acquireBacking(inode, fd, direct);
             } else {
                 // Writers must be charged, so their reads and writes go through the daemon. The kernel keeps an
                 // inode in one io mode: while readers hold it in passthrough, a writer joins their backing file
@@ -994,8 +1010,18 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 LOG.log(Level.WARNING, "passthrough open refused by the kernel (" + Errno.name(-id)
                         + "); file data goes through the daemon");
             }
+        } else if (isRegular(inode.mode)) {
+            // The tier was changed to classic while passthrough opens of this inode from before hold it in
+            // passthrough mode, where the kernel refuses a cached open: this one joins their backing file with
+            // FOPEN_DIRECT_IO, so that its reads and writes still come to the daemon.
+            int id = joinBacking(inode);
+            if (id >= 0) {
+                backingId = id;
+                openFlags |= FuseAbi.FOPEN_PASSTHROUGH | FuseAbi.FOPEN_DIRECT_IO;
+                passthroughOpen.incrementAndGet();
+            }
         }
-        boolean daemonPath = backingId < 0 && account != null && isRegular(inode.mode);
+        boolean daemonPath = backingId < 0 && isRegular(inode.mode);
         if (backingId < 0 && direct) {
             // The caller asked to bypass caches: the kernel sends every read and write of this handle.
             openFlags |= FuseAbi.FOPEN_DIRECT_IO;
@@ -1044,29 +1070,12 @@ public final class EfuseFilesystem implements FuseFilesystem {
     /**
      * The passthrough backing id for an open of inode. The kernel accepts only one backing file per
      * inode at a time (another one fails the open with EIO), so all open files of a node share the id
-     * registered by the first; it is closed when the last of them is released. A direct open gets
-     * O_DIRECT on its descriptor (which the daemon's own reads never have), dropped again if the open
-     * stays on the daemon's path.
+     * registered by the first; it is closed when the last of them is released. Only while no open of the
+     * inode is on the daemon's path (NOT_NOW otherwise), since the kernel fails a passthrough open of an inode
+     * in cached io mode. A direct open gets O_DIRECT on its descriptor (which the daemon's own reads never
+     * have), dropped again if the open stays on the daemon's path.
      */
     private int acquireBacking(Inode inode, int fd, boolean direct) {
-        if (direct && LibC.fcntl(fd, F_SETFL, (LibC.fcntl(fd, F_GETFL, 0) | O_DIRECT)) != 0) {
-            return NOT_NOW;
-        }
-        int id;
-        synchronized (inode) {
-            id = acquireBackingLocked(inode, fd);
-        }
-        if (id < 0 && direct) {
-            LibC.fcntl(fd, F_SETFL, LibC.fcntl(fd, F_GETFL, 0) & ~O_DIRECT);
-        }
-        return id;
-    }
-
-    /**
-     * As acquireBacking, for a reader on a volume whose writers stay on the daemon's path: only while no open of
-     * the inode uses the page cache, since the kernel fails a passthrough open of an inode in cached io mode.
-     */
-    private int acquireBackingUncached(Inode inode, int fd, boolean direct) {
         if (direct && LibC.fcntl(fd, F_SETFL, (LibC.fcntl(fd, F_GETFL, 0) | O_DIRECT)) != 0) {
             return NOT_NOW;
         }

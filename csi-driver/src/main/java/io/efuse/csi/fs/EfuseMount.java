@@ -354,6 +354,32 @@ public final class EfuseMount implements AutoCloseable {
      */
     public record Quiescence(long generation, int passthroughWriters, boolean writebackCache) {}
 
+    /**
+     * Applies what it can of new settings to the live session, without remounting. The tier changes for the files
+     * opened from now on (those open keep theirs) unless it asks for passthrough on a session that did not negotiate
+     * it; the writeback cache never changes, INIT fixed it. A recoverable mount records the new tier in its state,
+     * so that a daemon taking it over keeps it. What waits is for the next session, made from the volume's settings
+     * when it is staged again.
+     */
+    public synchronized LiveChange change(Tier wantTier, boolean wantWritebackCache) throws IOException {
+        boolean kernelPassthrough = session.connection().passthrough();
+        boolean writeback = writebackCache();
+        if (wantTier != options.tier() && !fs.retier(wantTier)) {
+            // As asked when mounted: whether the next session negotiates it depends on the tier it gets too.
+            return new LiveChange(tier(), true, wantWritebackCache != options.writebackCache());
+        }
+        if (wantTier != options.tier()) {
+            options = options.withTier(wantTier);
+            if (state != null) {
+                state.saveSession(options, session.negotiated(), session.connection().connectionId());
+            }
+        }
+        // The kernel combines no writeback cache with passthrough: a session negotiates it only on the classic tier
+        // or where passthrough is not to be had.
+        boolean nextWriteback = wantWritebackCache && (wantTier == Tier.CLASSIC || !kernelPassthrough);
+        return new LiveChange(tier(), false, nextWriteback != writeback);
+    }
+
     /** See {@link FuseSession#onDevicesChanged}. */
     public void onDevicesChanged(java.util.function.Consumer<int[]> listener) {
         session.onDevicesChanged(listener);
@@ -362,6 +388,11 @@ public final class EfuseMount implements AutoCloseable {
     /** The tier really running: passthrough only if the kernel agreed to it. */
     public Tier tier() {
         return fs.passthroughActive() ? Tier.PASSTHROUGH : Tier.CLASSIC;
+    }
+
+    /** Whether the kernel caches writes (FUSE_WRITEBACK_CACHE, fixed when INIT negotiated it). */
+    public boolean writebackCache() {
+        return session.connection().writebackCache();
     }
 
     /** The request transport really running: io_uring queues only if they registered. */

@@ -23,9 +23,10 @@ final class Inode {
     int backingId = -1;
     int backingOpens;
     /**
-     * Open files of this node on the daemon's path that the kernel may serve from its page cache (counted on
-     * volumes whose size the daemon enforces, where readers go through passthrough only while this is 0, since
-     * the kernel fails a passthrough open of an inode in cached io mode). Guarded by this.
+     * Open files of this node on the daemon's path that the kernel may serve from its page cache. A passthrough
+     * open is tried only while this is 0, since the kernel fails a passthrough open of an inode in cached io mode
+     * (readers of a volume whose size the daemon enforces, and every open after a live change of the tier).
+     * Guarded by this.
      */
     int daemonOpens;
     /**

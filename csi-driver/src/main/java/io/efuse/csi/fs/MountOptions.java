@@ -102,6 +102,12 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
                 readOnly, bytes, inodes, fsName, queues, shownBytes, usageFile);
     }
 
+    /** These options with another tier (a live change of the data path of files opened from then on). */
+    public MountOptions withTier(Tier t) {
+        return new MountOptions(backing, mountPoint, t, workers, entryTimeout, attrTimeout, writebackCache,
+                readOnly, maxBytes, maxInodes, fsName, queues, shownBytes, usageFile);
+    }
+
     public MountOptions withShownSize(long bytes) {
         return new MountOptions(backing, mountPoint, tier, workers, entryTimeout, attrTimeout, writebackCache,
                 readOnly, maxBytes, maxInodes, fsName, queues, bytes, usageFile);

@@ -1,6 +1,8 @@
 package io.efuse.csi.fsd;
 
+import io.efuse.csi.fs.LiveChange;
 import io.efuse.csi.fs.MountOptions;
+import io.efuse.csi.fs.Tier;
 import io.efuse.csi.fsd.KeeperMessage.Type;
 import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LinuxConstants;
@@ -50,6 +52,7 @@ public final class FdKeeper implements AutoCloseable {
     private final Thread acceptor;
     private final Map<String, Held> held = new LinkedHashMap<>();
     private final ArrayDeque<Daemon> standbys = new ArrayDeque<>();
+    /** Calls waiting for the serving daemon's answer about a volume, completed with the answer. */
     private final Map<String, CompletableFuture<KeeperMessage>> pending = new LinkedHashMap<>();
     private Daemon active;
     /** Volumes the serving daemon said it serves in its HELLO (their HOLDs follow). */
@@ -218,17 +221,23 @@ public final class FdKeeper implements AutoCloseable {
                 LOG.log(Level.INFO, "fd keeper: holding {0} device descriptors of {1}", h.fds().length, h.volumeId());
                 notifyAll();
             }
-            case RESIZED -> complete(m.get("volume"), null);
-            case QUIESCED, RESUMED -> complete(m.get("volume"), null, m);
-            case MOUNTED -> complete(m.get("volume"), null);
-            case FAILED -> complete(m.get("volume"), m.get("error", "mount failed"));
+            case RESIZED, MOUNTED, QUIESCED, RESUMED -> complete(m.get("volume"), m, null);
+            case MODIFIED -> {
+                Held h = held.get(m.get("volume"));
+                if (h != null) {
+                    held.put(h.volumeId(), new Held(h.volumeId(), h.mountPoint(), h.stateDir(), m.get("tier", ""),
+                            h.fds()));
+                }
+                complete(m.get("volume"), m, null);
+            }
+            case FAILED -> complete(m.get("volume"), m, m.get("error", "mount failed"));
             case RELEASED -> {
                 Held h = held.remove(m.get("volume"));
                 if (h != null) {
                     closeAll(h.fds());
                 }
                 announced.remove(m.get("volume"));
-                complete(m.get("volume"), null);
+                complete(m.get("volume"), m, null);
             }
             case DETACHED -> {
                 if (active == d) {
@@ -251,11 +260,7 @@ public final class FdKeeper implements AutoCloseable {
         }
     }
 
-    private void complete(String volume, String error) {
-        complete(volume, error, null);
-    }
-
-    private void complete(String volume, String error, KeeperMessage answer) {
+    private void complete(String volume, KeeperMessage answer, String error) {
         CompletableFuture<KeeperMessage> f = pending.remove(volume);
         if (f != null) {
             if (error == null) {
@@ -490,6 +495,19 @@ public final class FdKeeper implements AutoCloseable {
             pending.put(volumeId, f);
         }
         return await(f, volumeId, what, timeout);
+    }
+
+    /**
+     * Has the serving daemon apply new settings to a live volume, as {@link io.efuse.csi.fs.EfuseMount#change}
+     * does, and returns what it applied and what waits for the next session. Needs a daemon that speaks protocol
+     * version 3; an older one is refused with a message that says so.
+     */
+    public LiveChange modify(String volumeId, Tier tier, boolean writebackCache, Duration timeout)
+            throws IOException, InterruptedException {
+        KeeperMessage answer = ask(volumeId, "change", "change a live volume", timeout, KeeperMessage.of(Type.MODIFY,
+                "volume", volumeId, "tier", tier.label(), "writebackCache", Boolean.toString(writebackCache)));
+        return new LiveChange(Tier.parse(answer.get("tier")), Boolean.parseBoolean(answer.get("tierWaits")),
+                Boolean.parseBoolean(answer.get("writebackCacheWaits")));
     }
 
     /**

@@ -1,8 +1,10 @@
 package io.efuse.csi.fsd;
 
 import io.efuse.csi.fs.EfuseMount;
+import io.efuse.csi.fs.LiveChange;
 import io.efuse.csi.fs.MountObserver;
 import io.efuse.csi.fs.MountOptions;
+import io.efuse.csi.fs.Tier;
 import io.efuse.csi.fsd.KeeperMessage.Type;
 import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LibC;
@@ -210,6 +212,22 @@ public final class FsDaemon {
                 EfuseMount mount = mounts.get(volume);
                 boolean held = mount != null && mount.resume(Long.parseLong(m.get("generation")));
                 l.send(KeeperMessage.of(Type.RESUMED, "volume", volume, "held", Boolean.toString(held)));
+            }
+            case MODIFY -> {
+                String volume = m.get("volume");
+                EfuseMount mount = mounts.get(volume);
+                try {
+                    if (mount == null) {
+                        throw new IOException("this daemon does not serve " + volume);
+                    }
+                    LiveChange c = mount.change(Tier.parse(m.get("tier")),
+                            Boolean.parseBoolean(m.get("writebackCache")));
+                    l.send(KeeperMessage.of(Type.MODIFIED, "volume", volume, "tier", c.tier().label(), "tierWaits",
+                            Boolean.toString(c.tierWaits()), "writebackCacheWaits",
+                            Boolean.toString(c.writebackCacheWaits())));
+                } catch (IOException | RuntimeException e) {
+                    l.send(KeeperMessage.of(Type.FAILED, "volume", volume, "error", String.valueOf(e.getMessage())));
+                }
             }
             default -> {
                 closeFds(m.fds());

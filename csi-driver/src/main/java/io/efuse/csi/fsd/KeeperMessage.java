@@ -45,7 +45,7 @@ public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
         MOUNT(1),
         /** daemon → keeper: {@code volume} is mounted (its HOLD came first). */
         MOUNTED(1),
-        /** daemon → keeper: {@code volume} could not be mounted, unmounted or resized: {@code error}. */
+        /** daemon → keeper: {@code volume} could not be mounted, unmounted, resized or changed: {@code error}. */
         FAILED(1),
         /** keeper → daemon: unmount {@code volume}. */
         UNMOUNT(1),
@@ -57,6 +57,16 @@ public record KeeperMessage(Type type, Map<String, String> fields, int[] fds) {
         RESIZE(2),
         /** daemon → keeper: {@code volume} has its new limits, kept in its state for the next daemon too. */
         RESIZED(2),
+        /**
+         * keeper → daemon: new settings for the live {@code volume}: {@code tier}, {@code writebackCache}
+         * (ControllerModifyVolume); the daemon applies what the session allows.
+         */
+        MODIFY(3),
+        /**
+         * daemon → keeper: what {@code volume} serves with now, {@code tier}, and what waits for its next session:
+         * {@code tierWaits}, {@code writebackCacheWaits} (true or false); the tier is kept in its state.
+         */
+        MODIFIED(3),
         /**
          * keeper → daemon: hold back the changes to {@code volume} (a group snapshot), waiting {@code drainMillis}
          * for those running; the hold ends by itself after {@code holdMillis}.

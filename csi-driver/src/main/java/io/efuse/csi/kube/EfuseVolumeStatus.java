@@ -14,4 +14,9 @@ public class EfuseVolumeStatus {
     /** Whether the kernel (project quota) or the daemon enforces the limits. */
     public String enforcement;
     public String message;
+    /**
+     * The mutable parameters (ControllerModifyVolume) that the volume's staged session on its node could not take
+     * and that its next staging applies; empty or absent when all are in effect or it is not staged.
+     */
+    public java.util.List<String> waitingParameters;
 }

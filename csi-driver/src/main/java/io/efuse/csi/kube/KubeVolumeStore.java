@@ -3,6 +3,8 @@ package io.efuse.csi.kube;
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.ContentSource;
 import io.efuse.csi.volume.GroupSnapshot;
+import io.efuse.csi.volume.LiveParameters;
+import io.efuse.csi.volume.ModifiedSettings;
 import io.efuse.csi.volume.Snapshot;
 import io.efuse.csi.volume.Volume;
 import io.efuse.csi.volume.VolumeException;
@@ -34,7 +36,7 @@ import java.util.function.Predicate;
  * A wait that runs out is UNAVAILABLE to the caller, and the next identical call resumes it: a controller that
  * restarts half-way finds the resource it had written. Reads come from informer caches.
  */
-public final class KubeVolumeStore implements VolumeStore {
+public final class KubeVolumeStore implements VolumeStore, LiveParameters {
     private static final Duration WATCH_SLICE = Duration.ofSeconds(2);
 
     private final KubernetesClient client;
@@ -188,6 +190,28 @@ public final class KubeVolumeStore implements VolumeStore {
         }
         EfuseVolume cr = volumeInformer.getStore().getByKey(Cache.namespaceKeyFunc(null, id));
         return Optional.ofNullable(cr).map(KubeVolumeStore::toVolume);
+    }
+
+    /**
+     * Nothing to apply here: the node of a local volume sees the new parameters in its resource and gives them to
+     * the session ({@link NodeReconciler}).
+     */
+    @Override
+    public Optional<ModifiedSettings> apply(Volume v) {
+        return Optional.empty();
+    }
+
+    /** What the volume's node last reported, in the resource's status. */
+    @Override
+    public List<String> waiting(String volumeId) {
+        if (!VolumeIds.isVolumeId(volumeId)) {
+            return List.of();
+        }
+        EfuseVolume cr = volumeInformer.getStore().getByKey(Cache.namespaceKeyFunc(null, volumeId));
+        if (cr == null || cr.getStatus() == null || cr.getStatus().waitingParameters == null) {
+            return List.of();
+        }
+        return List.copyOf(cr.getStatus().waitingParameters);
     }
 
     @Override

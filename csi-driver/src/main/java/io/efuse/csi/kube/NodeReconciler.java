@@ -8,6 +8,8 @@ import io.efuse.csi.volume.EngineKind;
 import io.efuse.csi.volume.GroupCut;
 import io.efuse.csi.volume.Limits;
 import io.efuse.csi.volume.ServedVolumes;
+import io.efuse.csi.volume.LiveParameters;
+import io.efuse.csi.volume.ModifiedSettings;
 import io.efuse.csi.volume.VolumeException;
 import io.efuse.csi.volume.VolumeIds;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -44,6 +46,8 @@ public final class NodeReconciler implements AutoCloseable {
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
     /** The volumes this node serves, whose writes a group snapshot holds back; none until the node service is up. */
     private volatile ServedVolumes served;
+    /** Where the mutable parameters of this node's volumes reach their sessions; none until the node service is up. */
+    private volatile LiveParameters live;
 
     /** What one pass decided to write back; the caller applies it, so {@link #reconcile} has no API side effects. */
     record VolumeOutcome(EfuseVolumeStatus status, boolean releaseFinalizer) {}
@@ -64,6 +68,11 @@ public final class NodeReconciler implements AutoCloseable {
                 .inform(handler(this::onSnapshot), resync.toMillis()));
         informers.add(client.resources(EfuseVolume.class).withLabel(Labels.NODE, owner)
                 .inform(handler(this::onVolume), resync.toMillis()));
+        if (node != null && roots.shared() != null) {
+            // The controller reconciles the shared backend's data; any node may stage such a volume.
+            informers.add(client.resources(EfuseVolume.class).withLabel(Labels.NODE, Labels.SHARED)
+                    .inform(handler(this::onSharedVolume), resync.toMillis()));
+        }
         if (node != null) {
             publishCapacity();
         }
@@ -81,6 +90,14 @@ public final class NodeReconciler implements AutoCloseable {
                 enqueue(this::onSnapshot, cr.getMetadata().getName());
             }
         }
+    }
+
+    /**
+     * From now on, every pass gives a staged volume's session its mutable parameters (they change with
+     * ControllerModifyVolume) and reports in the status which of them wait for the next staging.
+     */
+    public void applyParametersTo(LiveParameters sessions) {
+        this.live = sessions;
     }
 
     public boolean synced() {
@@ -125,8 +142,34 @@ public final class NodeReconciler implements AutoCloseable {
         }
         VolumeOutcome out = reconcile(cr);
         apply(cr, out.status(), out.releaseFinalizer(), EfuseVolume.class);
+        if (node != null && cr.getMetadata().getDeletionTimestamp() == null) {
+            applyParameters(name);
+        }
         if (node != null) {
             publishCapacity();
+        }
+    }
+
+    /**
+     * Gives a shared volume's session on this node, if it has one, the volume's mutable parameters. What waits is
+     * not written to the status, which every node staging the volume would overwrite: NodeGetVolumeStats on the node
+     * says it.
+     */
+    private void onSharedVolume(String name) {
+        LiveParameters sessions = live;
+        if (sessions == null) {
+            return;
+        }
+        EfuseVolume cr = client.resources(EfuseVolume.class).withName(name).get();
+        if (cr == null || !VolumeIds.isVolumeId(name) || cr.getStatus() == null
+                || !EfuseVolumeStatus.READY.equals(cr.getStatus().phase)
+                || cr.getMetadata().getDeletionTimestamp() != null) {
+            return;
+        }
+        try {
+            sessions.apply(KubeVolumeStore.toVolume(cr));
+        } catch (IOException | VolumeException e) {
+            LOG.warn("shared volume {}: giving its session on this node the new parameters: {}", name, e.getMessage());
         }
     }
 
@@ -161,7 +204,9 @@ public final class NodeReconciler implements AutoCloseable {
                     return new VolumeOutcome(null, false);
                 }
                 store.resizeVolume(id, limits);
-                return new VolumeOutcome(status(EfuseVolumeStatus.READY, limits, store, id, "resized"), false);
+                EfuseVolumeStatus resized = status(EfuseVolumeStatus.READY, limits, store, id, "resized");
+                resized.waitingParameters = current.waitingParameters;
+                return new VolumeOutcome(resized, false);
             }
             if (current != null && EfuseVolumeStatus.FAILED.equals(current.phase)) {
                 return new VolumeOutcome(null, false); // the controller deletes it and nothing was left
@@ -175,6 +220,46 @@ public final class NodeReconciler implements AutoCloseable {
             failed.phase = EfuseVolumeStatus.FAILED;
             failed.message = e.getMessage();
             return new VolumeOutcome(failed, false);
+        }
+    }
+
+    /**
+     * Gives the volume's session on this node its recorded mutable parameters and writes what waits into the status
+     * when that changed. Read again after the data pass, whose status it must not undo.
+     */
+    void applyParameters(String name) {
+        LiveParameters sessions = live;
+        if (sessions == null) {
+            return;
+        }
+        EfuseVolume cr = client.resources(EfuseVolume.class).withName(name).get();
+        if (cr == null || cr.getStatus() == null
+                || !EfuseVolumeStatus.READY.equals(cr.getStatus().phase)) {
+            return;
+        }
+        List<String> waiting;
+        try {
+            waiting = sessions.apply(KubeVolumeStore.toVolume(cr)).map(ModifiedSettings::waiting).orElse(List.of());
+        } catch (IOException | VolumeException e) {
+            LOG.warn("volume {}: giving its session the new parameters: {}", name, e.getMessage());
+            return;
+        }
+        List<String> reported = cr.getStatus().waitingParameters == null ? List.of()
+                : cr.getStatus().waitingParameters;
+        if (reported.equals(waiting)) {
+            return;
+        }
+        try {
+            client.resources(EfuseVolume.class).withName(name).editStatus(c -> {
+                if (c.getStatus() != null) {
+                    c.getStatus().waitingParameters = waiting.isEmpty() ? null : waiting;
+                }
+                return c;
+            });
+        } catch (KubernetesClientException e) {
+            if (e.getCode() != 404) {
+                LOG.warn("updating EfuseVolume {}: {}", name, e.getMessage());
+            }
         }
     }
 

@@ -95,6 +95,11 @@ public final class EfuseMounter implements VolumeMounter {
         }
 
         @Override
+        public ModifiedSettings modify(String tier, boolean writebackCache) throws IOException {
+            return ModifiedSettings.of(mount.change(Tier.parse(tier), writebackCache));
+        }
+
+        @Override
         public void close() {
             report.close();
             mount.close();

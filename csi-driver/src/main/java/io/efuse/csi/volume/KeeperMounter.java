@@ -1,5 +1,6 @@
 package io.efuse.csi.volume;
 
+import io.efuse.csi.fs.Tier;
 import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.fsd.KeeperMessage;
 import io.efuse.csi.fsd.MountProbe;
@@ -166,7 +167,9 @@ public final class KeeperMounter implements VolumeMounter {
 
         @Override
         public String tier() {
-            return tier.isEmpty() ? "unknown (the daemon did not say)" : tier;
+            // The daemon says it again when a change of the volume's parameters changed it.
+            String t = keeper.held(volumeId).map(FdKeeper.Held::tier).orElse(tier);
+            return t.isEmpty() ? "unknown (the daemon did not say)" : t;
         }
 
         @Override
@@ -214,6 +217,23 @@ public final class KeeperMounter implements VolumeMounter {
                             throw new IOException("interrupted while the daemon resumed " + volumeId, e);
                         }
                     }, "volume " + volumeId);
+        }
+
+        @Override
+        public ModifiedSettings modify(String tier, boolean writebackCache) throws IOException, VolumeException {
+            requireDaemon("change volume " + volumeId);
+            int protocol = keeper.daemonProtocol();
+            if (protocol != 0 && protocol < KeeperMessage.Type.MODIFY.since) {
+                throw new VolumeException(VolumeException.Reason.NOT_READY, "the eFuse daemon speaks fd keeper"
+                        + " protocol " + protocol + ", which cannot change a live volume: upgrade efuse-csi fsd on this"
+                        + " node; until then the new parameters of " + volumeId + " wait for its next staging");
+            }
+            try {
+                return ModifiedSettings.of(keeper.modify(volumeId, Tier.parse(tier), writebackCache, daemonWait));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while the daemon changed " + volumeId, e);
+            }
         }
 
         /** Unmounts through the daemon (or, with none in time, the keeper itself). */

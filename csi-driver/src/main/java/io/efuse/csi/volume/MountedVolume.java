@@ -30,6 +30,13 @@ public interface MountedVolume extends AutoCloseable {
      */
     WriteHold holdWrites(Duration drain, Duration hold) throws IOException, VolumeException;
 
+    /**
+     * Applies new mutable parameters (tier auto, classic or passthrough; the kernel's writeback cache) to the live
+     * session as far as it allows, without remounting, and says what waits for the next staging. What is applied
+     * stays in effect if whatever serves the mount restarts.
+     */
+    ModifiedSettings modify(String tier, boolean writebackCache) throws IOException, VolumeException;
+
     @Override
     void close() throws IOException;
 }

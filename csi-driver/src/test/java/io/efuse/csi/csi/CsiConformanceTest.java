@@ -807,7 +807,8 @@ class CsiConformanceTest {
     void snapshotCallsOnASnapshotOrVolumeWithOneInFlightAreAborted() throws Exception {
         String id = d.create("snap-busy", 1 << 20).getVolumeId();
         GatedStore gated = new GatedStore(d.store);
-        CsiServer server = CsiServer.start("unix://" + tmp.resolve("gated.sock"), List.of(new ControllerService(gated)),
+        CsiServer server = CsiServer.start("unix://" + tmp.resolve("gated.sock"),
+                List.of(new ControllerService(gated, d.nodeService)),
                 Duration.ofSeconds(5));
         var loop = new EpollEventLoopGroup(1);
         var channel = NettyChannelBuilder.forAddress(

@@ -70,8 +70,8 @@ final class CsiTestDriver implements AutoCloseable {
                         new InlineVolumes(dir.resolve("state"), roots.local()), inline.maxBytes()));
         this.server = CsiServer.start("unix://" + dir.resolve("csi.sock"), List.of(
                 new IdentityService("efuse.csi.io", "test", true, true, List.of(store::ready)),
-                new ControllerService(store), nodeService, new GroupControllerService(store)), Duration.ofSeconds(5),
-                rpcMetrics);
+                new ControllerService(store, nodeService), nodeService, new GroupControllerService(store)),
+                Duration.ofSeconds(5), rpcMetrics);
         store.servedBy(nodeService);
         this.clientLoop = new EpollEventLoopGroup(1);
         this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(server.socket().toString()))

@@ -165,6 +165,68 @@ class FdKeeperTest {
         assertEquals(8 << 20, Files.size(mnt.resolve("big")));
     }
 
+    @Test
+    void aTierChangedOnALiveVolumeServesTheFilesOpenedAfterItAndStaysWithTheNextDaemon() throws Exception {
+        Path backing = Files.createDirectories(dir.resolve("backing-tier"));
+        Path mnt = Files.createDirectories(dir.resolve("mnt-tier"));
+        for (String f : new String[] {"before", "after", "taken-over"}) {
+            Files.writeString(backing.resolve(f), "data of " + f);
+        }
+        daemon = DaemonThread.start(socket);
+        keeper.mount("tier", MountOptions.builder(backing, mnt).workers(1).build(), dir.resolve("state/tier"), BOUND);
+        EfuseMount mount = daemon.daemon().mount("tier");
+        org.junit.jupiter.api.Assumptions.assumeTrue(mount.tier() == Tier.PASSTHROUGH,
+                "this kernel offers no FUSE passthrough");
+        long reads = mount.requests(io.efuse.csi.fuse.FuseOpcode.READ);
+        assertEquals("data of before", Files.readString(mnt.resolve("before")));
+        assertEquals(reads, mount.requests(io.efuse.csi.fuse.FuseOpcode.READ), "passthrough: no READ to the daemon");
+
+        // A classic session would negotiate the writeback cache asked for here: that part waits.
+        assertEquals(new io.efuse.csi.fs.LiveChange(Tier.CLASSIC, false, true),
+                keeper.modify("tier", Tier.CLASSIC, true, BOUND));
+        assertEquals("classic", keeper.held("tier").orElseThrow().tier());
+        assertEquals("data of after", Files.readString(mnt.resolve("after")));
+        assertTrue(mount.requests(io.efuse.csi.fuse.FuseOpcode.READ) > reads, "the daemon reads files opened now");
+
+        long connection = MountTable.find(mnt).orElseThrow().minor();
+        standby = DaemonThread.start(socket);
+        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+        daemon.close();
+        daemon = standby;
+        standby = null;
+        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
+        EfuseMount next = daemon.daemon().mount("tier");
+        assertEquals(Tier.CLASSIC, next.tier(), "the tier was kept in the volume's state");
+        assertEquals("classic", keeper.held("tier").orElseThrow().tier());
+        long nextReads = next.requests(io.efuse.csi.fuse.FuseOpcode.READ);
+        assertEquals("data of taken-over", Files.readString(mnt.resolve("taken-over")));
+        assertTrue(next.requests(io.efuse.csi.fuse.FuseOpcode.READ) > nextReads);
+    }
+
+    @Test
+    void aDaemonOfProtocolVersionTwoIsToldThatItCannotChangeALiveVolume() throws Exception {
+        try (SeqpacketSocket old = SeqpacketSocket.connect(socket)) {
+            old.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "4243", "volumes", "", "protocol", "2")
+                    .encode(), new int[0]);
+            int fd = Syscalls.open(Path.of("/dev/null"), io.efuse.csi.sys.LinuxConstants.O_RDWR, 0);
+            try {
+                KeeperMessage hold = KeeperMessage.of(KeeperMessage.Type.HOLD, "volume", "v2", "mountPoint",
+                        dir.toString(), "stateDir", dir.resolve("state/v2").toString()).withFds(new int[] {fd});
+                old.send(hold.encode(), hold.fds());
+            } finally {
+                Syscalls.close(fd);
+            }
+            await("the keeper to hold the old daemon's volume", () -> keeper.held("v2").isPresent());
+            IOException e = assertThrows(IOException.class, () -> keeper.modify("v2", Tier.CLASSIC, false, BOUND));
+            assertTrue(e.getMessage().contains("protocol 2") && e.getMessage().contains("upgrade efuse-csi fsd"),
+                    e.getMessage());
+        } finally {
+            keeper.close();
+            keeper = null;
+        }
+    }
+
     /** Seen in a real cluster: helm upgrade rolls the node plugin and the daemon at once, and pods saw ENOTCONN. */
     @Test
     void aDaemonHandingOverWhileNoKeeperListensWaitsForTheNextKeeperAndLosesNoConnection() throws Exception {
@@ -275,6 +337,8 @@ class FdKeeperTest {
         byte[] resize = KeeperMessage.of(KeeperMessage.Type.RESIZE, "volume", "v", "maxBytes", "1").encode();
         assertEquals(2, ((resize[4] & 0xff) << 8) | (resize[5] & 0xff), "RESIZE came with version 2");
         assertEquals(KeeperMessage.Type.RESIZE, KeeperMessage.decode(resize, new int[0]).type());
+        byte[] modify = KeeperMessage.of(KeeperMessage.Type.MODIFY, "volume", "v", "tier", "classic").encode();
+        assertEquals(3, ((modify[4] & 0xff) << 8) | (modify[5] & 0xff), "MODIFY came with version 3");
         // A RESIZE that claims version 1 is not a message of version 1.
         resize[5] = 1;
         IOException e = assertThrows(IOException.class, () -> KeeperMessage.decode(resize, new int[0]));

@@ -11,6 +11,8 @@ import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.volume.ContentSource;
+import io.efuse.csi.volume.LiveParameters;
+import io.efuse.csi.volume.ModifiedSettings;
 import io.efuse.csi.volume.Snapshot;
 import io.efuse.csi.volume.Volume;
 import io.efuse.csi.volume.VolumeException;
@@ -24,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -194,6 +197,88 @@ class KubeVolumeStoreTest {
         assertTrue(e.getMessage().contains("cannot be held"), e.getMessage());
         assertEquals(List.of(), store.snapshots(), "no member is kept");
         assertEquals(List.of(), client.resources(EfuseSnapshot.class).list().getItems());
+    }
+
+    /** Polls the controller's view (its informer) of what the node reported. */
+    private static void awaitWaiting(KubeVolumeStore store, String id, List<String> expected)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!store.waiting(id).equals(expected)) {
+            assertTrue(System.nanoTime() - deadline < 0, "volume " + id + " reports " + store.waiting(id)
+                    + " waiting, not " + expected);
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void aModifiedVolumeReachesItsNodesSessionAndWhatWaitsIsReportedBackThroughItsStatus() throws Exception {
+        List<Map<String, String>> given = new java.util.concurrent.CopyOnWriteArrayList<>();
+        // The node's staged session, as the node service answers: the writeback cache only at the next staging.
+        LiveParameters sessions = new LiveParameters() {
+            @Override
+            public Optional<ModifiedSettings> apply(Volume v) {
+                given.add(v.mutableParameters());
+                boolean writeback = "true".equals(v.mutableParameters().get(ModifiedSettings.WRITEBACK_CACHE));
+                return Optional.of(new ModifiedSettings("classic",
+                        writeback ? List.of(ModifiedSettings.WRITEBACK_CACHE) : List.of()));
+            }
+
+            @Override
+            public List<String> waiting(String volumeId) {
+                throw new AssertionError("the node reports through the resource");
+            }
+        };
+        reconciler().applyParametersTo(sessions);
+        KubeVolumeStore store = store(Duration.ofSeconds(20));
+        Volume v = store.create(spec("pvc-m", 1 << 20, null));
+        assertEquals(List.of(), store.waiting(v.id()));
+
+        store.modify(v.id(), Map.of("tier", "classic", "writebackCache", "true"));
+        awaitWaiting(store, v.id(), List.of("writebackCache"));
+        assertTrue(given.contains(Map.of("tier", "classic", "writebackCache", "true")), given.toString());
+
+        store.expand(v.id(), 2 << 20, 4096);
+        assertEquals(List.of("writebackCache"),
+                client.resources(EfuseVolume.class).withName(v.id()).get().getStatus().waitingParameters,
+                "a resize pass keeps what waits");
+
+        store.modify(v.id(), Map.of("writebackCache", "false"));
+        awaitWaiting(store, v.id(), List.of());
+        assertNull(client.resources(EfuseVolume.class).withName(v.id()).get().getStatus().waitingParameters);
+        assertEquals(Optional.empty(), store.apply(v), "the controller applies nothing itself: the node does");
+    }
+
+    @Test
+    void aModifiedSharedVolumeReachesTheSessionOnANodeThatStagesIt() throws Exception {
+        BackingStore shared = BackingStore.openDirectories(tmp.resolve("shared"));
+        own(new NodeReconciler(client, null, new BackingRoots(null, shared), Duration.ofMinutes(5)));
+        NodeReconciler node = own(new NodeReconciler(client, "node-a", new BackingRoots(roots.local(), shared),
+                Duration.ofMinutes(5)));
+        List<Map<String, String>> given = new java.util.concurrent.CopyOnWriteArrayList<>();
+        node.applyParametersTo(new LiveParameters() {
+            @Override
+            public Optional<ModifiedSettings> apply(Volume v) {
+                given.add(v.mutableParameters());
+                return Optional.of(new ModifiedSettings("classic", List.of(ModifiedSettings.WRITEBACK_CACHE)));
+            }
+
+            @Override
+            public List<String> waiting(String volumeId) {
+                throw new AssertionError("the node reports through NodeGetVolumeStats");
+            }
+        });
+        KubeVolumeStore store = store(Duration.ofSeconds(20));
+        Volume v = store.create(new VolumeSpec("pvc-shared", 1 << 20, 0, 1 << 20, 4096, Backend.SHARED, List.of(),
+                List.of(), null, Map.of("backend", "shared"), Map.of()));
+        assertTrue(v.ready());
+
+        store.modify(v.id(), Map.of("writebackCache", "true"));
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!given.contains(Map.of("writebackCache", "true"))) {
+            assertTrue(System.nanoTime() - deadline < 0, "the node's session was given " + given);
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(), store.waiting(v.id()), "one node's view is not the shared volume's status");
     }
 
     @Test

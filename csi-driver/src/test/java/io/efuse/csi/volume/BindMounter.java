@@ -6,6 +6,8 @@ import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -24,7 +26,8 @@ public final class BindMounter implements VolumeMounter {
                     LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND | LinuxConstants.MS_RDONLY, null);
         }
         mounts.incrementAndGet();
-        return new Bind(spec.mountPoint(), spec.readOnly(), new boolean[] {true});
+        return new Bind(spec.mountPoint(), spec.readOnly(), spec.tier(), spec.writebackCache(),
+                new boolean[] {true});
     }
 
     @Override
@@ -37,7 +40,8 @@ public final class BindMounter implements VolumeMounter {
         ((Bind) v).state[0] = false;
     }
 
-    private record Bind(Path mountPoint, boolean readOnly, boolean[] state) implements MountedVolume {
+    private record Bind(Path mountPoint, boolean readOnly, String stagedTier, boolean stagedWritebackCache,
+                        boolean[] state) implements MountedVolume {
         @Override
         public boolean alive() {
             return state[0];
@@ -50,6 +54,19 @@ public final class BindMounter implements VolumeMounter {
 
         @Override
         public void resize(Limits limits) {}
+
+        /** A bind mount has no session to change: whatever differs from how it was staged waits. */
+        @Override
+        public ModifiedSettings modify(String tier, boolean writebackCache) {
+            List<String> waiting = new ArrayList<>();
+            if (!tier.equals(stagedTier)) {
+                waiting.add(ModifiedSettings.TIER);
+            }
+            if (writebackCache != stagedWritebackCache) {
+                waiting.add(ModifiedSettings.WRITEBACK_CACHE);
+            }
+            return new ModifiedSettings(tier(), waiting);
+        }
 
         @Override
         public WriteHold holdWrites(java.time.Duration drain, java.time.Duration hold) throws VolumeException {

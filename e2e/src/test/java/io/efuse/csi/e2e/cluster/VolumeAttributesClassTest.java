@@ -16,9 +16,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A VolumeAttributesClass (storage.k8s.io/v1) that changes a claim's tier and write-back cache. docs/csi.md and
- * docs/configuration.md promise that ControllerModifyVolume accepts both and that a staged volume takes them the next
- * time it is staged (the kernel negotiates the cache when a FUSE connection starts): so the change must be recorded
- * on the volume at once and be what the volume is mounted with once its pod is replaced.
+ * docs/configuration.md promise that ControllerModifyVolume accepts both, that a staged volume's live session takes
+ * the tier and that the write-back cache waits for the next staging (the kernel negotiates the cache when a FUSE
+ * connection starts): so the change must be recorded on the volume at once and be what the volume is mounted with
+ * once its pod is replaced.
  */
 @ClusterTest
 @Order(6)
