@@ -159,6 +159,7 @@ public final class SeqpacketSocket implements AutoCloseable {
     private Message receiveLocked() throws ErrnoException {
         long base = NativeMemory.address(receiveHeader);
         ByteBuffer h = receiveHeader;
+        boolean resetSeen = false;
         while (true) {
             h.putLong(0, 0).putLong(8, 0);
             h.putLong(16, base + MSGHDR).putLong(24, 1);
@@ -169,6 +170,13 @@ public final class SeqpacketSocket implements AutoCloseable {
             if (n < 0) {
                 int errno = LibC.errno();
                 if (errno == Errno.EINTR) {
+                    continue;
+                }
+                if (errno == Errno.ECONNRESET && !resetSeen) {
+                    // A peer that closed with our messages unread leaves ECONNRESET, reported before the messages it
+                    // sent first and still queued here (a daemon that handed over: its HOLDs carry the descriptors).
+                    // Reporting it cleared it: read on, to what is queued and then the end of the stream.
+                    resetSeen = true;
                     continue;
                 }
                 if (errno == Errno.ECONNRESET || (closed && (errno == Errno.EBADF || errno == Errno.EINVAL))) {

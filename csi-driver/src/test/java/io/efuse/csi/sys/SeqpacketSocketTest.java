@@ -51,6 +51,34 @@ class SeqpacketSocketTest {
         }
     }
 
+    /**
+     * A peer that sends, then closes with a message of ours unread: the kernel reports ECONNRESET first, before what
+     * the peer sent, and the messages must still be read (a daemon handing over sends its descriptors so).
+     */
+    @Test
+    void messagesAPeerSentBeforeClosingWithOursUnreadAreStillReceived() throws Exception {
+        Path sock = dir.resolve("s");
+        try (SeqpacketSocket server = SeqpacketSocket.listen(sock)) {
+            CompletableFuture<SeqpacketSocket> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return server.accept();
+                } catch (ErrnoException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            SeqpacketSocket client = SeqpacketSocket.connect(sock);
+            try (SeqpacketSocket peer = accepted.get(10, TimeUnit.SECONDS)) {
+                peer.send("never read".getBytes(StandardCharsets.UTF_8), new int[0]);
+                client.send("hold".getBytes(StandardCharsets.UTF_8), new int[0]);
+                client.send("detached".getBytes(StandardCharsets.UTF_8), new int[0]);
+                client.close(); // with "never read" in its queue: the peer's socket gets ECONNRESET
+                assertEquals("hold", new String(peer.receive().body(), StandardCharsets.UTF_8));
+                assertEquals("detached", new String(peer.receive().body(), StandardCharsets.UTF_8));
+                assertNull(peer.receive(), "then the end of the stream");
+            }
+        }
+    }
+
     @Test
     void connectingToNothingNamesThePathAndErrno() {
         ErrnoException e = assertThrows(ErrnoException.class, () -> SeqpacketSocket.connect(dir.resolve("none")));
