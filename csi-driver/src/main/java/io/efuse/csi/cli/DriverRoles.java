@@ -7,6 +7,7 @@ import io.efuse.csi.csi.CsiServer;
 import io.efuse.csi.csi.IdentityService;
 import io.efuse.csi.csi.InlineOptions;
 import io.efuse.csi.csi.NodeService;
+import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fuse.UringEnableSwitch;
 import io.efuse.csi.kube.KubeVolumeStore;
 import io.efuse.csi.kube.NodeReconciler;
@@ -56,21 +57,36 @@ final class DriverRoles {
             telemetry.describeEngines(engineOf(roots));
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
-            if (options.keeperSocket == null) {
-                process.own(node::unstageAll);
-            }
+            unmountAtShutdown(options, process, node);
             IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
                     List.of(store::ready));
             controllerGauges(telemetry.registry(), store);
             stagedGauge(telemetry.registry(), node);
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store), node),
-                    Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
-            return process.runUntilSignalled(server);
+                    callsGrace(options), telemetry.rpc());
+            return process.runUntilSignalled(server, options.grace());
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi standalone: " + e.getMessage());
             return ExitCodes.FAILED;
         }
+    }
+
+    /**
+     * In-process sessions end with the process, so they are unmounted at shutdown, all at once, in what the calls in
+     * flight left of the grace. With a keeper socket nothing is: the daemon holds every connection and hands the
+     * descriptors to the next node plugin.
+     */
+    private static void unmountAtShutdown(DriverOptions options, DriverProcess process, NodeService node) {
+        if (options.keeperSocket == null) {
+            process.ownBounded("the staged volumes", node::unstageAll);
+        }
+    }
+
+    /** How long calls in flight may finish at shutdown: half the grace where volumes are unmounted after them. */
+    private static Duration callsGrace(DriverOptions options) {
+        Duration grace = options.grace();
+        return options.keeperSocket == null ? grace.dividedBy(2) : grace;
     }
 
     /**
@@ -150,6 +166,10 @@ final class DriverRoles {
      */
     private static VolumeMounter mounter(DriverOptions options, DriverProcess process, NodeTelemetry telemetry)
             throws IOException {
+        if (options.workersPerVolume < 0 || options.workersPerVolume > MountOptions.MAX_WORKERS) {
+            throw new IllegalArgumentException("--workers-per-volume must be between 0 (one per core) and "
+                    + MountOptions.MAX_WORKERS + ", not " + options.workersPerVolume);
+        }
         if (options.keeperSocket == null) {
             return new EfuseMounter(options.workersPerVolume,
                     new SessionTelemetry(telemetry, SessionTelemetry.defaultMaxWorkers()));
@@ -185,8 +205,8 @@ final class DriverRoles {
                 process.own(MetricsServer.start(ListenAddress.parse(options.metricsAddress), registry, store::ready));
             }
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store)),
-                    Duration.ofSeconds(options.graceSeconds), rpc);
-            return process.runUntilSignalled(server);
+                    options.grace(), rpc);
+            return process.runUntilSignalled(server, options.grace());
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi controller: " + e.getMessage());
@@ -209,15 +229,13 @@ final class DriverRoles {
             telemetry.describeEngines(engineOf(roots));
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
-            if (options.keeperSocket == null) {
-                process.own(node::unstageAll);
-            }
+            unmountAtShutdown(options, process, node);
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false,
                     List.of(store::ready, reconciler::synced));
             stagedGauge(telemetry.registry(), node);
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node),
-                    Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
-            return process.runUntilSignalled(server);
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node), callsGrace(options),
+                    telemetry.rpc());
+            return process.runUntilSignalled(server, options.grace());
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi node: " + e.getMessage());

@@ -19,6 +19,7 @@ import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -474,6 +475,16 @@ public final class EfuseMount implements AutoCloseable {
     @Override
     public void close() {
         session.close();
+        discardState();
+    }
+
+    /** {@link #close()} within grace: the connection is aborted if its workers have not stopped by then. */
+    public void close(Duration grace) {
+        session.close(grace);
+        discardState();
+    }
+
+    private void discardState() {
         if (state != null) {
             try {
                 state.discard();

@@ -6,6 +6,7 @@ import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Tier;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /** Stages volumes as eFuse sessions hosted in this process. */
 public final class EfuseMounter implements VolumeMounter {
@@ -82,6 +83,12 @@ public final class EfuseMounter implements VolumeMounter {
         public void close() {
             report.close();
             mount.close();
+        }
+
+        @Override
+        public void close(Duration grace) {
+            report.close();
+            mount.close(grace);
         }
     }
 }

@@ -2,6 +2,7 @@ package io.efuse.csi.volume;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /** A volume served at its staging path. Closing it unmounts and stops whatever serves it. */
 public interface MountedVolume extends AutoCloseable {
@@ -24,4 +25,12 @@ public interface MountedVolume extends AutoCloseable {
 
     @Override
     void close() throws IOException;
+
+    /**
+     * {@link #close()} within grace, for shutdown: what serves the mount is stopped (a FUSE connection aborted)
+     * rather than waited for past it. Where closing waits on nothing of this process, it is close.
+     */
+    default void close(Duration grace) throws IOException {
+        close();
+    }
 }
