@@ -47,6 +47,7 @@ final class DriverRoles {
     static int standalone(DriverOptions options) {
         DriverProcess process = new DriverProcess();
         try {
+            Duration grace = options.grace();
             enableUringIfAsked(options, "standalone");
             String nodeId = options.nodeId();
             BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot,
@@ -63,8 +64,8 @@ final class DriverRoles {
             controllerGauges(telemetry.registry(), store);
             stagedGauge(telemetry.registry(), node);
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store), node),
-                    callsGrace(options), telemetry.rpc());
-            return process.runUntilSignalled(server, options.grace());
+                    callsGrace(options, grace), telemetry.rpc());
+            return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi standalone: " + e.getMessage());
@@ -84,8 +85,7 @@ final class DriverRoles {
     }
 
     /** How long calls in flight may finish at shutdown: half the grace where volumes are unmounted after them. */
-    private static Duration callsGrace(DriverOptions options) {
-        Duration grace = options.grace();
+    private static Duration callsGrace(DriverOptions options, Duration grace) {
         return options.keeperSocket == null ? grace.dividedBy(2) : grace;
     }
 
@@ -188,6 +188,7 @@ final class DriverRoles {
     static int controller(DriverOptions options, long waitSeconds) {
         DriverProcess process = new DriverProcess();
         try {
+            Duration grace = options.grace();
             KubernetesClient client = process.own(new KubernetesClientBuilder().build());
             KubeVolumeStore store = process.own(new KubeVolumeStore(client, options.driverName,
                     Duration.ofSeconds(waitSeconds)));
@@ -205,8 +206,8 @@ final class DriverRoles {
                 process.own(MetricsServer.start(ListenAddress.parse(options.metricsAddress), registry, store::ready));
             }
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store)),
-                    options.grace(), rpc);
-            return process.runUntilSignalled(server, options.grace());
+                    grace, rpc);
+            return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi controller: " + e.getMessage());
@@ -217,6 +218,7 @@ final class DriverRoles {
     static int node(DriverOptions options) {
         DriverProcess process = new DriverProcess();
         try {
+            Duration grace = options.grace();
             enableUringIfAsked(options, "node");
             String nodeId = options.nodeId();
             KubernetesClient client = process.own(new KubernetesClientBuilder().build());
@@ -233,9 +235,9 @@ final class DriverRoles {
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false,
                     List.of(store::ready, reconciler::synced));
             stagedGauge(telemetry.registry(), node);
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node), callsGrace(options),
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node), callsGrace(options, grace),
                     telemetry.rpc());
-            return process.runUntilSignalled(server, options.grace());
+            return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi node: " + e.getMessage());
