@@ -58,7 +58,10 @@ final class DriverRoles {
             telemetry.describeEngines(engineOf(roots));
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
-            unmountAtShutdown(options, process, node);
+            if (options.keeperSocket == null) {
+                // It owns its targets too: they go with the sessions, in what the calls in flight left of the grace.
+                process.ownBounded("the staged and published volumes", node::unmountAll);
+            }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), true,
                     List.of(store::ready));
             controllerGauges(telemetry.registry(), store);
@@ -73,16 +76,6 @@ final class DriverRoles {
         }
     }
 
-    /**
-     * In-process sessions end with the process, so they are unmounted at shutdown, all at once, in what the calls in
-     * flight left of the grace. With a keeper socket nothing is: the daemon holds every connection and hands the
-     * descriptors to the next node plugin.
-     */
-    private static void unmountAtShutdown(DriverOptions options, DriverProcess process, NodeService node) {
-        if (options.keeperSocket == null) {
-            process.ownBounded("the staged volumes", node::unstageAll);
-        }
-    }
 
     /** How long calls in flight may finish at shutdown: half the grace where volumes are unmounted after them. */
     private static Duration callsGrace(DriverOptions options, Duration grace) {
@@ -231,7 +224,11 @@ final class DriverRoles {
             telemetry.describeEngines(engineOf(roots));
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
-            unmountAtShutdown(options, process, node);
+            if (options.keeperSocket == null) {
+                // In-process sessions end with the process; the targets are kubelet's. With a keeper socket nothing
+                // is unmounted: the daemon holds every connection and hands the descriptors to the next node plugin.
+                process.ownBounded("the staged volumes", node::unstageAll);
+            }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false,
                     List.of(store::ready, reconciler::synced));
             stagedGauge(telemetry.registry(), node);

@@ -592,12 +592,25 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     }
 
     /**
-     * Unmounts everything this process staged, for shutdown: every volume at once, each on a virtual thread of its
-     * own (made here, so that serving volumes costs no thread for it), returning within grace. A volume's targets
-     * are detached first: a bind of the staging mount keeps its FUSE connection up, so closing the session before
-     * would wait for workers that cannot end. Connections still in use when the grace runs out are aborted.
+     * Ends every session this process serves, for the node plugin's shutdown: all at once, within grace. The targets
+     * are kubelet's and stay; a connection still bound at one cannot end by itself and is aborted at once.
      */
     public void unstageAll(Duration grace) {
+        closeAll(grace, false);
+    }
+
+    /**
+     * Unmounts everything this process staged and published, for the shutdown of standalone, which owns its targets
+     * too: all at once, within grace. A volume's targets are detached before its staging mount: a bind of the staging
+     * mount keeps the FUSE connection up, so closing the session first would wait for workers that cannot end.
+     * Connections still in use when the grace runs out (a file open in a detached target) are aborted.
+     */
+    public void unmountAll(Duration grace) {
+        closeAll(grace, true);
+    }
+
+    /** Closes every volume on a virtual thread of its own, made here: serving volumes costs no thread for it. */
+    private void closeAll(Duration grace, boolean withTargets) {
         long start = System.nanoTime();
         long end = start + grace.toNanos();
         List<StagedVolumes.Staged> all = new ArrayList<>();
@@ -609,7 +622,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         ExecutorService closers = Executors.newVirtualThreadPerTaskExecutor();
         for (StagedVolumes.Staged s : all) {
             closers.execute(() -> {
-                detachTargets(s);
+                if (withTargets) {
+                    detachTargets(s);
+                }
                 try {
                     s.mount.close(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
                 } catch (IOException | RuntimeException e) {
