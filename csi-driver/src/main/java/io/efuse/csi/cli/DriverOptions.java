@@ -109,8 +109,19 @@ final class DriverOptions {
     long daemonWaitSeconds;
 
     @Option(names = "--grace-seconds", defaultValue = "10", paramLabel = "S",
-            description = "How long calls in flight may finish at shutdown (default: ${DEFAULT-VALUE}).")
+            description = "How long shutdown may take in all: calls in flight may finish, then (standalone, and node"
+                    + " without --keeper-socket) every volume is unmounted, all at once, and a FUSE connection still in"
+                    + " use when the time runs out is aborted; calls get half of it where volumes are unmounted. Keep"
+                    + " it below the pod's terminationGracePeriodSeconds (default: ${DEFAULT-VALUE}).")
     long graceSeconds;
+
+    /** --grace-seconds, checked. */
+    java.time.Duration grace() {
+        if (graceSeconds < 0) {
+            throw new IllegalArgumentException("--grace-seconds must be zero or positive, not " + graceSeconds);
+        }
+        return java.time.Duration.ofSeconds(graceSeconds);
+    }
 
     String nodeId() {
         if (nodeId != null && !nodeId.isBlank()) {

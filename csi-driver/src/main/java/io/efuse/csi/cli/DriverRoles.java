@@ -8,6 +8,7 @@ import io.efuse.csi.csi.GroupControllerService;
 import io.efuse.csi.csi.IdentityService;
 import io.efuse.csi.csi.InlineOptions;
 import io.efuse.csi.csi.NodeService;
+import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fuse.UringEnableSwitch;
 import io.efuse.csi.kube.KubeVolumeStore;
 import io.efuse.csi.kube.NodeReconciler;
@@ -47,6 +48,7 @@ final class DriverRoles {
     static int standalone(DriverOptions options) {
         DriverProcess process = new DriverProcess();
         try {
+            Duration grace = options.grace();
             enableUringIfAsked(options, "standalone");
             String nodeId = options.nodeId();
             BackingRoots roots = new BackingRoots(BackingStore.open(options.backingRoot,
@@ -59,20 +61,27 @@ final class DriverRoles {
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
             store.servedBy(node);
             if (options.keeperSocket == null) {
-                process.own(node::unstageAll);
+                // It owns its targets too: they go with the sessions, in what the calls in flight left of the grace.
+                process.ownBounded("the staged and published volumes", node::unmountAll);
             }
             IdentityService identity = new IdentityService(options.driverName, Main.version(), true, true,
                     List.of(store::ready));
             controllerGauges(telemetry.registry(), store);
             stagedGauge(telemetry.registry(), node);
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, node),
-                    node, new GroupControllerService(store)), Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
-            return process.runUntilSignalled(server);
+                    node, new GroupControllerService(store)), callsGrace(options, grace), telemetry.rpc());
+            return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi standalone: " + e.getMessage());
             return ExitCodes.FAILED;
         }
+    }
+
+
+    /** How long calls in flight may finish at shutdown: half the grace where volumes are unmounted after them. */
+    private static Duration callsGrace(DriverOptions options, Duration grace) {
+        return options.keeperSocket == null ? grace.dividedBy(2) : grace;
     }
 
     /**
@@ -152,6 +161,10 @@ final class DriverRoles {
      */
     private static VolumeMounter mounter(DriverOptions options, DriverProcess process, NodeTelemetry telemetry)
             throws IOException {
+        if (options.workersPerVolume < 0 || options.workersPerVolume > MountOptions.MAX_WORKERS) {
+            throw new IllegalArgumentException("--workers-per-volume must be between 0 (one per core) and "
+                    + MountOptions.MAX_WORKERS + ", not " + options.workersPerVolume);
+        }
         if (options.keeperSocket == null) {
             return new EfuseMounter(options.workersPerVolume,
                     new SessionTelemetry(telemetry, SessionTelemetry.defaultMaxWorkers()));
@@ -170,6 +183,7 @@ final class DriverRoles {
     static int controller(DriverOptions options, long waitSeconds) {
         DriverProcess process = new DriverProcess();
         try {
+            Duration grace = options.grace();
             KubernetesClient client = process.own(new KubernetesClientBuilder().build());
             KubeVolumeStore store = process.own(new KubeVolumeStore(client, options.driverName,
                     Duration.ofSeconds(waitSeconds)));
@@ -187,8 +201,8 @@ final class DriverRoles {
                 process.own(MetricsServer.start(ListenAddress.parse(options.metricsAddress), registry, store::ready));
             }
             CsiServer server = CsiServer.start(options.endpoint, List.of(identity, new ControllerService(store, store),
-                    new GroupControllerService(store)), Duration.ofSeconds(options.graceSeconds), rpc);
-            return process.runUntilSignalled(server);
+                    new GroupControllerService(store)), grace, rpc);
+            return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi controller: " + e.getMessage());
@@ -199,6 +213,7 @@ final class DriverRoles {
     static int node(DriverOptions options) {
         DriverProcess process = new DriverProcess();
         try {
+            Duration grace = options.grace();
             enableUringIfAsked(options, "node");
             String nodeId = options.nodeId();
             KubernetesClient client = process.own(new KubernetesClientBuilder().build());
@@ -212,16 +227,18 @@ final class DriverRoles {
             NodeService node = new NodeService(nodeId, options.maxVolumes, store, roots,
                     mounter(options, process, telemetry), Duration.ofSeconds(5), inline(options, roots));
             if (options.keeperSocket == null) {
-                process.own(node::unstageAll);
+                // In-process sessions end with the process; the targets are kubelet's. With a keeper socket nothing
+                // is unmounted: the daemon holds every connection and hands the descriptors to the next node plugin.
+                process.ownBounded("the staged volumes", node::unstageAll);
             }
             reconciler.applyParametersTo(node);
             reconciler.holdWritesThrough(node);
             IdentityService identity = new IdentityService(options.driverName, Main.version(), false, false,
                     List.of(store::ready, reconciler::synced));
             stagedGauge(telemetry.registry(), node);
-            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node),
-                    Duration.ofSeconds(options.graceSeconds), telemetry.rpc());
-            return process.runUntilSignalled(server);
+            CsiServer server = CsiServer.start(options.endpoint, List.of(identity, node), callsGrace(options, grace),
+                    telemetry.rpc());
+            return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
             System.err.println("efuse-csi node: " + e.getMessage());

@@ -129,14 +129,25 @@ public final class CsiServer implements AutoCloseable {
         server.awaitTermination();
     }
 
+    /** Closes with time for the calls in flight (the grace) and 5 s more for the ones cancelled after it. */
     @Override
     public void close() {
+        close(grace.plus(Duration.ofSeconds(5)));
+    }
+
+    /**
+     * Closes within left: calls in flight may finish within the grace (no longer than left), then the rest are
+     * cancelled and waited for until left runs out.
+     */
+    public void close(Duration left) {
+        long end = System.nanoTime() + left.toNanos();
         server.shutdown();
         try {
-            if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-                LOG.warn("calls still running after {} ms; cancelling them", grace.toMillis());
+            long calls = Math.min(grace.toNanos(), left.toNanos());
+            if (!server.awaitTermination(calls, TimeUnit.NANOSECONDS)) {
+                LOG.warn("calls still running after {} ms; cancelling them", calls / 1_000_000);
                 server.shutdownNow();
-                server.awaitTermination(5, TimeUnit.SECONDS);
+                server.awaitTermination(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
             }
         } catch (InterruptedException e) {
             server.shutdownNow();

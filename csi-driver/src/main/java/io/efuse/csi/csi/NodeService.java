@@ -38,11 +38,15 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -625,10 +629,73 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         out.onCompleted();
     }
 
-    /** Unmounts everything this process staged; for shutdown. */
+    /** {@link #unstageAll(Duration)} within 10 s, the default of --grace-seconds. */
     public void unstageAll() {
-        for (StagedVolumes.Staged s : staged.all()) {
-            closeQuietly(s);
+        unstageAll(Duration.ofSeconds(10));
+    }
+
+    /**
+     * Ends every session this process serves, for the node plugin's shutdown: all at once, within grace. The targets
+     * are kubelet's and stay; a connection still bound at one cannot end by itself and is aborted at once.
+     */
+    public void unstageAll(Duration grace) {
+        closeAll(grace, false);
+    }
+
+    /**
+     * Unmounts everything this process staged and published, for the shutdown of standalone, which owns its targets
+     * too: all at once, within grace. A volume's targets are detached before its staging mount: a bind of the staging
+     * mount keeps the FUSE connection up, so closing the session first would wait for workers that cannot end.
+     * Connections still in use when the grace runs out (a file open in a detached target) are aborted.
+     */
+    public void unmountAll(Duration grace) {
+        closeAll(grace, true);
+    }
+
+    /** Closes every volume on a virtual thread of its own, made here: serving volumes costs no thread for it. */
+    private void closeAll(Duration grace, boolean withTargets) {
+        long start = System.nanoTime();
+        long end = start + grace.toNanos();
+        List<StagedVolumes.Staged> all = new ArrayList<>();
+        staged.all().forEach(all::add);
+        if (all.isEmpty()) {
+            return;
+        }
+        LOG.info("unmounting {} volumes within {} ms", all.size(), grace.toMillis());
+        ExecutorService closers = Executors.newVirtualThreadPerTaskExecutor();
+        for (StagedVolumes.Staged s : all) {
+            closers.execute(() -> {
+                if (withTargets) {
+                    detachTargets(s);
+                }
+                try {
+                    s.mount.close(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("closing the session of volume {} at {}: {}", s.volumeId, s.stagingPath, e.getMessage());
+                }
+            });
+        }
+        closers.shutdown();
+        try {
+            if (!closers.awaitTermination(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                LOG.warn("volumes still being unmounted when the grace of {} ms ran out", grace.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        LOG.info("unmounted {} volumes in {} ms", all.size(), (System.nanoTime() - start) / 1_000_000);
+    }
+
+    /** Lazily detaches every target the volume is published at (it never blocks on the filesystem). */
+    private static void detachTargets(StagedVolumes.Staged s) {
+        for (Path target : s.publications.keySet()) {
+            try {
+                Syscalls.umount(target, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
+            } catch (ErrnoException e) {
+                if (e.errno() != Errno.EINVAL) {
+                    LOG.warn("volume {}: detaching its target {}: {}", s.volumeId, target, e.getMessage());
+                }
+            }
         }
     }
 

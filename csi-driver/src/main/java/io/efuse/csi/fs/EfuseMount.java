@@ -538,6 +538,16 @@ public final class EfuseMount implements AutoCloseable {
     @Override
     public void close() {
         session.close();
+        discardState();
+    }
+
+    /** {@link #close()} within grace: the connection is aborted if its workers have not stopped by then. */
+    public void close(Duration grace) {
+        session.close(grace);
+        discardState();
+    }
+
+    private void discardState() {
         if (state != null) {
             try {
                 state.discard();

@@ -29,6 +29,9 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         Duration attrTimeout, boolean writebackCache, boolean readOnly, long maxBytes, long maxInodes,
         String fsName, Queues queues, long shownBytes, Path usageFile) {
 
+    /** The most request threads one mount may have. */
+    public static final int MAX_WORKERS = 64;
+
     /** Options without a shown size. */
     public MountOptions(Path backing, Path mountPoint, Tier tier, int workers, Duration entryTimeout,
             Duration attrTimeout, boolean writebackCache, boolean readOnly, long maxBytes, long maxInodes,
@@ -52,8 +55,8 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
         Objects.requireNonNull(tier, "tier");
         Objects.requireNonNull(entryTimeout, "entryTimeout");
         Objects.requireNonNull(attrTimeout, "attrTimeout");
-        if (workers < 1 || workers > 64) {
-            throw new IllegalArgumentException("workers must be between 1 and 64, not " + workers);
+        if (workers < 1 || workers > MAX_WORKERS) {
+            throw new IllegalArgumentException("workers must be between 1 and " + MAX_WORKERS + ", not " + workers);
         }
         if (entryTimeout.isNegative() || attrTimeout.isNegative()) {
             throw new IllegalArgumentException("timeouts must not be negative");
@@ -113,12 +116,20 @@ public record MountOptions(Path backing, Path mountPoint, Tier tier, int workers
                 readOnly, maxBytes, maxInodes, fsName, queues, bytes, usageFile);
     }
 
-    /** Defaults: tier auto, one worker per core (at least 2), 60 s entry/attr timeouts, no limits. */
+    /**
+     * The default worker count on a machine with this many cores: one per core, at least 2, and no more than a
+     * mount may have, so that the defaults hold on nodes with more cores than that.
+     */
+    static int defaultWorkers(int cores) {
+        return Math.clamp(cores, 2, MAX_WORKERS);
+    }
+
+    /** Defaults: tier auto, {@link #defaultWorkers} for this machine, 60 s entry/attr timeouts, no limits. */
     public static final class Builder {
         private final Path backing;
         private final Path mountPoint;
         private Tier tier = Tier.AUTO;
-        private int workers = Math.max(2, Runtime.getRuntime().availableProcessors());
+        private int workers = defaultWorkers(Runtime.getRuntime().availableProcessors());
         private Duration entryTimeout = Duration.ofSeconds(60);
         private Duration attrTimeout = Duration.ofSeconds(60);
         private boolean writebackCache;

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -508,13 +509,26 @@ public final class FuseSession implements AutoCloseable {
         return terminated.await(timeout, unit);
     }
 
-    /**
-     * Unmounts and waits for the workers to stop. A busy mount is detached (it disappears from the
-     * namespace and ends when its last user closes); if the workers still run after the grace period,
-     * the connection is aborted so that nothing hangs.
-     */
+    /** How long {@link #close()} lets the workers stop by themselves before it aborts the connection. */
+    private static final Duration CLOSE_GRACE = Duration.ofSeconds(5);
+    /** The part of a close's grace kept for the workers to leave once the connection is aborted. */
+    private static final Duration AFTER_ABORT = Duration.ofSeconds(1);
+
+    /** {@link #close(Duration)} with a grace of 5 s. */
     @Override
     public void close() {
+        close(CLOSE_GRACE.plus(AFTER_ABORT));
+    }
+
+    /**
+     * Unmounts and waits for the workers to stop, returning within grace. A busy mount is detached (it
+     * disappears from the namespace and ends when its last user closes). The workers end by themselves only when
+     * the connection's last mount goes: if another mount of it is still in the mount table (a bind of this one
+     * that its owner did not remove first), nothing is waited for and the connection is aborted at once; else
+     * it is aborted when the grace is nearly over, so that nothing hangs.
+     */
+    public void close(Duration grace) {
+        long end = System.nanoTime() + grace.toNanos();
         closing = true;
         if (!alive()) {
             return;
@@ -530,13 +544,33 @@ public final class FuseSession implements AutoCloseable {
                 }
             }
         }
+        long afterAbort = Math.min(AFTER_ABORT.toNanos(), grace.toNanos() / 4);
         try {
-            if (!terminated.await(5, TimeUnit.SECONDS)) {
-                abortConnection();
-                terminated.await(5, TimeUnit.SECONDS);
+            if (stillMountedElsewhere()) {
+                LOG.log(Level.INFO, "{0}: the connection is still mounted elsewhere; aborting it", mountPoint);
+            } else if (terminated.await(end - afterAbort - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+                return;
+            } else {
+                LOG.log(Level.INFO, "{0}: the connection is still in use at the end of the grace; aborting it",
+                        mountPoint);
             }
+            abortConnection();
+            terminated.await(end - System.nanoTime(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Whether a mount of this connection is left in this namespace, which keeps the connection up. */
+    private boolean stillMountedElsewhere() {
+        long id = connection == null ? -1 : connection.connectionId();
+        if (id < 0) {
+            return false;
+        }
+        try {
+            return MountTable.anyMountOf(0, (int) id);
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -66,6 +66,16 @@ public final class MountTable {
         return find(path).isPresent();
     }
 
+    /** Whether anything in this namespace is mounted from the device major:minor (a FUSE connection's number is its minor). */
+    public static boolean anyMountOf(int major, int minor) throws IOException {
+        for (Entry e : read()) {
+            if (e.major() == major && e.minor() == minor) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * The mount points other than {@code mountPoint} that show the tree of the topmost mount there (its binds, and
      * what it is a bind of); empty when nothing is mounted at {@code mountPoint}.

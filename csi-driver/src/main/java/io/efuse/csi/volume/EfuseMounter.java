@@ -104,5 +104,11 @@ public final class EfuseMounter implements VolumeMounter {
             report.close();
             mount.close();
         }
+
+        @Override
+        public void close(Duration grace) {
+            report.close();
+            mount.close(grace);
+        }
     }
 }

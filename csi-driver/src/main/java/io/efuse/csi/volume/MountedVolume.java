@@ -39,4 +39,12 @@ public interface MountedVolume extends AutoCloseable {
 
     @Override
     void close() throws IOException;
+
+    /**
+     * {@link #close()} within grace, for shutdown: what serves the mount is stopped (a FUSE connection aborted)
+     * rather than waited for past it. Where closing waits on nothing of this process, it is close.
+     */
+    default void close(Duration grace) throws IOException {
+        close();
+    }
 }
