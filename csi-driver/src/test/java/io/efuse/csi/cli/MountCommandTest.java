@@ -5,8 +5,8 @@ import static io.efuse.csi.cli.CliProcess.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.cli.CliProcess.Result;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Runs efuse-csi mount/umount as separate processes, the way users and scripts do. */
+@RequiresFuse
 class MountCommandTest {
     @TempDir
     Path tmp;
@@ -26,7 +27,6 @@ class MountCommandTest {
 
     @BeforeEach
     void dirs() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }

@@ -5,9 +5,9 @@ import static io.efuse.csi.cli.CliProcess.run;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.cli.CliProcess.Result;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fs.UringSwitch;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** efuse-csi mount --queues, run as a separate process. */
+@RequiresFuse
 class MountQueuesCommandTest {
     @TempDir
     Path tmp;
@@ -24,7 +25,6 @@ class MountQueuesCommandTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.testing.RequiresFuse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -89,9 +89,9 @@ class StandaloneInlineVolumeTest {
         }
     }
 
+    @RequiresFuse
     @Test
     void inlineVolumesAreMadeOnlyWhenAllowedAndWithinTheBound() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         Status off = publishInline("8Mi");
         assertEquals(Status.Code.FAILED_PRECONDITION, off.getCode(), off.toString());
         assertTrue(off.getDescription().contains("--allow-inline-volumes"), off.getDescription());
@@ -101,9 +101,9 @@ class StandaloneInlineVolumeTest {
         assertEquals(Status.Code.INVALID_ARGUMENT, big.getCode(), big.toString());
     }
 
+    @RequiresFuse
     @Test
     void aBadBoundStopsTheProcessAtStart() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         CliProcess.Result r = CliProcess.run(CliProcess.command("standalone", "--endpoint", "unix://" + dir.resolve("s"),
                 "--state-dir", dir.resolve("state").toString(), "--backing-root", dir.resolve("backing").toString(),
                 "--allow-inline-volumes", "--inline-volume-max-size", "lots"));

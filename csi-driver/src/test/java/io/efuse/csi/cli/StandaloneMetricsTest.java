@@ -7,10 +7,10 @@ import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.NodeGrpc;
 import io.efuse.csi.bpf.BpfHost;
-import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.bpf.NodeMonitor;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.metrics.Scrape;
+import io.efuse.csi.testing.RequiresBpf;
+import io.efuse.csi.testing.RequiresFuse;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -42,10 +42,10 @@ class StandaloneMetricsTest {
         }
     }
 
+    @RequiresFuse
+    @RequiresBpf
     @Test
     void theStandaloneEndpointExportsItsVolumesCallsAndSlowRequests() throws Exception {
-        FuseAvailability.assumeFuseMountable();
-        BpfTestSupport.assumeBpfCapable();
         int port = freePort();
         Path socket = dir.resolve("csi.sock");
         File log = dir.resolve("standalone.log").toFile();

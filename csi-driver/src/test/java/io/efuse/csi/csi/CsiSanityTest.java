@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import csi.v1.Csi;
 import csi.v1.IdentityGrpc;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.fsd.NodeProcesses;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.storage.CSINodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -48,6 +48,7 @@ import org.opentest4j.TestAbortedException;
  * driver's capabilities rule out (docs/testing.md lists them); the floor below catches any more going missing.
  */
 @Timeout(value = 30, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class CsiSanityTest {
     /**
      * Specs csi-sanity v5.6.0 runs against an endpoint with Identity, Controller and Node: 103 less 1 pending, 10 of
@@ -79,7 +80,6 @@ class CsiSanityTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        FuseAvailability.assumeFuseMountable(); // every spec that stages mounts eFuse
         if (sanity == null && unavailable == null) {
             try {
                 sanity = CsiSanity.locate(buildLogs);

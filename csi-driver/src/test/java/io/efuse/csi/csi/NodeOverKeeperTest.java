@@ -3,13 +3,13 @@ package io.efuse.csi.csi;
 import static org.junit.jupiter.api.Assertions.*;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.fsd.IoProbe;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.fsd.NodeProcesses;
 import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.KeeperMounter;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -34,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * daemon staging fails with UNAVAILABLE. The pauses are printed: they are measurements of this machine.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class NodeOverKeeperTest {
     private static final Duration BOUND = Duration.ofSeconds(120);
     private static final int MIB = 1 << 20;
@@ -46,7 +47,6 @@ class NodeOverKeeperTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         processes = new NodeProcesses(dir);
         startNodePlugin(Duration.ofSeconds(60));
     }

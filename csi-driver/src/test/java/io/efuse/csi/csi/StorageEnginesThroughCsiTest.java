@@ -3,10 +3,9 @@ package io.efuse.csi.csi;
 import static org.junit.jupiter.api.Assertions.*;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.testing.BtrfsFilesystem;
 import io.efuse.csi.testing.Mounts;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.EfuseMounter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -51,11 +49,10 @@ class StorageEnginesThroughCsiTest {
         }
     }
 
+    @RequiresFuse
     @ParameterizedTest(name = "engine {0}")
     @ValueSource(strings = {"btrfs", "image", "daemon"})
     void aVolumeOfEachEngineLivesItsWholeLifeThroughCsi(String engine) throws Exception {
-        FuseAvailability.assumeFuseMountable();
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: the engines' mounts need root");
         Path backing = tmp.resolve("backing");
         if (engine.equals("btrfs")) {
             btrfs = BtrfsFilesystem.create(poolDir, "pool", 2048 * MIB);

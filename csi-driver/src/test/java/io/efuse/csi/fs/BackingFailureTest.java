@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * When the backing tree fails under the daemon (removed, read-only, full, immutable), applications get a clean
  * errno at once, nothing hangs, and the mount and the other volumes keep serving.
  */
+@RequiresFuse
 class BackingFailureTest {
     @TempDir
     Path dir;
@@ -27,7 +29,6 @@ class BackingFailureTest {
 
     @BeforeEach
     void mount() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectories(dir.resolve("backing"));
         mnt = Files.createDirectories(dir.resolve("mnt"));
         mount = EfuseMount.mountRecoverable(MountOptions.builder(backing, mnt).tier(Tier.CLASSIC).workers(2)

@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+@RequiresFuse
 class SpaceLimitTest {
     private static final long MIB = 1 << 20;
 
@@ -23,7 +25,6 @@ class SpaceLimitTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }

@@ -2,8 +2,8 @@ package io.efuse.csi.fsd;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and deletes files on the mount. The application must see no error. The pauses are printed, not
  * asserted: they are measurements of this machine (see docs/crash-recovery.md), not correctness.
  */
+@RequiresFuse
 class DaemonSurvivalTest {
     private static final Duration BOUND = Duration.ofSeconds(120);
 
@@ -36,7 +37,6 @@ class DaemonSurvivalTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectories(dir.resolve("backing"));
         mountPoint = Files.createDirectories(dir.resolve("mnt"));
         node = new NodeProcesses(dir);

@@ -3,13 +3,13 @@ package io.efuse.csi.fsd;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.fs.EfuseMount;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Tier;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * daemon that takes over; a daemon of protocol version 1 is told clearly that it cannot resize.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class FdKeeperTest {
     private static final Duration BOUND = Duration.ofSeconds(30);
     private static final long SYS_KCMP = 312; // x86_64
@@ -45,7 +46,6 @@ class FdKeeperTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         socket = dir.resolve("keeper.sock");
         keeper = FdKeeper.start(socket);
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.sys.LoopDevices.LoopDevice;
+import io.efuse.csi.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresRoot
 class LoopDevicesTest {
     @TempDir(factory = DiskTempDirFactory.class)
     Path tmp;
@@ -36,8 +38,6 @@ class LoopDevicesTest {
     }
 
     static void assumeLoopDevices() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(LibC.geteuid() == 0,
-                "skipped: configuring loop devices and mounting need root");
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/dev/loop-control")),
                 "skipped: no /dev/loop-control (the loop driver is not loaded, or /dev is not the host's)");
     }

@@ -1,7 +1,6 @@
 package io.efuse.csi.testing;
 
 import io.efuse.csi.sys.ErrnoException;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
@@ -29,7 +28,7 @@ public final class BtrfsFilesystem implements AutoCloseable {
     }
 
     public static void assumeAvailable() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
+        Capabilities.assumeRoot(); // loop devices and mounts
         Assumptions.assumeTrue(executable("mkfs.btrfs"), "skipped: mkfs.btrfs (btrfs-progs) is missing");
         Assumptions.assumeTrue(executable("losetup"), "skipped: losetup (util-linux) is missing");
         Assumptions.assumeTrue(kernelKnowsBtrfs(),

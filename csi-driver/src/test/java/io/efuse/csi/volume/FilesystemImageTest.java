@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.sys.DiskTempDirFactory;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.LoopDevices;
 import io.efuse.csi.sys.LoopDevices.LoopDevice;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.RequiresRoot;
 import io.efuse.csi.volume.FilesystemImage.ImageFs;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -32,6 +32,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Volumes as ext4 and XFS images on loop devices, on this machine's disk. */
+@RequiresRoot
 class FilesystemImageTest {
     private static final long MIB = 1L << 20;
 
@@ -43,7 +44,6 @@ class FilesystemImageTest {
 
     @BeforeEach
     void needsRootAndTools() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/loop-control")),
                 "skipped: no /dev/loop-control (the loop driver is not loaded, or /dev is not the host's)");
         Assumptions.assumeTrue(FilesystemImage.findTool("mkfs.ext4").isPresent(),

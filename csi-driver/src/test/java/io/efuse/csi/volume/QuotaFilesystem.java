@@ -1,9 +1,9 @@
 package io.efuse.csi.volume;
 
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.Capabilities;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,7 +29,7 @@ public final class QuotaFilesystem implements AutoCloseable {
     }
 
     public static void assumeAvailable() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
+        Capabilities.assumeRoot(); // loop devices and mounts
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/mkfs.ext4"))
                 || Files.isExecutable(Path.of("/sbin/mkfs.ext4")), "skipped: mkfs.ext4 (e2fsprogs) is missing");
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/losetup"))

@@ -3,8 +3,8 @@ package io.efuse.csi.volume;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.sys.FileCloneSyscalls;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.testing.BtrfsFilesystem;
+import io.efuse.csi.testing.Capabilities;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -55,7 +55,7 @@ class TreeCopyTest {
     }
 
     private static void assumeAclTools() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: setting ACLs for another uid needs root");
+        Capabilities.assumeRoot(); // setting ACLs for another uid
         for (String tool : List.of("setfacl", "getfacl", "setfattr")) {
             Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin", tool)), "skipped: " + tool
                     + " is missing (Debian: acl, attr)");
