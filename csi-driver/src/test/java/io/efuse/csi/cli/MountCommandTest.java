@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.cli.CliProcess.Result;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -32,12 +34,8 @@ class MountCommandTest {
     }
 
     private void awaitMounted(Process p) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!MountTable.isMountPoint(mnt)) {
-            assertTrue(p.isAlive(), "efuse-csi mount exited early");
-            assertTrue(System.nanoTime() < deadline, "not mounted within 30 s");
-            Thread.sleep(20);
-        }
+        BoundedWait.upTo(Duration.ofSeconds(30)).whileAlive(p).until("efuse-csi mount to mount " + mnt,
+                () -> MountTable.isMountPoint(mnt));
     }
 
     @Test

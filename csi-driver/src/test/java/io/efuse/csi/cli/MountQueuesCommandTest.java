@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.efuse.csi.cli.CliProcess.Result;
 import io.efuse.csi.fs.UringSwitch;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,12 +38,9 @@ class MountQueuesCommandTest {
                     backing.toString(), mnt.toString())).redirectErrorStream(true)
                     .redirectOutput(tmp.resolve("log").toFile()).start();
             try {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (!MountTable.isMountPoint(mnt)) {
-                    assertTrue(p.isAlive(), "efuse-csi mount exited early: " + Files.readString(tmp.resolve("log")));
-                    assertTrue(System.nanoTime() < deadline, "not mounted within 30 s");
-                    Thread.sleep(20);
-                }
+                BoundedWait.upTo(Duration.ofSeconds(30)).whileAlive(p)
+                        .explainedBy(() -> Files.readString(tmp.resolve("log")))
+                        .until("efuse-csi mount to mount " + mnt, () -> MountTable.isMountPoint(mnt));
                 Files.writeString(mnt.resolve("f"), "over io_uring");
                 assertEquals("over io_uring", Files.readString(backing.resolve("f")));
                 Result r = run(command("umount", mnt.toString()));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
 import csi.v1.NodeGrpc;
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.RequiresFuse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -51,12 +52,9 @@ class StandaloneInlineVolumeTest {
         ManagedChannel channel = null;
         Path target = dir.resolve("pods/p1/mount");
         try {
-            long deadline = System.nanoTime() + BOUND.toNanos();
-            while (!Files.exists(socket)) {
-                assertTrue(p.isAlive(), () -> "standalone exited: " + read(log));
-                assertTrue(System.nanoTime() < deadline, () -> "no CSI socket within " + BOUND + ": " + read(log));
-                Thread.sleep(50); // a process starting up: nothing to wait on but its socket
-            }
+            // a process starting up: nothing to wait on but its socket
+            BoundedWait.upTo(BOUND).whileAlive(p).explainedBy(() -> read(log)).until("the CSI socket of standalone",
+                    () -> Files.exists(socket));
             channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                     .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext().build();
             NodeGrpc.NodeBlockingStub node = NodeGrpc.newBlockingStub(channel);

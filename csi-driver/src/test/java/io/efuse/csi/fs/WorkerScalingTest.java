@@ -3,6 +3,7 @@ package io.efuse.csi.fs;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.fuse.FuseOpcode;
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,12 +29,10 @@ class WorkerScalingTest {
 
     /** Waits for a condition for at most 20 s, doing FUSE traffic meanwhile (a retiring worker leaves after a request). */
     private void await(BooleanSupplier done, Path poke, String what) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!done.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
+        BoundedWait.upTo(Duration.ofSeconds(20)).every(Duration.ofMillis(10)).until(what, () -> {
             Files.readAttributes(poke, "unix:ino"); // timeouts are 0: every stat is a request
-            Thread.sleep(10);
-        }
+            return done.getAsBoolean();
+        });
     }
 
     @Test

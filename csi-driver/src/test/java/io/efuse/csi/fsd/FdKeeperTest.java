@@ -9,12 +9,12 @@ import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -34,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 @RequiresFuse
 class FdKeeperTest {
     private static final Duration BOUND = Duration.ofSeconds(30);
+    private static final BoundedWait WAIT = BoundedWait.upTo(BOUND);
     private static final long SYS_KCMP = 312; // x86_64
     private static final int KCMP_FILE = 0;
 
@@ -77,16 +78,6 @@ class FdKeeperTest {
         return mnt;
     }
 
-    private static void await(String what, Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (!condition.call()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + BOUND.toSeconds() + " s: " + what);
-            }
-            Thread.sleep(10); // polling state that another thread changes
-        }
-    }
-
     /** Whether two descriptors of this process refer to the same open file (kcmp KCMP_FILE). */
     private static boolean sameFile(int a, int b) {
         long pid = LibC.getpid();
@@ -118,7 +109,7 @@ class FdKeeperTest {
 
         AtomicInteger want = new AtomicInteger(4);
         mount.scaleWorkers(current -> want.get(), 1, 4);
-        await("the keeper to hold the 4 workers' device files", () ->
+        WAIT.until("the keeper to hold the 4 workers' device files", () ->
                 keeperHoldsEvery(mount.deviceFds(), keeper.held("grow").orElseThrow().fds())
                         && keeper.held("grow").orElseThrow().fds().length == 4);
 
@@ -135,7 +126,7 @@ class FdKeeperTest {
             }
         });
         try {
-            await("the keeper to let the retired workers' device files go", () ->
+            WAIT.until("the keeper to let the retired workers' device files go", () ->
                     keeper.held("grow").orElseThrow().fds().length == 1
                             && keeperHoldsEvery(mount.deviceFds(), keeper.held("grow").orElseThrow().fds()));
         } finally {
@@ -154,11 +145,11 @@ class FdKeeperTest {
 
         long connection = MountTable.find(mnt).orElseThrow().minor();
         standby = DaemonThread.start(socket);
-        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+        WAIT.until("the second daemon to wait on standby", () -> standby.daemon().standby());
         daemon.close();
         daemon = standby;
         standby = null;
-        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        WAIT.until("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
         assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
         assertEquals(16 << 20, Files.getFileStore(mnt).getTotalSpace(), "the new daemon enforces the new size");
         Files.write(mnt.resolve("big"), new byte[8 << 20]);
@@ -172,15 +163,17 @@ class FdKeeperTest {
         Files.writeString(mnt.resolve("before"), "kept");
         long connection = MountTable.find(mnt).orElseThrow().minor();
         standby = DaemonThread.start(socket);
-        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+        WAIT.until("the second daemon to wait on standby", () -> standby.daemon().standby());
 
         keeper.close(); // the node plugin's pod is replaced: for a while no keeper holds the descriptors
         keeper = null;
         DaemonThread old = daemon;
-        await("the serving daemon to see its keeper go", () -> !old.daemon().connected());
+        WAIT.until("the serving daemon to see its keeper go", () -> !old.daemon().connected());
         AtomicReference<Long> handedOver = new AtomicReference<>();
         Thread sigterm = Thread.ofPlatform().daemon(true).start(() -> handedOver.set(old.daemon().handOver()));
-        Thread.sleep(300); // the daemon's own pod is replaced meanwhile: SIGTERM before the new keeper listens
+        // the daemon's own pod is replaced meanwhile: SIGTERM before the new keeper listens. Only a handover seen
+        // waiting (in its bounded wait for a keeper) shows that it waits rather than has not started yet.
+        WAIT.until("the handover to wait for a keeper", () -> sigterm.getState() == Thread.State.TIMED_WAITING);
         assertNull(handedOver.get(), "the handover waits while it holds the only descriptors");
 
         keeper = FdKeeper.start(socket);
@@ -188,7 +181,7 @@ class FdKeeperTest {
         assertNotNull(handedOver.get(), "the handover ends once the new keeper holds the volume");
         daemon = standby;
         standby = null;
-        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        WAIT.until("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
         assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
         assertEquals("kept", Files.readString(mnt.resolve("before")));
         Files.writeString(mnt.resolve("after"), "served");
@@ -205,7 +198,7 @@ class FdKeeperTest {
     void volumesOfADaemonThatHandsOverOnReachingARestartedKeeperGoToTheDaemonServingThere() throws Exception {
         try (KeeperLink idle = new KeeperLink(SeqpacketSocket.connect(socket))) {
             idle.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "1001", "volumes", "", "protocol", "2"));
-            await("the idle daemon to serve", () -> keeper.awaitDaemon(Duration.ZERO));
+            WAIT.until("the idle daemon to serve", () -> keeper.awaitDaemon(Duration.ZERO));
             int fd = Syscalls.open(Path.of("/dev/null"), io.efuse.csi.sys.LinuxConstants.O_RDWR, 0);
             try (KeeperLink old = new KeeperLink(SeqpacketSocket.connect(socket))) {
                 old.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "1000", "volumes", "kept", "protocol", "2"));
@@ -258,7 +251,7 @@ class FdKeeperTest {
             } finally {
                 Syscalls.close(fd);
             }
-            await("the keeper to hold the old daemon's volume", () -> keeper.held("old").isPresent());
+            WAIT.until("the keeper to hold the old daemon's volume", () -> keeper.held("old").isPresent());
             IOException e = assertThrows(IOException.class, () -> keeper.resize("old", 1 << 30, 0, BOUND));
             assertTrue(e.getMessage().contains("protocol 1") && e.getMessage().contains("upgrade efuse-csi fsd"),
                     e.getMessage());

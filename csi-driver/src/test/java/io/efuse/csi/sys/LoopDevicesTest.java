@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.sys.LoopDevices.LoopDevice;
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -120,7 +122,7 @@ class LoopDevicesTest {
         } finally {
             Syscalls.umount(mnt, 0);
         }
-        assertTrue(waitDetached(img), "the umount freed the device");
+        awaitDetached(img);
     }
 
     @Test
@@ -164,14 +166,10 @@ class LoopDevicesTest {
         return d;
     }
 
-    private boolean waitDetached(Path img) throws Exception {
-        for (int i = 0; i < 100; i++) {
-            if (loops.backing(img).isEmpty()) {
-                return true;
-            }
-            Thread.sleep(50);
-        }
-        return false;
+    /** Waits for the kernel to free img's loop device, which it does once the last user has gone. */
+    private void awaitDetached(Path img) throws Exception {
+        BoundedWait.upTo(Duration.ofSeconds(5)).every(Duration.ofMillis(50)).until("the loop device of " + img
+                + " to be freed", () -> loops.backing(img).isEmpty());
     }
 
     private Path sparseFile(String name, long size) throws IOException {

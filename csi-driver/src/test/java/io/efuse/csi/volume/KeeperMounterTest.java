@@ -10,6 +10,7 @@ import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -169,11 +170,9 @@ class KeeperMounterTest {
             } finally {
                 Syscalls.close(fd);
             }
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (keeper.held("v-1").isEmpty()) {
-                assertTrue(System.nanoTime() < deadline, "the keeper never held the old daemon's volume");
-                Thread.sleep(10); // the keeper's connection thread handles the HOLD
-            }
+            // the keeper's connection thread handles the HOLD
+            BoundedWait.upTo(WAIT).until("the keeper to hold the old daemon's volume",
+                    () -> keeper.held("v-1").isPresent());
             MountedVolume v = new KeeperMounter(keeper, stateRoot, 1, WAIT).adopt("v-1", null).orElseThrow();
             assertEquals("unknown (the daemon did not say)", v.tier());
             VolumeException e = assertThrows(VolumeException.class, () -> v.resize(new Limits(1 << 30, 0)));
