@@ -4,10 +4,10 @@ import static io.efuse.csi.cli.CliProcess.command;
 import static io.efuse.csi.cli.CliProcess.run;
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.efuse.csi.cli.CliProcess.Result;
 import io.efuse.csi.fs.UringSwitch;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner.Result;
 import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,7 +44,7 @@ class MountQueuesCommandTest {
                 Files.writeString(mnt.resolve("f"), "over io_uring");
                 assertEquals("over io_uring", Files.readString(backing.resolve("f")));
                 Result r = run(command("umount", mnt.toString()));
-                assertEquals(ExitCodes.OK, r.code(), r.output());
+                assertEquals(ExitCodes.OK, r.exit(), r.output());
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS));
                 assertEquals(ExitCodes.OK, p.exitValue());
                 String log = Files.readString(tmp.resolve("log"));
@@ -62,7 +62,7 @@ class MountQueuesCommandTest {
         try (UringSwitch off = UringSwitch.set("N")) {
             r = run(command("mount", "--queues", "uring", "--backing", backing.toString(), mnt.toString()));
         }
-        assertEquals(ExitCodes.QUEUES_UNAVAILABLE, r.code(), r.output());
+        assertEquals(ExitCodes.QUEUES_UNAVAILABLE, r.exit(), r.output());
         assertTrue(r.output().contains("enable_uring"), r.output());
         assertFalse(MountTable.isMountPoint(mnt));
     }
@@ -70,7 +70,7 @@ class MountQueuesCommandTest {
     @Test
     void unknownQueuesIsAUsageError() throws Exception {
         Result r = run(command("mount", "--queues", "rings", "--backing", backing.toString(), mnt.toString()));
-        assertEquals(ExitCodes.USAGE, r.code());
+        assertEquals(ExitCodes.USAGE, r.exit());
         assertTrue(r.output().contains("rings") && r.output().contains("auto, dev or uring"), r.output());
     }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import csi.v1.Csi;
 import csi.v1.NodeGrpc;
 import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner;
 import io.efuse.csi.testing.RequiresFuse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -102,10 +103,10 @@ class StandaloneInlineVolumeTest {
     @RequiresFuse
     @Test
     void aBadBoundStopsTheProcessAtStart() throws Exception {
-        CliProcess.Result r = CliProcess.run(CliProcess.command("standalone", "--endpoint", "unix://" + dir.resolve("s"),
+        ProcessRunner.Result r = CliProcess.run(CliProcess.command("standalone", "--endpoint", "unix://" + dir.resolve("s"),
                 "--state-dir", dir.resolve("state").toString(), "--backing-root", dir.resolve("backing").toString(),
                 "--allow-inline-volumes", "--inline-volume-max-size", "lots"));
-        assertNotEquals(0, r.code(), r.output());
+        assertNotEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("--inline-volume-max-size: 'lots' is not a size"), r.output());
         assertThrows(java.nio.file.NoSuchFileException.class, () -> Files.readAttributes(dir.resolve("s"),
                 java.nio.file.attribute.BasicFileAttributes.class), "no socket was served");

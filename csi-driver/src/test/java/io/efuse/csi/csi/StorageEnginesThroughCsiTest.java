@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import csi.v1.Csi;
 import io.efuse.csi.testing.BtrfsFilesystem;
 import io.efuse.csi.testing.Mounts;
+import io.efuse.csi.testing.ProcessRunner;
 import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.EfuseMounter;
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -127,10 +129,10 @@ class StorageEnginesThroughCsiTest {
 
     /** Runs a tool that must fail for want of space, and says so. */
     private static void assertFails(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertNotEquals(0, p.waitFor(), String.join(" ", cmd) + " past the size succeeded: " + out);
-        assertTrue(out.contains("quota") || out.contains("space"), String.join(" ", cmd) + ": " + out);
+        ProcessRunner.Result r = ProcessRunner.run(Duration.ofMinutes(5), cmd);
+        assertNotEquals(0, r.exit(), String.join(" ", cmd) + " past the size succeeded: " + r.output());
+        assertTrue(r.output().contains("quota") || r.output().contains("space"), String.join(" ", cmd) + ": "
+                + r.output());
     }
 
     private String create(String name, long bytes, String engine, Csi.VolumeContentSource source) {

@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.testing.ProcessRunner;
 import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,6 +10,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -59,9 +61,8 @@ class SpaceLimitTest {
     }
 
     private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        return (p.waitFor() + " " + out.replaceAll(".*: ", "")).trim();
+        ProcessRunner.Result r = ProcessRunner.run(Duration.ofSeconds(60), cmd);
+        return (r.exit() + " " + r.output().replaceAll(".*: ", "")).trim();
     }
 
     @ParameterizedTest

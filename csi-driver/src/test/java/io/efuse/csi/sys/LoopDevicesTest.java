@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.sys.LoopDevices.LoopDevice;
 import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner;
 import io.efuse.csi.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -185,8 +186,6 @@ class LoopDevicesTest {
     }
 
     private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        ProcessRunner.run(Duration.ofSeconds(60), cmd).expectSuccess();
     }
 }

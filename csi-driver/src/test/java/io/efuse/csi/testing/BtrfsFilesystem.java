@@ -4,11 +4,9 @@ import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -112,21 +110,11 @@ public final class BtrfsFilesystem implements AutoCloseable {
     }
 
     public static String run(String... cmd) throws IOException {
-        Process p = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true).start();
-        String out;
         try {
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + ": did not finish within 60 s");
-            }
+            return ProcessRunner.run(Duration.ofSeconds(60), cmd).expectSuccess();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException(e);
+            throw new IOException(String.join(" ", cmd) + ": interrupted", e);
         }
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " exited " + p.exitValue() + ": " + out);
-        }
-        return out;
     }
 }

@@ -18,10 +18,10 @@ public final class ProcessRunner {
             return exit == 0;
         }
 
-        /** The output of a command that succeeded; an AssertionError with the command and its output otherwise. */
-        public String expectSuccess() {
+        /** The output of a command that succeeded; an IOException with the command and its output otherwise. */
+        public String expectSuccess() throws IOException {
             if (exit != 0) {
-                throw new AssertionError(String.join(" ", command) + " exited " + exit + ":\n" + output);
+                throw new IOException(String.join(" ", command) + " exited " + exit + ":\n" + output);
             }
             return output;
         }

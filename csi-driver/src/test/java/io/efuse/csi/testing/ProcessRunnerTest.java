@@ -30,7 +30,7 @@ class ProcessRunnerTest {
     @Test
     void aFailedCommandsOutputIsItsFailure() throws Exception {
         ProcessRunner.Result r = ProcessRunner.run(BOUND, "sh", "-c", "echo no space left; exit 1");
-        AssertionError e = assertThrows(AssertionError.class, r::expectSuccess);
+        IOException e = assertThrows(IOException.class, r::expectSuccess);
         assertEquals("sh -c echo no space left; exit 1 exited 1:\nno space left\n", e.getMessage());
         assertEquals("fine\n", ProcessRunner.run(BOUND, "echo", "fine").expectSuccess());
     }
