@@ -78,6 +78,19 @@ class FdKeeperTest {
         return mnt;
     }
 
+    /** Whether t is in FsDaemon.handOver's own Object.wait, the wait for a keeper (detaching waits elsewhere). */
+    private static boolean waitingForAKeeper(Thread t) {
+        StackTraceElement[] stack = t.getStackTrace();
+        for (int i = 0; i + 1 < stack.length; i++) {
+            if (stack[i].getClassName().equals("java.lang.Object") && stack[i].getMethodName().startsWith("wait")
+                    && stack[i + 1].getClassName().equals(FsDaemon.class.getName())
+                    && stack[i + 1].getMethodName().equals("handOver")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Whether two descriptors of this process refer to the same open file (kcmp KCMP_FILE). */
     private static boolean sameFile(int a, int b) {
         long pid = LibC.getpid();
@@ -172,8 +185,8 @@ class FdKeeperTest {
         AtomicReference<Long> handedOver = new AtomicReference<>();
         Thread sigterm = Thread.ofPlatform().daemon(true).start(() -> handedOver.set(old.daemon().handOver()));
         // the daemon's own pod is replaced meanwhile: SIGTERM before the new keeper listens. Only a handover seen
-        // waiting (in its bounded wait for a keeper) shows that it waits rather than has not started yet.
-        WAIT.until("the handover to wait for a keeper", () -> sigterm.getState() == Thread.State.TIMED_WAITING);
+        // in its wait for a keeper shows that it waits, rather than has not got there yet or is detaching.
+        WAIT.until("the handover to wait for a keeper", () -> waitingForAKeeper(sigterm));
         assertNull(handedOver.get(), "the handover waits while it holds the only descriptors");
 
         keeper = FdKeeper.start(socket);
