@@ -103,9 +103,9 @@ class StandaloneInlineVolumeTest {
     @RequiresFuse
     @Test
     void aBadBoundStopsTheProcessAtStart() throws Exception {
-        ProcessRunner.Result r = CliProcess.run(CliProcess.command("standalone", "--endpoint", "unix://" + dir.resolve("s"),
-                "--state-dir", dir.resolve("state").toString(), "--backing-root", dir.resolve("backing").toString(),
-                "--allow-inline-volumes", "--inline-volume-max-size", "lots"));
+        ProcessRunner.Result r = CliProcess.run(CliProcess.command("standalone", "--endpoint",
+                "unix://" + dir.resolve("s"), "--state-dir", dir.resolve("state").toString(), "--backing-root",
+                dir.resolve("backing").toString(), "--allow-inline-volumes", "--inline-volume-max-size", "lots"));
         assertNotEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("--inline-volume-max-size: 'lots' is not a size"), r.output());
         assertThrows(java.nio.file.NoSuchFileException.class, () -> Files.readAttributes(dir.resolve("s"),
