@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
 public final class FuseMonitor implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(FuseMonitor.class);
-    static final String OBJECT_RESOURCE = "/bpf/efuse_monitor.bpf.o";
+    public static final String OBJECT_RESOURCE = "/bpf/efuse_monitor.bpf.o";
     static final String OBJECT_NAME = "efuse_monitor";
     static final List<String> PROGRAMS = List.of("fuse_request_send", "fuse_request_end");
     static final List<String> MAPS = List.of("request_stats", "connection_load", "cpu_in_flight", "inflight",

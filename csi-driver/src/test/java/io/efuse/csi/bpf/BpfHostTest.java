@@ -3,22 +3,18 @@ package io.efuse.csi.bpf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.efuse.csi.testing.RequiresBpf;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresBpf
 class BpfHostTest {
 
     @TempDir
     Path dir;
-
-    @BeforeEach
-    void setUp() {
-        BpfTestSupport.assumeBpfCapable();
-    }
 
     @Test
     void mountsTracefsWhenItIsMissingAndFindsTheFuseTracepoints() throws Exception {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.efuse.csi.testing.RequiresBpf;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,11 +16,11 @@ import org.junit.jupiter.api.Test;
  * and a kernel without the eFuse patch refuses it with a reason instead of failing later. On the eFuse kernel the
  * VM test (kernel/test/jvm-kernel-cache.sh) loads the same copy and checks its answers.
  */
+@RequiresBpf
 class EfuseCacheProgramTest {
     private static final String RESOURCE = "/bpf/efuse_cache.bpf.o";
 
     private static byte[] carried() throws Exception {
-        BpfTestSupport.assumeBpfCapable();
         try (InputStream in = EfuseCacheProgramTest.class.getResourceAsStream(RESOURCE)) {
             org.junit.jupiter.api.Assumptions.assumeTrue(in != null,
                     "skipped: the build has no eBPF objects (-Dbpf.skip)");

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.RequiresBpf;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -21,6 +23,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresBpf
 class FuseMonitorTest {
 
     private static final int N = 200;
@@ -32,7 +35,6 @@ class FuseMonitorTest {
 
     @BeforeEach
     void setUp() {
-        BpfTestSupport.assumeBpfCapable();
         host = BpfTestSupport.privateHost();
     }
 
@@ -267,12 +269,10 @@ class FuseMonitorTest {
             assertTrue(monitor.connectionLoad(conn).isPresent(), "the mount's requests were counted");
             // The kernel sends RELEASE after close returns: until it has been answered, a request of this connection
             // may still arrive after the figures are dropped below.
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (monitor.opStats().getOrDefault(new FuseOpKey(conn, FUSE_RELEASE), FuseOpStats.ZERO).count() == 0
-                    || monitor.connectionLoad(conn).orElseThrow().inFlight() != 0) {
-                assertTrue(System.nanoTime() < deadline, "the write's RELEASE was not answered within 10 s");
-                Thread.sleep(5); // the kernel's background request: nothing to wait on
-            }
+            FuseOpKey release = new FuseOpKey(conn, FUSE_RELEASE);
+            BoundedWait.upTo(Duration.ofSeconds(10)).every(Duration.ofMillis(5)).until("the write's RELEASE"
+                    + " to be answered", () -> monitor.opStats().getOrDefault(release, FuseOpStats.ZERO).count() != 0
+                            && monitor.connectionLoad(conn).orElseThrow().inFlight() == 0);
             // What an aborted connection with this id leaves: requests that never ended.
             try (BpfMap load = BpfMap.openPinned(host.libbpf().load(), monitor.pinDir().resolve("connection_load"));
                     BpfMap inflight = BpfMap.openPinned(host.libbpf().load(), monitor.pinDir().resolve("inflight"))) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.efuse.csi.testing.RequiresBpf;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresBpf
 class LibbpfTest {
 
     @TempDir
@@ -24,7 +26,6 @@ class LibbpfTest {
 
     @BeforeEach
     void setUp() {
-        BpfTestSupport.assumeBpfCapable();
         host = BpfTestSupport.privateHost();
     }
 

@@ -1,10 +1,9 @@
 package io.efuse.csi.bpf;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import io.efuse.csi.fs.EfuseMount;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Tier;
+import io.efuse.csi.testing.Capabilities;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +26,7 @@ public final class TestFuseMount implements AutoCloseable {
     }
 
     public static TestFuseMount mount(Path dir) throws IOException {
-        assumeTrue(Files.exists(Path.of("/dev/fuse")), "/dev/fuse is missing");
+        Capabilities.assumeFuse();
         Path backing = Files.createDirectories(dir.resolve("backing"));
         Path mountPoint = Files.createDirectories(dir.resolve("mnt"));
         EfuseMount mount = EfuseMount.mount(MountOptions.builder(backing, mountPoint).tier(Tier.CLASSIC)

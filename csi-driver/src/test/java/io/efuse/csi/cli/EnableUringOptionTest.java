@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.fs.UringSwitch;
 import io.efuse.csi.fuse.UringQueues;
+import io.efuse.csi.testing.BoundedWait;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,13 +28,9 @@ class EnableUringOptionTest {
                     "--backing-root=" + tmp.resolve("data"))).redirectErrorStream(true).redirectOutput(log.toFile())
                     .start();
             try {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                while (!Files.readString(log).contains("FUSE-over-io_uring")) {
-                    assertTrue(p.isAlive(), "the driver exited: " + Files.readString(log));
-                    assertTrue(System.nanoTime() < deadline, "nothing said about io_uring in 60 s: "
-                            + Files.readString(log));
-                    Thread.sleep(50);
-                }
+                BoundedWait.upTo(Duration.ofSeconds(60)).whileAlive(p).explainedBy(() -> Files.readString(log))
+                        .until("the driver to say something about io_uring",
+                                () -> Files.readString(log).contains("FUSE-over-io_uring"));
                 String out = Files.readString(log);
                 assertTrue(out.contains("enabled FUSE-over-io_uring (" + UringQueues.ENABLE_URING + " was N)"), out);
                 assertEquals("Y", Files.readString(UringQueues.ENABLE_URING).trim());

@@ -4,12 +4,14 @@ import static io.efuse.csi.cli.CliProcess.command;
 import static io.efuse.csi.cli.CliProcess.run;
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.efuse.csi.cli.CliProcess.Result;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner.Result;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Runs efuse-csi mount/umount as separate processes, the way users and scripts do. */
+@RequiresFuse
 class MountCommandTest {
     @TempDir
     Path tmp;
@@ -26,18 +29,13 @@ class MountCommandTest {
 
     @BeforeEach
     void dirs() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 
     private void awaitMounted(Process p) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!MountTable.isMountPoint(mnt)) {
-            assertTrue(p.isAlive(), "efuse-csi mount exited early");
-            assertTrue(System.nanoTime() < deadline, "not mounted within 30 s");
-            Thread.sleep(20);
-        }
+        BoundedWait.upTo(Duration.ofSeconds(30)).whileAlive(p).until("efuse-csi mount to mount " + mnt,
+                () -> MountTable.isMountPoint(mnt));
     }
 
     @Test
@@ -63,7 +61,7 @@ class MountCommandTest {
         try {
             awaitMounted(p);
             Result r = run(command("umount", mnt.toString()));
-            assertEquals(ExitCodes.OK, r.code(), r.output());
+            assertEquals(ExitCodes.OK, r.exit(), r.output());
             assertTrue(p.waitFor(30, TimeUnit.SECONDS));
             assertEquals(ExitCodes.OK, p.exitValue());
             String log = Files.readString(tmp.resolve("log"));
@@ -77,7 +75,7 @@ class MountCommandTest {
     @Test
     void missingBackingDirectoryIsOneClearMessage() throws Exception {
         Result r = run(command("mount", "--backing", tmp.resolve("missing").toString(), mnt.toString()));
-        assertEquals(ExitCodes.BAD_BACKING, r.code());
+        assertEquals(ExitCodes.BAD_BACKING, r.exit());
         assertTrue(r.output().contains("does not exist"), r.output());
         assertEquals(1, r.output().strip().lines().count(), r.output());
     }
@@ -89,7 +87,7 @@ class MountCommandTest {
         try {
             awaitMounted(p);
             Result r = run(command("mount", "--backing", backing.toString(), mnt.toString()));
-            assertEquals(ExitCodes.BUSY, r.code());
+            assertEquals(ExitCodes.BUSY, r.exit());
             assertTrue(r.output().contains("busy"), r.output());
         } finally {
             run(command("umount", mnt.toString()));
@@ -124,7 +122,7 @@ class MountCommandTest {
     }
 
     private static void checkNotRoot(Result r) {
-        assertEquals(ExitCodes.NOT_PERMITTED, r.code(), r.output());
+        assertEquals(ExitCodes.NOT_PERMITTED, r.exit(), r.output());
         assertTrue(r.output().contains("root"), r.output());
     }
 
@@ -136,14 +134,14 @@ class MountCommandTest {
         List<String> cmd = new ArrayList<>(List.of("unshare", "-m", "--propagation", "private", "bash", "-c", inner, "sh"));
         cmd.addAll(command("mount", "--backing", backing.toString(), mnt.toString()));
         Result r = run(cmd);
-        assertEquals(ExitCodes.NO_FUSE, r.code(), r.output());
+        assertEquals(ExitCodes.NO_FUSE, r.exit(), r.output());
         assertTrue(r.output().contains("/dev/fuse"), r.output());
     }
 
     @Test
     void unknownTierIsAUsageError() throws Exception {
         Result r = run(command("mount", "--tier", "turbo", "--backing", backing.toString(), mnt.toString()));
-        assertEquals(ExitCodes.USAGE, r.code());
+        assertEquals(ExitCodes.USAGE, r.exit());
         assertTrue(r.output().contains("turbo"), r.output());
     }
 }

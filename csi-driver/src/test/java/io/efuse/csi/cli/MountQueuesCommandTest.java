@@ -4,18 +4,21 @@ import static io.efuse.csi.cli.CliProcess.command;
 import static io.efuse.csi.cli.CliProcess.run;
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.efuse.csi.cli.CliProcess.Result;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fs.UringSwitch;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner.Result;
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** efuse-csi mount --queues, run as a separate process. */
+@RequiresFuse
 class MountQueuesCommandTest {
     @TempDir
     Path tmp;
@@ -24,7 +27,6 @@ class MountQueuesCommandTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
@@ -36,16 +38,13 @@ class MountQueuesCommandTest {
                     backing.toString(), mnt.toString())).redirectErrorStream(true)
                     .redirectOutput(tmp.resolve("log").toFile()).start();
             try {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (!MountTable.isMountPoint(mnt)) {
-                    assertTrue(p.isAlive(), "efuse-csi mount exited early: " + Files.readString(tmp.resolve("log")));
-                    assertTrue(System.nanoTime() < deadline, "not mounted within 30 s");
-                    Thread.sleep(20);
-                }
+                BoundedWait.upTo(Duration.ofSeconds(30)).whileAlive(p)
+                        .explainedBy(() -> Files.readString(tmp.resolve("log")))
+                        .until("efuse-csi mount to mount " + mnt, () -> MountTable.isMountPoint(mnt));
                 Files.writeString(mnt.resolve("f"), "over io_uring");
                 assertEquals("over io_uring", Files.readString(backing.resolve("f")));
                 Result r = run(command("umount", mnt.toString()));
-                assertEquals(ExitCodes.OK, r.code(), r.output());
+                assertEquals(ExitCodes.OK, r.exit(), r.output());
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS));
                 assertEquals(ExitCodes.OK, p.exitValue());
                 String log = Files.readString(tmp.resolve("log"));
@@ -63,7 +62,7 @@ class MountQueuesCommandTest {
         try (UringSwitch off = UringSwitch.set("N")) {
             r = run(command("mount", "--queues", "uring", "--backing", backing.toString(), mnt.toString()));
         }
-        assertEquals(ExitCodes.QUEUES_UNAVAILABLE, r.code(), r.output());
+        assertEquals(ExitCodes.QUEUES_UNAVAILABLE, r.exit(), r.output());
         assertTrue(r.output().contains("enable_uring"), r.output());
         assertFalse(MountTable.isMountPoint(mnt));
     }
@@ -71,7 +70,7 @@ class MountQueuesCommandTest {
     @Test
     void unknownQueuesIsAUsageError() throws Exception {
         Result r = run(command("mount", "--queues", "rings", "--backing", backing.toString(), mnt.toString()));
-        assertEquals(ExitCodes.USAGE, r.code());
+        assertEquals(ExitCodes.USAGE, r.exit());
         assertTrue(r.output().contains("rings") && r.output().contains("auto, dev or uring"), r.output());
     }
 }

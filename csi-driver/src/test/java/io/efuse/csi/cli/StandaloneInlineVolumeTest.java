@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner;
+import io.efuse.csi.testing.RequiresFuse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -51,12 +53,9 @@ class StandaloneInlineVolumeTest {
         ManagedChannel channel = null;
         Path target = dir.resolve("pods/p1/mount");
         try {
-            long deadline = System.nanoTime() + BOUND.toNanos();
-            while (!Files.exists(socket)) {
-                assertTrue(p.isAlive(), () -> "standalone exited: " + read(log));
-                assertTrue(System.nanoTime() < deadline, () -> "no CSI socket within " + BOUND + ": " + read(log));
-                Thread.sleep(50); // a process starting up: nothing to wait on but its socket
-            }
+            // a process starting up: nothing to wait on but its socket
+            BoundedWait.upTo(BOUND).whileAlive(p).explainedBy(() -> read(log)).until("the CSI socket of standalone",
+                    () -> Files.exists(socket));
             channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                     .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext().build();
             NodeGrpc.NodeBlockingStub node = NodeGrpc.newBlockingStub(channel);
@@ -89,9 +88,9 @@ class StandaloneInlineVolumeTest {
         }
     }
 
+    @RequiresFuse
     @Test
     void inlineVolumesAreMadeOnlyWhenAllowedAndWithinTheBound() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         Status off = publishInline("8Mi");
         assertEquals(Status.Code.FAILED_PRECONDITION, off.getCode(), off.toString());
         assertTrue(off.getDescription().contains("--allow-inline-volumes"), off.getDescription());
@@ -101,13 +100,13 @@ class StandaloneInlineVolumeTest {
         assertEquals(Status.Code.INVALID_ARGUMENT, big.getCode(), big.toString());
     }
 
+    @RequiresFuse
     @Test
     void aBadBoundStopsTheProcessAtStart() throws Exception {
-        FuseAvailability.assumeFuseMountable();
-        CliProcess.Result r = CliProcess.run(CliProcess.command("standalone", "--endpoint", "unix://" + dir.resolve("s"),
-                "--state-dir", dir.resolve("state").toString(), "--backing-root", dir.resolve("backing").toString(),
-                "--allow-inline-volumes", "--inline-volume-max-size", "lots"));
-        assertNotEquals(0, r.code(), r.output());
+        ProcessRunner.Result r = CliProcess.run(CliProcess.command("standalone", "--endpoint",
+                "unix://" + dir.resolve("s"), "--state-dir", dir.resolve("state").toString(), "--backing-root",
+                dir.resolve("backing").toString(), "--allow-inline-volumes", "--inline-volume-max-size", "lots"));
+        assertNotEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("--inline-volume-max-size: 'lots' is not a size"), r.output());
         assertThrows(java.nio.file.NoSuchFileException.class, () -> Files.readAttributes(dir.resolve("s"),
                 java.nio.file.attribute.BasicFileAttributes.class), "no socket was served");

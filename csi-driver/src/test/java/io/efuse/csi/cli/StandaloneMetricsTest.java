@@ -7,10 +7,11 @@ import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.NodeGrpc;
 import io.efuse.csi.bpf.BpfHost;
-import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.bpf.NodeMonitor;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.metrics.Scrape;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.RequiresBpf;
+import io.efuse.csi.testing.RequiresFuse;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -42,10 +43,10 @@ class StandaloneMetricsTest {
         }
     }
 
+    @RequiresFuse
+    @RequiresBpf
     @Test
     void theStandaloneEndpointExportsItsVolumesCallsAndSlowRequests() throws Exception {
-        FuseAvailability.assumeFuseMountable();
-        BpfTestSupport.assumeBpfCapable();
         int port = freePort();
         Path socket = dir.resolve("csi.sock");
         File log = dir.resolve("standalone.log").toFile();
@@ -58,12 +59,9 @@ class StandaloneMetricsTest {
         ManagedChannel channel = null;
         Path staging = dir.resolve("staging");
         try {
-            long deadline = System.nanoTime() + BOUND.toNanos();
-            while (!Files.exists(socket)) {
-                assertTrue(p.isAlive(), () -> "standalone exited: " + read(log));
-                assertTrue(System.nanoTime() < deadline, () -> "no CSI socket within " + BOUND + ": " + read(log));
-                Thread.sleep(50); // a process starting up: nothing to wait on but its socket
-            }
+            // a process starting up: nothing to wait on but its socket
+            BoundedWait.upTo(BOUND).whileAlive(p).explainedBy(() -> read(log)).until("the CSI socket of standalone",
+                    () -> Files.exists(socket));
             channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                     .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext().build();
             Csi.VolumeCapability rwo = Csi.VolumeCapability.newBuilder()
@@ -81,14 +79,11 @@ class StandaloneMetricsTest {
             }
 
             assertEquals(200, Scrape.get(port, "/healthz").statusCode());
-            String text = "";
-            while (System.nanoTime() < deadline) {
-                text = Scrape.get(port, "/metrics").body();
-                if (text.contains("efuse_fuse_slow_requests_total{volume=\"" + id + "\",op=\"create\"}")) {
-                    break;
-                }
-                Thread.sleep(100); // the ring buffer is polled on its own thread
-            }
+            // the ring buffer is polled on its own thread
+            String slowCreates = "efuse_fuse_slow_requests_total{volume=\"" + id + "\",op=\"create\"}";
+            BoundedWait.upTo(BOUND).every(Duration.ofMillis(100)).until("the slow creates to be counted",
+                    () -> Scrape.get(port, "/metrics").body().contains(slowCreates));
+            String text = Scrape.get(port, "/metrics").body();
             assertEquals(1, Scrape.value(text, "efuse_fuse_monitor_up"));
             assertEquals(1, Scrape.value(text, "efuse_csi_staged_volumes"));
             assertEquals(1, Scrape.value(text, "efuse_csi_volumes"));
@@ -97,10 +92,8 @@ class StandaloneMetricsTest {
             assertEquals(1, Scrape.value(text,
                     "efuse_csi_rpc_requests_total{service=\"Node\",method=\"NodeStageVolume\",code=\"OK\"}"));
             // the log line is written by the ring buffer's thread, after the counter it reads
-            while (!read(log).contains("slow FUSE request on volume " + id) && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
-            assertTrue(read(log).contains("slow FUSE request on volume " + id), read(log));
+            BoundedWait.upTo(BOUND).every(Duration.ofMillis(100)).explainedBy(() -> read(log)).until("the log to tell"
+                    + " of a slow request", () -> read(log).contains("slow FUSE request on volume " + id));
 
             node.nodeUnstageVolume(Csi.NodeUnstageVolumeRequest.newBuilder().setVolumeId(id)
                     .setStagingTargetPath(staging.toString()).build());

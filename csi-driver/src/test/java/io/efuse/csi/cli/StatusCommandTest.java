@@ -8,6 +8,7 @@ import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.bpf.FuseMonitor;
 import io.efuse.csi.bpf.TestFuseMount;
 import io.efuse.csi.metrics.VolumeDirectory;
+import io.efuse.csi.testing.RequiresBpf;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.channels.FileChannel;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
+@RequiresBpf
 class StatusCommandTest {
 
     @TempDir
@@ -30,7 +32,6 @@ class StatusCommandTest {
 
     @BeforeEach
     void setUp() {
-        BpfTestSupport.assumeBpfCapable();
         host = BpfTestSupport.privateHost();
     }
 

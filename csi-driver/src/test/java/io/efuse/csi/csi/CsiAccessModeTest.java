@@ -9,10 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability.AccessMode.Mode;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.BindMounter;
 import io.grpc.Status;
 import java.io.IOException;
@@ -35,6 +35,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * for SINGLE_NODE_SINGLE_WRITER, which is FAILED_PRECONDITION). SINGLE_NODE_WRITER keeps the meaning Kubernetes
  * gives ReadWriteOnce, many pods on the one node, as older COs that send it expect.
  */
+@RequiresFuse
 class CsiAccessModeTest {
     private static final Set<Mode> MULTI_NODE = EnumSet.of(Mode.MULTI_NODE_READER_ONLY, Mode.MULTI_NODE_SINGLE_WRITER,
             Mode.MULTI_NODE_MULTI_WRITER);
@@ -47,7 +48,6 @@ class CsiAccessModeTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable(); // node calls mount: root needed
         d = new CsiTestDriver(tmp, new BindMounter(), tmp.resolve("backing"));
     }
 

@@ -11,10 +11,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability.AccessMode.Mode;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BindMounter;
 import io.efuse.csi.volume.MountSpec;
@@ -60,6 +60,7 @@ import org.junit.jupiter.api.io.TempDir;
  * call it: every RPC, the codes the spec names for bad input, each call repeated (idempotency) and concurrent calls
  * on one volume. Volumes are staged with bind mounts here; {@link EfuseLifecycleTest} stages real eFuse sessions.
  */
+@RequiresFuse
 class CsiConformanceTest {
     @TempDir
     Path tmp;
@@ -69,7 +70,6 @@ class CsiConformanceTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable(); // node calls mount: root needed
         d = new CsiTestDriver(tmp, mounter, tmp.resolve("backing"));
     }
 

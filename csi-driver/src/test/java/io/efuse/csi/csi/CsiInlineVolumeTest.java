@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.EfuseMounter;
 import io.efuse.csi.volume.VolumeIds;
 import io.grpc.Status;
@@ -35,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * NodeUnpublishVolume leaves nothing of it on the node — no mount, no data, no record — even across a restart of the
  * node plugin in between. Real eFuse sessions; the daemon enforces the sizes (no project quotas here).
  */
+@RequiresFuse
 class CsiInlineVolumeTest {
     private static final int MIB = 1 << 20;
     /** What kubelet makes: "csi-" and the sha256 of the pod's uid and the volume's name. */
@@ -47,7 +48,6 @@ class CsiInlineVolumeTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         d = driver(CsiTestDriver.Inline.ALLOWED);
     }
 

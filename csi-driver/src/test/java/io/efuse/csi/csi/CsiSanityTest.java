@@ -6,10 +6,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import csi.v1.Csi;
 import csi.v1.IdentityGrpc;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.fsd.NodeProcesses;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.RequiresFuse;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.storage.CSINodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -48,6 +49,7 @@ import org.opentest4j.TestAbortedException;
  * driver's capabilities rule out (docs/testing.md lists them); the floor below catches any more going missing.
  */
 @Timeout(value = 30, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class CsiSanityTest {
     /**
      * Specs csi-sanity v5.6.0 runs against an endpoint with Identity, Controller, GroupController and Node: 103 less
@@ -80,7 +82,6 @@ class CsiSanityTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        FuseAvailability.assumeFuseMountable(); // every spec that stages mounts eFuse
         if (sanity == null && unavailable == null) {
             try {
                 sanity = CsiSanity.locate(buildLogs);
@@ -185,31 +186,21 @@ class CsiSanityTest {
     private void start(String role, List<String> args, Map<String, String> env, Path socket) throws Exception {
         NodeProcesses.Child c = processes.start(role, args, env);
         drivers.add(c);
-        long deadline = System.nanoTime() + START_BOUND.toNanos();
-        while (!Files.exists(socket)) {
-            assertTrue(c.process().isAlive(), () -> role + " exited: " + read(c.log()));
-            assertTrue(System.nanoTime() < deadline, () -> role + ": no socket within " + START_BOUND + ": "
-                    + read(c.log()));
-            Thread.sleep(50); // a process starting up: nothing to wait on but its socket
-        }
+        BoundedWait started = BoundedWait.upTo(START_BOUND).whileAlive(c.process()).explainedBy(() -> read(c.log()));
+        started.until(role + "'s socket", () -> Files.exists(socket)); // nothing to wait on but the socket
         EventLoopGroup loop = new EpollEventLoopGroup(1);
         ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(loop).usePlaintext().build();
         try {
             var identity = IdentityGrpc.newBlockingStub(channel);
-            while (true) {
+            // Probe has no way to wait for readiness
+            started.every(Duration.ofMillis(100)).until(role + " to answer Probe ready", () -> {
                 try {
-                    if (identity.probe(Csi.ProbeRequest.getDefaultInstance()).getReady().getValue()) {
-                        return;
-                    }
+                    return identity.probe(Csi.ProbeRequest.getDefaultInstance()).getReady().getValue();
                 } catch (StatusRuntimeException e) {
-                    // not serving yet
+                    return false; // not serving yet
                 }
-                assertTrue(c.process().isAlive(), () -> role + " exited: " + read(c.log()));
-                assertTrue(System.nanoTime() < deadline, () -> role + ": not ready within " + START_BOUND + ": "
-                        + read(c.log()));
-                Thread.sleep(100); // Probe has no way to wait for readiness
-            }
+            });
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

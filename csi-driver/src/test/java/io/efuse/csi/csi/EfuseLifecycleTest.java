@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.EfuseMounter;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * data as it was and clones copy it, and a session whose FUSE connection dies is reported and cleaned up.
  * The backing root has no kernel project quotas here, so the daemon enforces the limits itself.
  */
+@RequiresFuse
 class EfuseLifecycleTest {
     private static final int MIB = 1 << 20;
 
@@ -36,7 +37,6 @@ class EfuseLifecycleTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         d = new CsiTestDriver(tmp, new EfuseMounter(2), tmp.resolve("backing"));
     }
 

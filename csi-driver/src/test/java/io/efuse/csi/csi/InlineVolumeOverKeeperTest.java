@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.fsd.NodeProcesses;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.KeeperMounter;
 import io.efuse.csi.volume.VolumeIds;
 import java.io.IOException;
@@ -32,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * publish adopts the live session, and the unpublish sent to a restarted node plugin still deletes everything.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class InlineVolumeOverKeeperTest {
     private static final String HANDLE = CsiInlineVolumeTest.HANDLE;
 
@@ -43,7 +44,6 @@ class InlineVolumeOverKeeperTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         processes = new NodeProcesses(dir);
         startNodePlugin();
     }

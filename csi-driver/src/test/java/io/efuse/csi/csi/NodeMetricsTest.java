@@ -8,11 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import csi.v1.Csi;
 import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.bpf.BpfTestSupport;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.metrics.NodeTelemetry;
 import io.efuse.csi.metrics.Scrape;
 import io.efuse.csi.metrics.SessionTelemetry;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresBpf;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.EfuseMounter;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -29,6 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The node plugin's metrics endpoint as the driver wires it: the volumes it stages appear with their FUSE series and
  * their sessions' figures, every CSI call is counted by its status code, and /healthz answers.
  */
+@RequiresBpf
+@RequiresFuse
 class NodeMetricsTest {
     private static final int FILES = 5;
 
@@ -41,8 +44,6 @@ class NodeMetricsTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        FuseAvailability.assumeFuseMountable();
-        BpfTestSupport.assumeBpfCapable();
         host = BpfTestSupport.privateHost();
         telemetry = NodeTelemetry.start(host, dir.resolve("published"), new InetSocketAddress("127.0.0.1", 0),
                 () -> true);

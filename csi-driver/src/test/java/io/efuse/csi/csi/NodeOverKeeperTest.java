@@ -3,13 +3,15 @@ package io.efuse.csi.csi;
 import static org.junit.jupiter.api.Assertions.*;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.fsd.IoProbe;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.fsd.NodeProcesses;
 import io.efuse.csi.metrics.VolumeDirectory;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.FioVerify;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.KeeperMounter;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -18,10 +20,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,8 +34,10 @@ import org.junit.jupiter.api.io.TempDir;
  * daemon staging fails with UNAVAILABLE. The pauses are printed: they are measurements of this machine.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class NodeOverKeeperTest {
     private static final Duration BOUND = Duration.ofSeconds(120);
+    private static final BoundedWait WAIT = BoundedWait.upTo(BOUND);
     private static final int MIB = 1 << 20;
 
     @TempDir
@@ -46,7 +48,6 @@ class NodeOverKeeperTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         processes = new NodeProcesses(dir);
         startNodePlugin(Duration.ofSeconds(60));
     }
@@ -114,31 +115,6 @@ class NodeOverKeeperTest {
         return found;
     }
 
-    private static void await(String what, Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (!condition.call()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + BOUND.toSeconds() + " s: " + what);
-            }
-            Thread.sleep(20); // polling another process's progress
-        }
-    }
-
-    private Process fio(Path directory, String name) throws IOException {
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/fio")), "skipped: fio is not installed");
-        return new ProcessBuilder("fio", "--name=" + name, "--directory=" + directory, "--size=24m", "--bs=4k",
-                "--rw=randwrite", "--ioengine=psync", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
-                "--loops=3", "--numjobs=2", "--group_reporting", "--verify_state_save=0")
-                .redirectErrorStream(true).redirectOutput(dir.resolve(name + ".fio.log").toFile()).start();
-    }
-
-    private void assertFioClean(Process fio, String name) throws Exception {
-        assertTrue(fio.waitFor(BOUND.toSeconds() * 3, TimeUnit.SECONDS), "fio finished in time");
-        String out = Files.readString(dir.resolve(name + ".fio.log"));
-        assertEquals(0, fio.exitValue(), "fio exit status:\n" + out);
-        assertTrue(out.contains("err= 0"), "fio reports no errors:\n" + out);
-    }
-
     private Csi.NodeGetVolumeStatsResponse stats(String id, Path path) {
         return d.node.nodeGetVolumeStats(Csi.NodeGetVolumeStatsRequest.newBuilder().setVolumeId(id)
                 .setVolumePath(path.toString()).build());
@@ -156,9 +132,9 @@ class NodeOverKeeperTest {
         NodeProcesses.Child next = processes.fsd();
         next.awaitLog("on standby", BOUND);
 
-        Process fio = fio(target, "faults");
+        FioVerify fio = FioVerify.start("faults", target, dir, 24, 3);
         try (IoProbe probe = new IoProbe(target).start()) {
-            await("fio to be writing", () -> {
+            WAIT.until("fio to be writing", () -> {
                 try (var files = Files.list(data(id))) {
                     return files.anyMatch(f -> f.getFileName().toString().startsWith("faults.")
                             && f.toFile().length() > 4 * MIB);
@@ -193,7 +169,7 @@ class NodeOverKeeperTest {
                             .setRequiredBytes(512L * MIB)).build());
             assertEquals(512L * MIB, Files.getFileStore(target).getTotalSpace(), "the live volume grew");
 
-            assertFioClean(fio, "faults");
+            fio.assertClean(BOUND.multipliedBy(3));
             probe.close();
             assertEquals(List.of(), probe.errors(), "the application saw no error");
             System.out.printf("node plugin over the keeper: kill -9 of the daemon under fio: pause %.0f ms;"
@@ -224,7 +200,7 @@ class NodeOverKeeperTest {
 
         d.unpublish(id, target(id));
         d.unstage(id, staging(id));
-        await("the daemon to withdraw the volume", () -> !node.all().containsKey(connection));
+        WAIT.until("the daemon to withdraw the volume", () -> !node.all().containsKey(connection));
     }
 
     @Test
@@ -266,7 +242,7 @@ class NodeOverKeeperTest {
 
         // The daemon comes: kubelet's retry stages the volume.
         processes.fsd();
-        await("the daemon to connect", keeper::daemonConnected);
+        WAIT.until("the daemon to connect", keeper::daemonConnected);
         stageAndPublish(id);
         Files.writeString(target(id).resolve("late"), "served");
         assertEquals("served", Files.readString(data(id).resolve("late")));

@@ -3,10 +3,10 @@ package io.efuse.csi.csi;
 import static org.junit.jupiter.api.Assertions.*;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.testing.BtrfsFilesystem;
 import io.efuse.csi.testing.Mounts;
+import io.efuse.csi.testing.ProcessRunner;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.EfuseMounter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,8 +14,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -51,11 +51,10 @@ class StorageEnginesThroughCsiTest {
         }
     }
 
+    @RequiresFuse
     @ParameterizedTest(name = "engine {0}")
     @ValueSource(strings = {"btrfs", "image", "daemon"})
     void aVolumeOfEachEngineLivesItsWholeLifeThroughCsi(String engine) throws Exception {
-        FuseAvailability.assumeFuseMountable();
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: the engines' mounts need root");
         Path backing = tmp.resolve("backing");
         if (engine.equals("btrfs")) {
             btrfs = BtrfsFilesystem.create(poolDir, "pool", 2048 * MIB);
@@ -130,10 +129,10 @@ class StorageEnginesThroughCsiTest {
 
     /** Runs a tool that must fail for want of space, and says so. */
     private static void assertFails(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertNotEquals(0, p.waitFor(), String.join(" ", cmd) + " past the size succeeded: " + out);
-        assertTrue(out.contains("quota") || out.contains("space"), String.join(" ", cmd) + ": " + out);
+        ProcessRunner.Result r = ProcessRunner.run(Duration.ofMinutes(5), cmd);
+        assertNotEquals(0, r.exit(), String.join(" ", cmd) + " past the size succeeded: " + r.output());
+        assertTrue(r.output().contains("quota") || r.output().contains("space"), String.join(" ", cmd) + ": "
+                + r.output());
     }
 
     private String create(String name, long bytes, String engine, Csi.VolumeContentSource source) {

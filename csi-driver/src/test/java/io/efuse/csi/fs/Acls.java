@@ -1,7 +1,9 @@
 package io.efuse.csi.fs;
 
 import io.efuse.csi.testing.CProgram;
+import io.efuse.csi.testing.ProcessRunner;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
@@ -41,7 +43,7 @@ final class Acls {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(tool);
         cmd.addAll(List.of(args));
-        CProgram.Result r = CProgram.run(cmd, dir, 60);
+        ProcessRunner.Result r = ProcessRunner.run(cmd, dir, Duration.ofSeconds(60));
         String out = r.output().strip();
         return "exit " + r.exit() + (out.isEmpty() ? "" : ": " + out);
     }

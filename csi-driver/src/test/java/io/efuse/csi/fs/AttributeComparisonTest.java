@@ -4,6 +4,7 @@ import static io.efuse.csi.sys.LinuxConstants.*;
 
 import io.efuse.csi.sys.Statx;
 import io.efuse.csi.testing.CProgram;
+import io.efuse.csi.testing.ProcessRunner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -459,7 +460,7 @@ class AttributeComparisonTest {
     private static String run(Path dir, Path fsop, String... calls) throws Exception {
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(fsop.toString()));
         cmd.addAll(java.util.List.of(calls));
-        CProgram.Result r = CProgram.run(cmd, dir, 60);
+        ProcessRunner.Result r = ProcessRunner.run(cmd, dir, Duration.ofSeconds(60));
         org.junit.jupiter.api.Assertions.assertEquals(0, r.exit(), "fsop failed in " + dir + ":\n" + r.output());
         return r.output().strip();
     }

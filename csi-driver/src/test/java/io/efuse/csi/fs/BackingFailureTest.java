@@ -2,6 +2,8 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.testing.ProcessRunner;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * When the backing tree fails under the daemon (removed, read-only, full, immutable), applications get a clean
  * errno at once, nothing hangs, and the mount and the other volumes keep serving.
  */
+@RequiresFuse
 class BackingFailureTest {
     @TempDir
     Path dir;
@@ -27,7 +30,6 @@ class BackingFailureTest {
 
     @BeforeEach
     void mount() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectories(dir.resolve("backing"));
         mnt = Files.createDirectories(dir.resolve("mnt"));
         mount = EfuseMount.mountRecoverable(MountOptions.builder(backing, mnt).tier(Tier.CLASSIC).workers(2)
@@ -192,10 +194,9 @@ class BackingFailureTest {
     }
 
     private static void chattr(String flag, Path file) throws Exception {
-        Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true).start();
-        assertTrue(p.waitFor(10, TimeUnit.SECONDS), "chattr finished");
-        String out = new String(p.getInputStream().readAllBytes());
-        org.junit.jupiter.api.Assumptions.assumeTrue(p.exitValue() == 0,
-                "skipped: the backing filesystem of the test directory has no immutable/append-only flags: " + out);
+        ProcessRunner.Result r = ProcessRunner.run(Duration.ofSeconds(10), "chattr", flag, file.toString());
+        org.junit.jupiter.api.Assumptions.assumeTrue(r.ok(),
+                "skipped: the backing filesystem of the test directory has no immutable/append-only flags: "
+                        + r.output());
     }
 }

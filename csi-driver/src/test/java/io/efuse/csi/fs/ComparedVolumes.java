@@ -3,6 +3,7 @@ package io.efuse.csi.fs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.efuse.csi.bpf.EfuseCacheCounters;
+import io.efuse.csi.testing.Capabilities;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -64,7 +65,7 @@ final class ComparedVolumes implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         root = Files.createTempDirectory("efuse-it-");
         open(root);
         String engine = System.getProperty(ENGINE, "");

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
@@ -19,9 +20,9 @@ class EfuseMountHandoverTest {
     @TempDir
     Path dir;
 
+    @RequiresFuse
     @Test
     void idleWorkersStopAtDetachAndTheNextSessionServesTheSameConnection() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         Path backing = Files.createDirectories(dir.resolve("backing"));
         Path mnt = Files.createDirectories(dir.resolve("mnt"));
         Path state = dir.resolve("state");

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.ProcessRunner;
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -15,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+@RequiresFuse
 class EfuseMountTest {
     @TempDir
     Path tmp;
@@ -23,7 +26,6 @@ class EfuseMountTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
@@ -189,8 +191,8 @@ class EfuseMountTest {
         Files.writeString(dir.resolve("f"), "x");
         Posix.chmod(dir.resolve("f"), 0666);
         Files.createDirectory(dir.resolve("d"));
-        var created = io.efuse.csi.testing.CProgram.run(java.util.List.of(fsop.toString(), "umask 077",
-                "creat d/g 0666", "mkdir d/sub 0777", "stat d/g", "stat d/sub"), dir, 60);
+        var created = ProcessRunner.run(java.util.List.of(fsop.toString(), "umask 077",
+                "creat d/g 0666", "mkdir d/sub 0777", "stat d/g", "stat d/sub"), dir, Duration.ofSeconds(60));
         return Acls.setfacl(dir, "-m", "u:65534:---", "f") + " " + Acls.setfacl(dir, "-d", "-m", "u:65534:rwx", "d")
                 + Acls.getfacl(dir, "f") + " " + Posix.getxattr(dir.resolve("f"), "system.posix_acl_access", 0) + " "
                 + Posix.listxattr(dir.resolve("f"), "system.") + "\n" + created.output();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+@RequiresFuse
 class EfuseMountUringTest {
     @TempDir
     Path tmp;
@@ -28,7 +30,6 @@ class EfuseMountUringTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }

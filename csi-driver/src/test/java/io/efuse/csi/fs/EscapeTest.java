@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.sys.Statx;
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
@@ -32,13 +33,13 @@ import org.junit.jupiter.api.BeforeAll;
  *   root/outside/secret ("OUTSIDE")
  * </pre>
  */
+@RequiresFuse
 class EscapeTest {
     private static Path root;
     private static final Map<Tier, EfuseMount> mounts = new EnumMap<>(Tier.class);
 
     @BeforeAll
     static void mountBoth() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         root = Files.createTempDirectory("efuse-escape-");
         Files.createDirectories(root.resolve("outside"));
         Files.writeString(root.resolve("outside/secret"), "OUTSIDE");

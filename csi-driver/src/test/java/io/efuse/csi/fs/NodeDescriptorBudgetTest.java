@@ -2,6 +2,7 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -13,6 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Past its descriptor budget the daemon keeps files by file handle; everything must still work. */
+@RequiresFuse
 class NodeDescriptorBudgetTest {
     private static final int BUDGET = 8;
 
@@ -23,7 +25,6 @@ class NodeDescriptorBudgetTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
         System.setProperty("efuse.nodeDescriptors", Integer.toString(BUDGET));

@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.efuse.csi.sys.Statx;
 import io.efuse.csi.testing.CProgram;
+import io.efuse.csi.testing.ProcessRunner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
@@ -52,7 +54,7 @@ class NonRootCallerTest {
         cmd.addAll(groups == null ? List.of("--clear-groups") : List.of("--groups", groups));
         cmd.add(fsop.toString());
         cmd.addAll(List.of(calls));
-        CProgram.Result r = CProgram.run(cmd, dir, 60);
+        ProcessRunner.Result r = ProcessRunner.run(cmd, dir, Duration.ofSeconds(60));
         assertEquals(0, r.exit(), "fsop failed in " + dir + ":\n" + r.output());
         return r.output().strip();
     }

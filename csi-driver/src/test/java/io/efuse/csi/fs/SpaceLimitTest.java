@@ -2,18 +2,26 @@ package io.efuse.csi.fs;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.efuse.csi.fuse.FuseOpcode;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+@RequiresFuse
 class SpaceLimitTest {
+    private static final BoundedWait WAIT = BoundedWait.upTo(Duration.ofSeconds(10));
     private static final long MIB = 1 << 20;
 
     @TempDir
@@ -23,7 +31,6 @@ class SpaceLimitTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
@@ -58,9 +65,8 @@ class SpaceLimitTest {
     }
 
     private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        return (p.waitFor() + " " + out.replaceAll(".*: ", "")).trim();
+        ProcessRunner.Result r = ProcessRunner.run(Duration.ofSeconds(60), cmd);
+        return (r.exit() + " " + r.output().replaceAll(".*: ", "")).trim();
     }
 
     @ParameterizedTest
@@ -196,22 +202,24 @@ class SpaceLimitTest {
 
     /** A read-only open once the daemon has seen earlier opens released (the kernel releases asynchronously). */
     private static FileChannel openPassthroughReader(EfuseMount m, Path f) throws Exception {
-        for (int i = 0; ; i++) {
+        AtomicReference<FileChannel> reader = new AtomicReference<>();
+        WAIT.explainedBy(() -> m.stats().toString()).until("a reader alone to read the backing file", () -> {
             FileChannel r = FileChannel.open(f, StandardOpenOption.READ);
-            if (m.stats().passthroughOpenFiles() == 1 || i == 100) {
-                assertEquals(1, m.stats().passthroughOpenFiles(), "a reader alone reads the backing file");
-                return r;
+            if (m.stats().passthroughOpenFiles() == 1) {
+                reader.set(r);
+                return true;
             }
             r.close();
-            Thread.sleep(20);
-        }
+            return false;
+        });
+        return reader.get();
     }
 
+    /** Waits until the kernel has released every file opened on m, which it does after close returns. */
     private static void awaitReleased(EfuseMount m) throws InterruptedException {
-        for (int i = 0; i < 100 && m.stats().passthroughOpenFiles() != 0; i++) {
-            Thread.sleep(20);
-        }
-        Thread.sleep(50);
+        WAIT.explainedBy(() -> m.stats().toString()).until("every open file to be released",
+                () -> m.requests(FuseOpcode.RELEASE) == m.requests(FuseOpcode.OPEN) + m.requests(FuseOpcode.CREATE)
+                        && m.stats().passthroughOpenFiles() == 0);
     }
 
     private static String read(FileChannel ch) throws IOException {

@@ -1,6 +1,7 @@
 package io.efuse.csi.fs;
 
 import io.efuse.csi.fuse.UringQueues;
+import io.efuse.csi.testing.Capabilities;
 import java.io.IOException;
 import java.nio.file.Files;
 import org.junit.jupiter.api.Assumptions;
@@ -20,7 +21,7 @@ public final class UringSwitch implements AutoCloseable {
 
     /** Sets the switch to Y or N (N: new connections are not offered io_uring). */
     public static UringSwitch set(String value) throws IOException {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         Assumptions.assumeTrue(Files.exists(UringQueues.ENABLE_URING),
                 "skipped: " + UringQueues.ENABLE_URING + " is missing: this kernel has no FUSE-over-io_uring"
                         + " (Linux 6.14+ with CONFIG_FUSE_IO_URING)");

@@ -3,6 +3,8 @@ package io.efuse.csi.fs;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.fuse.FuseOpcode;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.RequiresFuse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,6 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresFuse
 class WorkerScalingTest {
     @TempDir
     Path tmp;
@@ -20,19 +23,16 @@ class WorkerScalingTest {
 
     @BeforeEach
     void dirs() throws Exception {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectory(tmp.resolve("backing"));
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 
     /** Waits for a condition for at most 20 s, doing FUSE traffic meanwhile (a retiring worker leaves after a request). */
     private void await(BooleanSupplier done, Path poke, String what) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!done.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
+        BoundedWait.upTo(Duration.ofSeconds(20)).every(Duration.ofMillis(10)).until(what, () -> {
             Files.readAttributes(poke, "unix:ino"); // timeouts are 0: every stat is a request
-            Thread.sleep(10);
-        }
+            return done.getAsBoolean();
+        });
     }
 
     @Test

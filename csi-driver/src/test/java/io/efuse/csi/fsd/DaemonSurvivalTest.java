@@ -2,8 +2,9 @@ package io.efuse.csi.fsd;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.sys.MountTable;
+import io.efuse.csi.testing.FioVerify;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +14,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and deletes files on the mount. The application must see no error. The pauses are printed, not
  * asserted: they are measurements of this machine (see docs/crash-recovery.md), not correctness.
  */
+@RequiresFuse
 class DaemonSurvivalTest {
     private static final Duration BOUND = Duration.ofSeconds(120);
 
@@ -36,7 +37,6 @@ class DaemonSurvivalTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         backing = Files.createDirectories(dir.resolve("backing"));
         mountPoint = Files.createDirectories(dir.resolve("mnt"));
         node = new NodeProcesses(dir);
@@ -71,23 +71,6 @@ class DaemonSurvivalTest {
         return s;
     }
 
-    /** fio writing and verifying (crc32c) on the mount in the background. */
-    private Process fio(String name, int sizeMb, int loops) throws IOException {
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/fio")), "skipped: fio is not installed");
-        return new ProcessBuilder("fio", "--name=" + name, "--directory=" + mountPoint, "--size=" + sizeMb + "m",
-                "--bs=4k", "--rw=randwrite", "--ioengine=psync", "--verify=crc32c", "--verify_fatal=1",
-                "--do_verify=1", "--loops=" + loops, "--numjobs=2", "--group_reporting")
-                .redirectErrorStream(true).redirectOutput(dir.resolve(name + ".fio.log").toFile()).start();
-    }
-
-    private void assertFioClean(Process fio, String name) throws Exception {
-        assertTrue(fio.waitFor(BOUND.toSeconds() * 3, TimeUnit.SECONDS), "fio finished in time");
-        String out = Files.readString(dir.resolve(name + ".fio.log"));
-        assertEquals(0, fio.exitValue(), "fio exit status:\n" + out);
-        assertTrue(out.contains("err= 0"), "fio reports no errors:\n" + out);
-        assertFalse(out.contains("verify:") && out.contains("bad"), "fio verified its data:\n" + out);
-    }
-
     private static String percentiles(List<Double> pauses) {
         double[] p = pauses.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         return String.format("n=%d p50=%.0f ms p99=%.0f ms max=%.0f ms", p.length, p[p.length / 2],
@@ -99,7 +82,7 @@ class DaemonSurvivalTest {
     void killingTheDaemonDuringFioWithVerifyLosesNoDataAndNoRequest() throws Exception {
         NodeProcesses.Child active = startServing();
         NodeProcesses.Child next = standby();
-        Process fio = fio("kill9", 32, 4);
+        FioVerify fio = FioVerify.start("kill9", mountPoint, dir, 32, 4);
         List<Double> hot = new ArrayList<>();
         try (IoProbe probe = new IoProbe(mountPoint).start()) {
             for (int i = 0; i < 2; i++) {
@@ -119,7 +102,7 @@ class DaemonSurvivalTest {
             NodeProcesses.Child cold = node.fsd();
             cold.awaitLog("serving again", BOUND);
             double coldPause = probe.pauseAfter(t);
-            assertFioClean(fio, "kill9");
+            fio.assertClean(BOUND.multipliedBy(3));
             probe.close();
             assertEquals(List.of(), probe.errors(), "the application saw no error");
             System.out.printf("kill -9 with a standby daemon: pauses %s; cold restart (new JVM): %.0f ms; probe rounds %d%n",
@@ -134,14 +117,14 @@ class DaemonSurvivalTest {
         NodeProcesses.Child next = standby();
         List<Double> pauses = new ArrayList<>();
         List<Long> takeovers = new ArrayList<>();
-        List<Process> fios = new ArrayList<>();
+        List<FioVerify> fios = new ArrayList<>();
         try (IoProbe probe = new IoProbe(mountPoint).start()) {
-            Process fio = fio("restart-0", 16, 1);
+            FioVerify fio = FioVerify.start("restart-0", mountPoint, dir, 16, 1);
             fios.add(fio);
             for (int i = 1; i <= 20; i++) {
                 if (!fio.isAlive()) {
-                    assertFioClean(fio, "restart-" + (fios.size() - 1));
-                    fio = fio("restart-" + fios.size(), 16, 1);
+                    fio.assertClean(BOUND.multipliedBy(3));
+                    fio = FioVerify.start("restart-" + fios.size(), mountPoint, dir, 16, 1);
                     fios.add(fio);
                 }
                 long t = System.nanoTime();
@@ -152,7 +135,7 @@ class DaemonSurvivalTest {
                 active = next;
                 next = standby();
             }
-            assertFioClean(fio, "restart-" + (fios.size() - 1));
+            fio.assertClean(BOUND.multipliedBy(3));
             probe.close();
             assertEquals(List.of(), probe.errors(), "the application saw no error in 20 restarts");
             System.out.printf("20 x kill -9 under load: pauses %s; takeover inside the new daemon %s ms; %d fio runs"
@@ -166,7 +149,7 @@ class DaemonSurvivalTest {
         NodeProcesses.Child active = startServing();
         List<Double> pauses = new ArrayList<>();
         List<Long> takeovers = new ArrayList<>();
-        Process fio = fio("upgrade", 32, 4);
+        FioVerify fio = FioVerify.start("upgrade", mountPoint, dir, 32, 4);
         try (IoProbe probe = new IoProbe(mountPoint).start()) {
             for (int i = 0; i < 5; i++) {
                 NodeProcesses.Child next = standby();
@@ -179,7 +162,7 @@ class DaemonSurvivalTest {
                 active.awaitLog("handed over", Duration.ofSeconds(1));
                 active = next;
             }
-            assertFioClean(fio, "upgrade");
+            fio.assertClean(BOUND.multipliedBy(3));
             probe.close();
             assertEquals(List.of(), probe.errors(), "the application saw no error");
             System.out.printf("planned upgrade (SIGTERM + standby): pauses %s; takeover inside the new daemon %s ms%n",
@@ -193,7 +176,7 @@ class DaemonSurvivalTest {
         NodeProcesses.Child active = node.fsd();
         NodeProcesses.Child keeper = node.keeper(dir.resolve("state"), volume());
         keeper.awaitLog("efuse-csi keep: ready", BOUND);
-        Process fio = fio("keeper", 32, 2);
+        FioVerify fio = FioVerify.start("keeper", mountPoint, dir, 32, 2);
         try (IoProbe probe = new IoProbe(mountPoint).start()) {
             TimeUnit.SECONDS.sleep(2);
             long t = System.nanoTime();
@@ -208,7 +191,7 @@ class DaemonSurvivalTest {
             NodeProcesses.Child next = standby();
             active.kill9();
             next.awaitLog("serving again", BOUND);
-            assertFioClean(fio, "keeper");
+            fio.assertClean(BOUND.multipliedBy(3));
             probe.close();
             assertEquals(List.of(), probe.errors(), "the application saw no error");
             System.out.printf("kill -9 of the fd keeper: longest probe round in the next 2 s %.0f ms%n", pause);

@@ -3,18 +3,18 @@ package io.efuse.csi.fsd;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.fs.EfuseMount;
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fs.MountOptions;
 import io.efuse.csi.fs.Tier;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,8 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
  * daemon that takes over; a daemon of protocol version 1 is told clearly that it cannot resize.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class FdKeeperTest {
     private static final Duration BOUND = Duration.ofSeconds(30);
+    private static final BoundedWait WAIT = BoundedWait.upTo(BOUND);
     private static final long SYS_KCMP = 312; // x86_64
     private static final int KCMP_FILE = 0;
 
@@ -45,7 +47,6 @@ class FdKeeperTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         socket = dir.resolve("keeper.sock");
         keeper = FdKeeper.start(socket);
     }
@@ -77,14 +78,17 @@ class FdKeeperTest {
         return mnt;
     }
 
-    private static void await(String what, Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (!condition.call()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + BOUND.toSeconds() + " s: " + what);
+    /** Whether t is in FsDaemon.handOver's own Object.wait, the wait for a keeper (detaching waits elsewhere). */
+    private static boolean waitingForAKeeper(Thread t) {
+        StackTraceElement[] stack = t.getStackTrace();
+        for (int i = 0; i + 1 < stack.length; i++) {
+            if (stack[i].getClassName().equals("java.lang.Object") && stack[i].getMethodName().startsWith("wait")
+                    && stack[i + 1].getClassName().equals(FsDaemon.class.getName())
+                    && stack[i + 1].getMethodName().equals("handOver")) {
+                return true;
             }
-            Thread.sleep(10); // polling state that another thread changes
         }
+        return false;
     }
 
     /** Whether two descriptors of this process refer to the same open file (kcmp KCMP_FILE). */
@@ -118,7 +122,7 @@ class FdKeeperTest {
 
         AtomicInteger want = new AtomicInteger(4);
         mount.scaleWorkers(current -> want.get(), 1, 4);
-        await("the keeper to hold the 4 workers' device files", () ->
+        WAIT.until("the keeper to hold the 4 workers' device files", () ->
                 keeperHoldsEvery(mount.deviceFds(), keeper.held("grow").orElseThrow().fds())
                         && keeper.held("grow").orElseThrow().fds().length == 4);
 
@@ -135,7 +139,7 @@ class FdKeeperTest {
             }
         });
         try {
-            await("the keeper to let the retired workers' device files go", () ->
+            WAIT.until("the keeper to let the retired workers' device files go", () ->
                     keeper.held("grow").orElseThrow().fds().length == 1
                             && keeperHoldsEvery(mount.deviceFds(), keeper.held("grow").orElseThrow().fds()));
         } finally {
@@ -154,11 +158,11 @@ class FdKeeperTest {
 
         long connection = MountTable.find(mnt).orElseThrow().minor();
         standby = DaemonThread.start(socket);
-        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+        WAIT.until("the second daemon to wait on standby", () -> standby.daemon().standby());
         daemon.close();
         daemon = standby;
         standby = null;
-        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        WAIT.until("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
         assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
         assertEquals(16 << 20, Files.getFileStore(mnt).getTotalSpace(), "the new daemon enforces the new size");
         Files.write(mnt.resolve("big"), new byte[8 << 20]);
@@ -234,15 +238,17 @@ class FdKeeperTest {
         Files.writeString(mnt.resolve("before"), "kept");
         long connection = MountTable.find(mnt).orElseThrow().minor();
         standby = DaemonThread.start(socket);
-        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+        WAIT.until("the second daemon to wait on standby", () -> standby.daemon().standby());
 
         keeper.close(); // the node plugin's pod is replaced: for a while no keeper holds the descriptors
         keeper = null;
         DaemonThread old = daemon;
-        await("the serving daemon to see its keeper go", () -> !old.daemon().connected());
+        WAIT.until("the serving daemon to see its keeper go", () -> !old.daemon().connected());
         AtomicReference<Long> handedOver = new AtomicReference<>();
         Thread sigterm = Thread.ofPlatform().daemon(true).start(() -> handedOver.set(old.daemon().handOver()));
-        Thread.sleep(300); // the daemon's own pod is replaced meanwhile: SIGTERM before the new keeper listens
+        // the daemon's own pod is replaced meanwhile: SIGTERM before the new keeper listens. Only a handover seen
+        // in its wait for a keeper shows that it waits, rather than has not got there yet or is detaching.
+        WAIT.until("the handover to wait for a keeper", () -> waitingForAKeeper(sigterm));
         assertNull(handedOver.get(), "the handover waits while it holds the only descriptors");
 
         keeper = FdKeeper.start(socket);
@@ -250,7 +256,7 @@ class FdKeeperTest {
         assertNotNull(handedOver.get(), "the handover ends once the new keeper holds the volume");
         daemon = standby;
         standby = null;
-        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        WAIT.until("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
         assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
         assertEquals("kept", Files.readString(mnt.resolve("before")));
         Files.writeString(mnt.resolve("after"), "served");
@@ -267,7 +273,7 @@ class FdKeeperTest {
     void volumesOfADaemonThatHandsOverOnReachingARestartedKeeperGoToTheDaemonServingThere() throws Exception {
         try (KeeperLink idle = new KeeperLink(SeqpacketSocket.connect(socket))) {
             idle.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "1001", "volumes", "", "protocol", "2"));
-            await("the idle daemon to serve", () -> keeper.awaitDaemon(Duration.ZERO));
+            WAIT.until("the idle daemon to serve", () -> keeper.awaitDaemon(Duration.ZERO));
             int fd = Syscalls.open(Path.of("/dev/null"), io.efuse.csi.sys.LinuxConstants.O_RDWR, 0);
             try (KeeperLink old = new KeeperLink(SeqpacketSocket.connect(socket))) {
                 old.send(KeeperMessage.of(KeeperMessage.Type.HELLO, "pid", "1000", "volumes", "kept", "protocol", "2"));
@@ -320,7 +326,7 @@ class FdKeeperTest {
             } finally {
                 Syscalls.close(fd);
             }
-            await("the keeper to hold the old daemon's volume", () -> keeper.held("old").isPresent());
+            WAIT.until("the keeper to hold the old daemon's volume", () -> keeper.held("old").isPresent());
             IOException e = assertThrows(IOException.class, () -> keeper.resize("old", 1 << 30, 0, BOUND));
             assertTrue(e.getMessage().contains("protocol 1") && e.getMessage().contains("upgrade efuse-csi fsd"),
                     e.getMessage());

@@ -1,11 +1,15 @@
 package io.efuse.csi.fsd;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.efuse.csi.testing.BoundedWait;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.function.BooleanSupplier;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,29 +20,49 @@ class FsDaemonReadinessTest {
     @TempDir
     Path dir;
 
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, what + " within " + BOUND);
-            Thread.sleep(20); // the daemon reconnects by polling the socket, so there is nothing to wait on
+    /** Counts down when the daemon says it found no keeper at its socket: it has tried to connect. */
+    private static final class NoKeeperWarning extends Handler {
+        final CountDownLatch seen = new CountDownLatch(1);
+
+        @Override
+        public void publish(LogRecord r) {
+            if (r.getMessage() != null && r.getMessage().startsWith("no fd keeper at")) {
+                seen.countDown();
+            }
         }
+
+        @Override
+        public void flush() {}
+
+        @Override
+        public void close() {}
     }
 
     @Test
     void aDaemonIsReadyWhileItsKeeperKnowsItAndNotWhileHandingOver() throws Exception {
         Path socket = dir.resolve("keeper.sock");
+        Logger log = Logger.getLogger(FsDaemon.class.getName());
+        NoKeeperWarning warning = new NoKeeperWarning();
+        log.addHandler(warning);
+        BoundedWait wait = BoundedWait.upTo(BOUND);
         try (DaemonThread daemon = DaemonThread.start(socket)) {
-            Thread.sleep(200); // polling a socket that does not exist yet
+            // not connected before it tried would prove nothing: wait until its first attempt has failed
+            if (!warning.seen.await(BOUND.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("the daemon did not try to reach its keeper within " + BOUND.toSeconds()
+                        + " s");
+            }
             assertFalse(daemon.daemon().connected(), "no keeper yet");
             FdKeeper keeper = FdKeeper.start(socket);
-            await("the daemon to connect", () -> daemon.daemon().connected());
+            wait.until("the daemon to connect", () -> daemon.daemon().connected());
             keeper.close(); // the node plugin restarts
-            await("the daemon to notice its keeper left", () -> !daemon.daemon().connected());
+            wait.until("the daemon to notice its keeper left", () -> !daemon.daemon().connected());
             try (FdKeeper again = FdKeeper.start(socket)) {
-                await("the daemon to reconnect", () -> daemon.daemon().connected());
+                wait.until("the daemon to reconnect", () -> daemon.daemon().connected());
                 daemon.daemon().handOver();
                 assertFalse(daemon.daemon().connected(), "handing over: no longer a daemon to hand over to");
             }
+        } finally {
+            log.removeHandler(warning);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.efuse.csi.fsd;
 
+import io.efuse.csi.testing.BoundedWait;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,26 +38,21 @@ public final class NodeProcesses implements AutoCloseable {
 
         /** Waits (bounded) until the log contains text, n times in all. */
         public void awaitLog(String text, int n, Duration bound) throws IOException, InterruptedException {
-            long deadline = System.nanoTime() + bound.toNanos();
-            while (true) {
-                String s = Files.exists(log) ? Files.readString(log) : "";
-                int found = 0;
-                for (int i = s.indexOf(text); i >= 0; i = s.indexOf(text, i + 1)) {
-                    found++;
-                }
-                if (found >= n) {
-                    return;
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("'" + text + "' (x" + n + ") did not appear in " + log + " within "
-                            + bound.toSeconds() + " s:\n" + s);
-                }
-                if (!process.isAlive() && found < n) {
-                    throw new AssertionError(log + ": process exited (" + process.exitValue() + ") before '" + text
-                            + "':\n" + s);
-                }
-                TimeUnit.MILLISECONDS.sleep(20); // polling a log file written by another process
+            // polling a log file written by another process
+            BoundedWait.upTo(bound).whileAlive(process).explainedBy(() -> log + ":\n" + logText())
+                    .until("'" + text + "' (x" + n + ") in " + log, () -> occurrences(logText(), text) >= n);
+        }
+
+        private String logText() throws IOException {
+            return Files.exists(log) ? Files.readString(log) : "";
+        }
+
+        private static int occurrences(String s, String text) {
+            int found = 0;
+            for (int i = s.indexOf(text); i >= 0; i = s.indexOf(text, i + 1)) {
+                found++;
             }
+            return found;
         }
 
         public void awaitLog(String text, Duration bound) throws IOException, InterruptedException {

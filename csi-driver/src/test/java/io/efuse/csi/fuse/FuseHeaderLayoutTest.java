@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.testing.CProgram;
+import io.efuse.csi.testing.ProcessRunner;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -100,7 +102,7 @@ class FuseHeaderLayoutTest {
         Files.createDirectories(c.getParent());
         Files.writeString(c, source);
         Path exe = CProgram.compile("fuse_layout", c, List.of());
-        CProgram.Result r = CProgram.run(List.of(exe.toString()), 30);
+        ProcessRunner.Result r = ProcessRunner.run(List.of(exe.toString()), Duration.ofSeconds(30));
         assertEquals(0, r.exit(), r.output());
         for (String line : r.output().split("\n")) {
             String[] kv = line.split(" ");

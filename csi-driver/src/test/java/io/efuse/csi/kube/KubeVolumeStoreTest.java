@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
@@ -82,12 +83,9 @@ class KubeVolumeStoreTest {
     }
 
     /** Polls rather than watches: the mock server loses a deletion that falls between a watch's list and its start. */
-    private static void awaitGone(String id, Duration bound) throws InterruptedException {
-        long deadline = System.nanoTime() + bound.toNanos();
-        while (client.resources(EfuseVolume.class).withName(id).get() != null) {
-            assertTrue(System.nanoTime() - deadline < 0, "volume " + id + " still exists after " + bound);
-            Thread.sleep(50);
-        }
+    private static void awaitGone(String id, Duration bound) throws Exception {
+        BoundedWait.upTo(bound).every(Duration.ofMillis(50)).until("volume " + id + " to be gone",
+                () -> client.resources(EfuseVolume.class).withName(id).get() == null);
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.bpf.FuseMonitor;
 import io.efuse.csi.bpf.TestFuseMount;
+import io.efuse.csi.testing.RequiresBpf;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresBpf
 class LoadAwareWorkersTest {
 
     @TempDir
@@ -27,7 +29,6 @@ class LoadAwareWorkersTest {
 
     @BeforeEach
     void setUp() {
-        BpfTestSupport.assumeBpfCapable();
         host = BpfTestSupport.privateHost();
     }
 

@@ -7,6 +7,7 @@ import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.bpf.NodeMonitor;
 import io.efuse.csi.bpf.TestFuseMount;
+import io.efuse.csi.testing.RequiresBpf;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresBpf
 class MetricsServerTest {
 
     private static final int N = 50;
@@ -34,7 +36,6 @@ class MetricsServerTest {
 
     @BeforeEach
     void setUp() {
-        BpfTestSupport.assumeBpfCapable();
         host = BpfTestSupport.privateHost();
     }
 

@@ -9,6 +9,7 @@ import io.efuse.csi.bpf.BpfHost;
 import io.efuse.csi.bpf.BpfTestSupport;
 import io.efuse.csi.bpf.TestFuseMount;
 import io.efuse.csi.fuse.WorkerAdvisor;
+import io.efuse.csi.testing.RequiresBpf;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresBpf
 class NodeTelemetryTest {
 
     @TempDir
@@ -32,7 +34,6 @@ class NodeTelemetryTest {
 
     @BeforeEach
     void setUp() {
-        BpfTestSupport.assumeBpfCapable();
         host = BpfTestSupport.privateHost();
     }
 

@@ -1,5 +1,6 @@
 package io.efuse.csi.sys;
 
+import io.efuse.csi.testing.BoundedWait;
 import io.efuse.csi.testing.BtrfsFilesystem;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -14,6 +15,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -269,7 +271,7 @@ class BtrfsSyscallsTest {
     }
 
     @Test
-    void theQgroupOfADeletedSubvolumeIsBusyUntilTheCleanerHasRunThenDestroyed() throws IOException {
+    void theQgroupOfADeletedSubvolumeIsBusyUntilTheCleanerHasRunThenDestroyed() throws Exception {
         try (BtrfsFilesystem simple = BtrfsFilesystem.create(dir, "simple", IMAGE_BYTES);
              BtrfsFilesystem full = BtrfsFilesystem.create(dir, "full", IMAGE_BYTES)) {
             enableSimpleQuota(simple.root());
@@ -343,21 +345,18 @@ class BtrfsSyscallsTest {
         }
     }
 
-    private void destroyOnceNotBusy(Path root, long id) throws IOException {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (true) {
-            // the commit wakes the cleaner, which drops the deleted tree and with it the qgroup's usage
-            btrfs.sync(root);
-            try {
-                btrfs.destroyQgroup(root, id);
-                return;
-            } catch (QgroupBusyException e) {
-                if (System.nanoTime() > deadline) {
-                    throw e;
-                }
-                sleep(100);
-            }
-        }
+    private void destroyOnceNotBusy(Path root, long id) throws IOException, InterruptedException {
+        BoundedWait.upTo(Duration.ofSeconds(60)).every(Duration.ofMillis(100)).until("qgroup 0/" + id
+                + " to be destroyed once the cleaner dropped its usage", () -> {
+                    // the commit wakes the cleaner, which drops the deleted tree and with it the qgroup's usage
+                    btrfs.sync(root);
+                    try {
+                        btrfs.destroyQgroup(root, id);
+                        return true;
+                    } catch (QgroupBusyException e) {
+                        return false;
+                    }
+                });
     }
 
     private Path qgroupDir(Path root, long id) throws ErrnoException {
@@ -397,14 +396,5 @@ class BtrfsSyscallsTest {
             return new Outcome(written, e);
         }
         return new Outcome(written, null);
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
     }
 }

@@ -6,10 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.sys.LoopDevices.LoopDevice;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.ProcessRunner;
+import io.efuse.csi.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -23,6 +27,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@RequiresRoot
 class LoopDevicesTest {
     @TempDir(factory = DiskTempDirFactory.class)
     Path tmp;
@@ -36,8 +41,6 @@ class LoopDevicesTest {
     }
 
     static void assumeLoopDevices() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(LibC.geteuid() == 0,
-                "skipped: configuring loop devices and mounting need root");
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/dev/loop-control")),
                 "skipped: no /dev/loop-control (the loop driver is not loaded, or /dev is not the host's)");
     }
@@ -120,7 +123,7 @@ class LoopDevicesTest {
         } finally {
             Syscalls.umount(mnt, 0);
         }
-        assertTrue(waitDetached(img), "the umount freed the device");
+        awaitDetached(img);
     }
 
     @Test
@@ -164,14 +167,10 @@ class LoopDevicesTest {
         return d;
     }
 
-    private boolean waitDetached(Path img) throws Exception {
-        for (int i = 0; i < 100; i++) {
-            if (loops.backing(img).isEmpty()) {
-                return true;
-            }
-            Thread.sleep(50);
-        }
-        return false;
+    /** Waits for the kernel to free img's loop device, which it does once the last user has gone. */
+    private void awaitDetached(Path img) throws Exception {
+        BoundedWait.upTo(Duration.ofSeconds(5)).every(Duration.ofMillis(50)).until("the loop device of " + img
+                + " to be freed", () -> loops.backing(img).isEmpty());
     }
 
     private Path sparseFile(String name, long size) throws IOException {
@@ -187,8 +186,6 @@ class LoopDevicesTest {
     }
 
     private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        ProcessRunner.run(Duration.ofSeconds(60), cmd).expectSuccess();
     }
 }

@@ -1,15 +1,12 @@
 package io.efuse.csi.testing;
 
 import io.efuse.csi.sys.ErrnoException;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -29,7 +26,7 @@ public final class BtrfsFilesystem implements AutoCloseable {
     }
 
     public static void assumeAvailable() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
+        Capabilities.assumeRoot(); // loop devices and mounts
         Assumptions.assumeTrue(executable("mkfs.btrfs"), "skipped: mkfs.btrfs (btrfs-progs) is missing");
         Assumptions.assumeTrue(executable("losetup"), "skipped: losetup (util-linux) is missing");
         Assumptions.assumeTrue(kernelKnowsBtrfs(),
@@ -113,21 +110,11 @@ public final class BtrfsFilesystem implements AutoCloseable {
     }
 
     public static String run(String... cmd) throws IOException {
-        Process p = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true).start();
-        String out;
         try {
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + ": did not finish within 60 s");
-            }
+            return ProcessRunner.run(Duration.ofSeconds(60), cmd).expectSuccess();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException(e);
+            throw new IOException(String.join(" ", cmd) + ": interrupted", e);
         }
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " exited " + p.exitValue() + ": " + out);
-        }
-        return out;
     }
 }

@@ -1,12 +1,11 @@
 package io.efuse.csi.testing;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -33,7 +32,7 @@ public final class CProgram {
         List<String> cmd = new ArrayList<>(List.of("gcc", "-std=gnu11", "-O0", "-Wall", "-Werror", "-o", out.toString()));
         cmd.addAll(gccArgs);
         cmd.add(source.toString());
-        Result r = run(cmd, 60);
+        ProcessRunner.Result r = ProcessRunner.run(cmd, Duration.ofSeconds(60));
         if (r.exit() != 0) {
             throw new IOException("gcc failed for " + source + " (exit " + r.exit() + "):\n" + r.output());
         }
@@ -42,32 +41,6 @@ public final class CProgram {
 
     public static Path compile(String name) throws IOException, InterruptedException {
         return compile(name, moduleDir().resolve("src/test/c").resolve(name + ".c"), List.of());
-    }
-
-    /** What a process printed (stdout and stderr together) and its exit status. */
-    public record Result(int exit, String output) {}
-
-    public static Result run(List<String> cmd, int timeoutSeconds) throws IOException, InterruptedException {
-        return run(cmd, null, timeoutSeconds);
-    }
-
-    public static Result run(List<String> cmd, Path cwd, int timeoutSeconds) throws IOException, InterruptedException {
-        // Output goes to a file so that a process stuck in a system call cannot also block the reader.
-        Path log = Files.createTempFile("cprogram-", ".out");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-            if (cwd != null) {
-                pb.directory(cwd.toFile());
-            }
-            Process p = pb.start();
-            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(cmd + " did not finish in " + timeoutSeconds + " s");
-            }
-            return new Result(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
-        } finally {
-            Files.deleteIfExists(log);
-        }
     }
 
     public static boolean onPath(String tool) {

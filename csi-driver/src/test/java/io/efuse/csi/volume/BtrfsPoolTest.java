@@ -3,10 +3,10 @@ package io.efuse.csi.volume;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.sys.BtrfsSyscalls;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LoopDevices;
 import io.efuse.csi.sys.Syscalls;
 import io.efuse.csi.testing.Mounts;
+import io.efuse.csi.testing.RequiresRoot;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A btrfs pool on an image file for nodes without btrfs: made, found again, grown, and never formatted over. */
+@RequiresRoot
 class BtrfsPoolTest {
     private static final long MIB = 1 << 20;
 
@@ -26,7 +27,6 @@ class BtrfsPoolTest {
 
     @BeforeEach
     void needsTools() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
         Assumptions.assumeTrue(Tools.find("mkfs.btrfs").isPresent(), "skipped: mkfs.btrfs (btrfs-progs) is missing");
     }
 

@@ -7,12 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.efuse.csi.sys.DiskTempDirFactory;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.LoopDevices;
 import io.efuse.csi.sys.LoopDevices.LoopDevice;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.RequiresRoot;
 import io.efuse.csi.volume.FilesystemImage.ImageFs;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -21,6 +22,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -32,6 +34,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Volumes as ext4 and XFS images on loop devices, on this machine's disk. */
+@RequiresRoot
 class FilesystemImageTest {
     private static final long MIB = 1L << 20;
 
@@ -43,7 +46,6 @@ class FilesystemImageTest {
 
     @BeforeEach
     void needsRootAndTools() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/loop-control")),
                 "skipped: no /dev/loop-control (the loop driver is not loaded, or /dev is not the host's)");
         Assumptions.assumeTrue(FilesystemImage.findTool("mkfs.ext4").isPresent(),
@@ -187,7 +189,7 @@ class FilesystemImageTest {
         if (!online) {
             System.err.println("FilesystemImageTest: no CAP_SYS_RESOURCE here, so ext4 grows offline in this run");
             images.unmount(mnt);
-            assertTrue(waitDetached(img));
+            awaitDetached(img);
             assertTrue(images.grow(img, null, 768 * MIB, fs));
             images.mount(img, mnt, fs, false);
             assertGrown(img, mnt, fresh);
@@ -227,7 +229,8 @@ class FilesystemImageTest {
         images.unmount(mnt);
         images.unmount(mnt); // unmounted already
         assertFalse(images.mounted(img, mnt));
-        assertTrue(waitDetached(img) && waitDetached(copy), "the umounts freed loop" + dev + " and loop" + dev2);
+        awaitDetached(img);
+        awaitDetached(copy);
         assertEquals(768 * MIB, FilesystemImage.filesystemBytes(img, fs));
         assertEquals(768 * MIB, FilesystemImage.filesystemBytes(copy, fs));
 
@@ -238,7 +241,7 @@ class FilesystemImageTest {
         assertArrayEquals(data, Files.readAllBytes(mnt2.resolve("data")));
         assertThrows(IOException.class, () -> Files.writeString(mnt2.resolve("ro"), "x"));
         images.unmount(mnt2);
-        assertTrue(waitDetached(copy));
+        awaitDetached(copy);
     }
 
     @ParameterizedTest
@@ -259,7 +262,8 @@ class FilesystemImageTest {
         assertThrows(IOException.class, () -> Files.writeString(mnt2.resolve("ro"), "x"));
         images.unmount(mnt2);
         images.unmount(mnt);
-        assertTrue(waitDetached(img) && waitDetached(copy));
+        awaitDetached(img);
+        awaitDetached(copy);
     }
 
     @Test
@@ -348,7 +352,7 @@ class FilesystemImageTest {
             loops.detach(d);
         }
         images.unmount(host);
-        assertTrue(waitDetached(hostImg));
+        awaitDetached(hostImg);
     }
 
     private void assertGrown(Path img, Path mnt, Usage before) throws IOException {
@@ -367,14 +371,10 @@ class FilesystemImageTest {
         }
     }
 
-    private boolean waitDetached(Path img) throws Exception {
-        for (int i = 0; i < 100; i++) {
-            if (loops.backing(img).isEmpty()) {
-                return true;
-            }
-            Thread.sleep(50);
-        }
-        return false;
+    /** Waits for the kernel to free img's loop device, which it does once the last user has gone. */
+    private void awaitDetached(Path img) throws Exception {
+        BoundedWait.upTo(Duration.ofSeconds(5)).every(Duration.ofMillis(50)).until("the loop device of " + img
+                + " to be freed", () -> loops.backing(img).isEmpty());
     }
 
     private static long allocated(Path p) throws IOException {

@@ -2,10 +2,10 @@ package io.efuse.csi.volume;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.StatFs;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.RequiresRoot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The image engine on this machine's disk: an ext4 or XFS image per volume on a loop device. */
+@RequiresRoot
 class ImageEngineTest {
     private static final long MIB = 1 << 20;
 
@@ -26,7 +27,6 @@ class ImageEngineTest {
 
     @BeforeEach
     void needsLoopDevices() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
         Assumptions.assumeTrue(Files.isWritable(Path.of("/dev/loop-control")), "skipped: no /dev/loop-control");
     }
 

@@ -2,7 +2,6 @@ package io.efuse.csi.volume;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.efuse.csi.fs.FuseAvailability;
 import io.efuse.csi.fsd.DaemonThread;
 import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.fsd.KeeperMessage;
@@ -11,6 +10,8 @@ import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.BoundedWait;
+import io.efuse.csi.testing.RequiresFuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * processes is cleared and mounted afresh, and without a daemon calls fail within their bound.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
+@RequiresFuse
 class KeeperMounterTest {
     private static final Duration WAIT = Duration.ofSeconds(20);
 
@@ -42,7 +44,6 @@ class KeeperMounterTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        FuseAvailability.assumeFuseMountable();
         socket = dir.resolve("run/keeper.sock");
         stateRoot = dir.resolve("run");
         backing = Files.createDirectories(dir.resolve("backing"));
@@ -201,11 +202,9 @@ class KeeperMounterTest {
             } finally {
                 Syscalls.close(fd);
             }
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (keeper.held("v-1").isEmpty()) {
-                assertTrue(System.nanoTime() < deadline, "the keeper never held the old daemon's volume");
-                Thread.sleep(10); // the keeper's connection thread handles the HOLD
-            }
+            // the keeper's connection thread handles the HOLD
+            BoundedWait.upTo(WAIT).until("the keeper to hold the old daemon's volume",
+                    () -> keeper.held("v-1").isPresent());
             MountedVolume v = new KeeperMounter(keeper, stateRoot, 1, WAIT).adopt("v-1", null).orElseThrow();
             assertEquals("unknown (the daemon did not say)", v.tier());
             VolumeException e = assertThrows(VolumeException.class, () -> v.resize(new Limits(1 << 30, 0)));

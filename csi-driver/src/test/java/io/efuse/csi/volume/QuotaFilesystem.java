@@ -1,15 +1,16 @@
 package io.efuse.csi.volume;
 
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.Syscalls;
+import io.efuse.csi.testing.Capabilities;
+import io.efuse.csi.testing.ProcessRunner;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -29,7 +30,7 @@ public final class QuotaFilesystem implements AutoCloseable {
     }
 
     public static void assumeAvailable() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: loop devices and mounts need root");
+        Capabilities.assumeRoot(); // loop devices and mounts
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/mkfs.ext4"))
                 || Files.isExecutable(Path.of("/sbin/mkfs.ext4")), "skipped: mkfs.ext4 (e2fsprogs) is missing");
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/losetup"))
@@ -77,21 +78,12 @@ public final class QuotaFilesystem implements AutoCloseable {
     }
 
     private static String run(String... cmd) throws IOException {
-        Process p = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true).start();
         try {
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + ": did not finish within 60 s");
-            }
+            return ProcessRunner.run(Duration.ofSeconds(60), cmd).expectSuccess();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException(e);
+            throw new IOException(String.join(" ", cmd) + ": interrupted", e);
         }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " exited " + p.exitValue() + ": " + out);
-        }
-        return out;
     }
 
     @Override

@@ -3,12 +3,13 @@ package io.efuse.csi.volume;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.efuse.csi.sys.FileCloneSyscalls;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.testing.BtrfsFilesystem;
+import io.efuse.csi.testing.Capabilities;
+import io.efuse.csi.testing.ProcessRunner;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -55,7 +56,7 @@ class TreeCopyTest {
     }
 
     private static void assumeAclTools() {
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: setting ACLs for another uid needs root");
+        Capabilities.assumeRoot(); // setting ACLs for another uid
         for (String tool : List.of("setfacl", "getfacl", "setfattr")) {
             Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin", tool)), "skipped: " + tool
                     + " is missing (Debian: acl, attr)");
@@ -63,9 +64,6 @@ class TreeCopyTest {
     }
 
     private static String run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-        return out;
+        return ProcessRunner.run(Duration.ofSeconds(60), cmd).expectSuccess();
     }
 }
