@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.testing.Capabilities;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.testing.Mounts;
 import io.grpc.ManagedChannel;
@@ -64,7 +64,7 @@ class StandaloneShutdownTest {
 
     @Test
     void sigtermUnmountsAHundredPublishedVolumesWithinTheGrace() throws Exception {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         Duration grace = Duration.ofSeconds(10);
         start(grace);
         List<Path> targets = publish(100);
@@ -83,7 +83,7 @@ class StandaloneShutdownTest {
 
     @Test
     void aVolumeInUseAtSigtermIsAbortedWithinTheGrace() throws Exception {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         Duration grace = Duration.ofSeconds(4);
         start(grace);
         List<Path> targets = publish(3);

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
 import io.efuse.csi.fs.EfuseMount;
-import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.testing.Capabilities;
 import io.efuse.csi.fs.Tier;
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.volume.EfuseMounter;
@@ -47,7 +47,7 @@ class CsiModifyVolumeTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         d = new CsiTestDriver(tmp, new EfuseMounter(2, (id, mount) -> {
             sessions.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>()).add(mount);
             return () -> { };

@@ -3,10 +3,9 @@ package io.efuse.csi.csi;
 import static org.junit.jupiter.api.Assertions.*;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
-import io.efuse.csi.sys.LibC;
 import io.efuse.csi.testing.BtrfsFilesystem;
 import io.efuse.csi.testing.Mounts;
+import io.efuse.csi.testing.RequiresFuse;
 import io.efuse.csi.volume.EfuseMounter;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -23,8 +22,6 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,6 +33,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * hold, for some n, every record below n and none above: a member that shows a later record while another misses
  * an earlier one would be a group taken at more than one instant.
  */
+@RequiresFuse
 class GroupSnapshotThroughCsiTest {
     private static final long MIB = 1 << 20;
     private static final long SIZE = 320 * MIB;
@@ -49,12 +47,6 @@ class GroupSnapshotThroughCsiTest {
 
     private CsiTestDriver d;
     private BtrfsFilesystem btrfs;
-
-    @BeforeEach
-    void needsRootAndFuse() {
-        FuseAvailability.assumeFuseMountable();
-        Assumptions.assumeTrue(LibC.geteuid() == 0, "skipped: the engines' mounts need root");
-    }
 
     @AfterEach
     void stop() throws Exception {

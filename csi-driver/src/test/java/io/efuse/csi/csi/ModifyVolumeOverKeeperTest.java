@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.testing.Capabilities;
 import io.efuse.csi.fsd.FdKeeper;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.fsd.NodeProcesses;
@@ -43,7 +43,7 @@ class ModifyVolumeOverKeeperTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         processes = new NodeProcesses(dir);
         keeper = FdKeeper.start(processes.socket());
         d = new CsiTestDriver(dir, new KeeperMounter(keeper, dir.resolve("run"), 2, Duration.ofSeconds(60)),

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import csi.v1.Csi;
-import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.testing.Capabilities;
 import io.efuse.csi.fsd.MountProbe;
 import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.volume.EfuseMounter;
@@ -33,7 +33,7 @@ class NodeShutdownTest {
 
     @BeforeEach
     void start() throws IOException {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         d = new CsiTestDriver(tmp, new EfuseMounter(1), tmp.resolve("backing"));
     }
 

@@ -194,11 +194,11 @@ class FdKeeperTest {
 
         long connection = MountTable.find(mnt).orElseThrow().minor();
         standby = DaemonThread.start(socket);
-        await("the second daemon to wait on standby", () -> standby.daemon().standby());
+        WAIT.until("the second daemon to wait on standby", () -> standby.daemon().standby());
         daemon.close();
         daemon = standby;
         standby = null;
-        await("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
+        WAIT.until("the standby daemon to serve the volume", () -> daemon.volumeCount() == 1);
         assertEquals(connection, MountTable.find(mnt).orElseThrow().minor(), "the same connection, not a new mount");
         EfuseMount next = daemon.daemon().mount("tier");
         assertEquals(Tier.CLASSIC, next.tier(), "the tier was kept in the volume's state");
@@ -221,7 +221,7 @@ class FdKeeperTest {
             } finally {
                 Syscalls.close(fd);
             }
-            await("the keeper to hold the old daemon's volume", () -> keeper.held("v2").isPresent());
+            WAIT.until("the keeper to hold the old daemon's volume", () -> keeper.held("v2").isPresent());
             IOException e = assertThrows(IOException.class, () -> keeper.modify("v2", Tier.CLASSIC, false, BOUND));
             assertTrue(e.getMessage().contains("protocol 2") && e.getMessage().contains("upgrade efuse-csi fsd"),
                     e.getMessage());
