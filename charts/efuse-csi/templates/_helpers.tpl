@@ -36,7 +36,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "efuse-csi.driverEnv" -}}
 # read by the java launcher of the image's entry point
 - name: JDK_JAVA_OPTIONS
-  value: {{ printf "%s -Dorg.slf4j.simpleLogger.defaultLogLevel=%s" .Values.javaOptions .Values.logLevel | trim | quote }}
+  value: {{ .Values.javaOptions | quote }}
 {{- end -}}
 
 {{/*

@@ -35,12 +35,15 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What each CSI role starts and owns. Kept apart from the picocli commands so that parsing the command line (and
  * the other subcommands) loads no gRPC or Kubernetes classes.
  */
 final class DriverRoles {
+    private static final Logger LOG = LoggerFactory.getLogger(DriverRoles.class);
     private static final int SLOW_LOGS_PER_MINUTE = 10;
 
     private DriverRoles() {}
@@ -73,7 +76,7 @@ final class DriverRoles {
             return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
-            System.err.println("efuse-csi standalone: " + e.getMessage());
+            LOG.error("standalone: {}", e.getMessage());
             return ExitCodes.FAILED;
         }
     }
@@ -145,11 +148,15 @@ final class DriverRoles {
     private static void enableUringIfAsked(DriverOptions options, String role) {
         if (options.enableUring) {
             UringEnableSwitch.Outcome o = UringEnableSwitch.system().turnOn();
-            System.err.println("efuse-csi " + role + ": " + (o.on() ? "" : "warning: ") + o.message());
+            if (o.on()) {
+                LOG.info("{}: {}", role, o.message());
+            } else {
+                LOG.warn("{}: {}", role, o.message());
+            }
             if (options.keeperSocket != null) {
                 // io_uring queues belong to the ring of the process that registered them: no keeper can hold them.
-                System.err.println("efuse-csi " + role + ": note: with --keeper-socket the daemon serves volumes over"
-                        + " /dev/fuse so that they survive restarts; io_uring queues are not used for them");
+                LOG.info("{}: with --keeper-socket the daemon serves volumes over /dev/fuse so that they survive"
+                        + " restarts; io_uring queues are not used for them", role);
             }
         }
     }
@@ -205,7 +212,7 @@ final class DriverRoles {
             return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
-            System.err.println("efuse-csi controller: " + e.getMessage());
+            LOG.error("controller: {}", e.getMessage());
             return ExitCodes.FAILED;
         }
     }
@@ -241,7 +248,7 @@ final class DriverRoles {
             return process.runUntilSignalled(server, grace);
         } catch (IOException | RuntimeException e) {
             process.closeAll();
-            System.err.println("efuse-csi node: " + e.getMessage());
+            LOG.error("node: {}", e.getMessage());
             return ExitCodes.FAILED;
         }
     }

@@ -34,11 +34,12 @@ final class FsdCommand implements Callable<Integer> {
                     + " core).")
     Integer maxWorkers;
 
+    // Its default is a constant, so that parsing does not initialise FsDaemon, whose logger must wait for --log-level.
     @Option(names = "--handover-wait-seconds", paramLabel = "S",
             description = "On SIGTERM, how long to wait for an fd keeper when none holds this daemon's volumes (the"
                     + " node plugin restarting at the same time), before exiting would end their connections"
                     + " (default: 45, within the chart's 60 s grace period).")
-    int handoverWaitSeconds = (int) FsDaemon.DEFAULT_KEEPER_WAIT.toSeconds();
+    int handoverWaitSeconds = FsDaemon.DEFAULT_KEEPER_WAIT_SECONDS;
 
     @Override
     public Integer call() {
@@ -82,7 +83,6 @@ final class FsdCommand implements Callable<Integer> {
             daemon.handOver(Duration.ofSeconds(handoverWaitSeconds));
             main.interrupt();
         }, "efuse-handover"));
-        System.err.println("efuse-csi fsd: pid " + ProcessHandle.current().pid() + ", fd keeper " + socket);
         try {
             daemon.run();
         } catch (InterruptedException e) {

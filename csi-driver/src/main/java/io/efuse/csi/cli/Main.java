@@ -2,6 +2,7 @@ package io.efuse.csi.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** The single entry point of the efuse-csi artifact; each role is a subcommand. */
 @Command(name = "efuse-csi", mixinStandardHelpOptions = true,
@@ -16,12 +17,16 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
-            // One line per record: time, level, logger, message (and the stack trace, if any).
-            System.setProperty("java.util.logging.SimpleFormatter.format",
-                    "%1$tFT%1$tT.%1$tL%1$tz %4$s %3$s: %5$s%6$s%n");
-        }
+        ProcessLogging.install();
         System.exit(commandLine().execute(args));
+    }
+
+    /** Before any role runs: parsing comes first, and no command logs while it is parsed. */
+    @Option(names = "--log-level", scope = CommandLine.ScopeType.INHERIT, paramLabel = "LEVEL",
+            converter = LogLevel.Converter.class,
+            description = "The least severe lines logged: error, warn, info, debug or trace (default: info).")
+    void logLevel(LogLevel level) {
+        ProcessLogging.level(level);
     }
 
     /** Built here so that tests can run subcommands in-process. */

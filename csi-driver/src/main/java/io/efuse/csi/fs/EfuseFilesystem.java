@@ -37,9 +37,10 @@ import io.efuse.csi.fuse.FuseStructs.WriteOut;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.NativeMemory;
-import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The stackable filesystem: every node is an O_PATH descriptor of a file under the backing root, and
@@ -49,7 +50,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * caller's fsuid/fsgid; permissions are checked by the kernel (default_permissions).
  */
 public final class EfuseFilesystem implements FuseFilesystem {
-    private static final System.Logger LOG = System.getLogger(EfuseFilesystem.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(EfuseFilesystem.class);
     private static final int PATH_FLAGS = O_PATH | O_NOFOLLOW | O_CLOEXEC;
     private static final int STATX_FLAGS = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
     private static final int ENOTSUP = Errno.EOPNOTSUPP;
@@ -1007,7 +1008,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 passthroughWriter = writer && !daemonWrites;
             } else if (id != NOT_NOW && !passthroughFailureLogged) {
                 passthroughFailureLogged = true;
-                LOG.log(Level.WARNING, "passthrough open refused by the kernel (" + Errno.name(-id)
+                LOG.warn("passthrough open refused by the kernel (" + Errno.name(-id)
                         + "); file data goes through the daemon");
             }
         } else if (isRegular(inode.mode)) {

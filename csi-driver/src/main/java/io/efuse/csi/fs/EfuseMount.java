@@ -25,9 +25,13 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** A mounted eFuse volume: the stackable filesystem over a backing directory, served by a FUSE session. */
 public final class EfuseMount implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(EfuseMount.class);
+
     /** As mounted, with the limits of the last {@link #resize}. */
     private volatile MountOptions options;
     private final EfuseFilesystem fs;
@@ -127,9 +131,8 @@ public final class EfuseMount implements AutoCloseable {
         FuseSession fuse = FuseSession.adopt(options.mountPoint(), served, so, deviceFds,
                 session.init(), session.connectionId());
         long t3 = System.nanoTime();
-        System.err.printf("efuse-csi: takeover of %s: state %d ms (journal %d kB), session file %d ms, serving %d ms%n",
-                options.mountPoint(), (t1 - t0) / 1_000_000, state.journalSize() / 1024, (t2 - t1) / 1_000_000,
-                (t3 - t2) / 1_000_000);
+        LOG.info("takeover of {}: state {} ms (journal {} kB), session file {} ms, serving {} ms", options.mountPoint(),
+                (t1 - t0) / 1_000_000, state.journalSize() / 1024, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000);
         return new EfuseMount(options, fs, fuse, state, served);
     }
 

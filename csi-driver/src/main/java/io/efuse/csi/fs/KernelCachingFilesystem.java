@@ -25,8 +25,9 @@ import io.efuse.csi.fuse.FuseStructs.OpenOut;
 import io.efuse.csi.fuse.FuseStructs.ReadIn;
 import io.efuse.csi.fuse.FuseStructs.ReleaseIn;
 import io.efuse.csi.sys.Errno;
-import java.lang.System.Logger.Level;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Serves a filesystem and keeps the volume's in-kernel cache in step with it: fills the cache from the replies
@@ -35,7 +36,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * mount with the cache off, gets {@link KernelCache#NONE} and the filesystem is served exactly as without this.
  */
 final class KernelCachingFilesystem implements FuseFilesystem {
-    private static final System.Logger LOG = System.getLogger(KernelCachingFilesystem.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(KernelCachingFilesystem.class);
 
     /** The node id the kernel knows under a name, or 0: asked before a name is removed or replaced. */
     interface Names {
@@ -107,7 +108,7 @@ final class KernelCachingFilesystem implements FuseFilesystem {
                         + e.getMessage();
             }
         }
-        LOG.log(Level.INFO, "{0}: in-kernel cache {1}", volume, status);
+        LOG.info("{}: in-kernel cache {}", volume, status);
     }
 
     /** Something changed the backing tree behind the mount: these nodes must not be served from the cache. */

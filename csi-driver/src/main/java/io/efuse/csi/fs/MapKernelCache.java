@@ -2,11 +2,12 @@ package io.efuse.csi.fs;
 
 import io.efuse.csi.bpf.EfuseCacheCounters;
 import io.efuse.csi.bpf.EfuseCacheMaps;
-import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The in-kernel cache kept in the cache program's maps, with the generation rules of kernel/README.md.
@@ -21,7 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * the fail-safe (detaching the program) runs and nothing more is filled, so every request reaches the daemon.
  */
 public final class MapKernelCache implements KernelCache {
-    private static final System.Logger LOG = System.getLogger(MapKernelCache.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(MapKernelCache.class);
     private static final int STRIPES = 64;
 
     private final EfuseCacheMaps maps;
@@ -116,7 +117,7 @@ public final class MapKernelCache implements KernelCache {
             }
             active = false;
         }
-        LOG.log(Level.ERROR, "in-kernel cache turned off: " + why + "; every request goes to the daemon", e);
+        LOG.error("in-kernel cache turned off: " + why + "; every request goes to the daemon", e);
         failSafe.run();
     }
 
@@ -283,7 +284,7 @@ public final class MapKernelCache implements KernelCache {
         try {
             owner.close();
         } catch (Exception e) {
-            LOG.log(Level.WARNING, "closing the in-kernel cache: " + e);
+            LOG.warn("closing the in-kernel cache: " + e);
         }
     }
 }

@@ -8,12 +8,13 @@ import io.efuse.csi.sys.FileHandle;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The recoverable side of one volume's filesystem: records nodes and open files in the
@@ -22,7 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * incarnations by opening their files again on first use.
  */
 final class VolumeState implements InodeTable.Listener, AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(VolumeState.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeState.class);
     static final String JOURNAL = "journal";
     /** The journal is rewritten with only its live records past this size (and four times the live size). */
     static final long COMPACT_AT = 1L << 20;
@@ -114,7 +115,7 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
         } while (used.get(epoch) && used.cardinality() < 255);
         VolumeState st = new VolumeState(dir, j, epoch, mountFd, new ConcurrentHashMap<>(c.opens()), c.ops(), backing);
         st.handles.putAll(c.nodes());
-        LOG.log(Level.INFO, "{0}: resumed incarnation {1} with {2} nodes, {3} open files, {4} recent changes",
+        LOG.info("{}: resumed incarnation {} with {} nodes, {} open files, {} recent changes",
                 dir, epoch, c.nodes().size(), c.opens().size(), c.ops().size());
         return st;
     }
@@ -162,7 +163,7 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
         try {
             return n.handle().open(mountFd, O_PATH | O_NOFOLLOW);
         } catch (ErrnoException e) {
-            LOG.log(Level.DEBUG, "node {0} cannot be opened again: {1}", inode.nodeId, e.getMessage());
+            LOG.debug("node {} cannot be opened again: {}", inode.nodeId, e.getMessage());
             return -1;
         }
     }
@@ -212,7 +213,7 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
                 f = fs.reopenFile(node, O_RDONLY); // not logged (the daemon died between open and log): best effort
             }
             if (f < 0) {
-                LOG.log(Level.WARNING, "{0}: open file of node {1} from before the restart cannot be opened again: {2}",
+                LOG.warn("{}: open file of node {} from before the restart cannot be opened again: {}",
                         dir, node, io.efuse.csi.sys.Errno.name(LibC.errno()));
                 return -1;
             }

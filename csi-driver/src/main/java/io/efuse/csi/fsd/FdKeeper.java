@@ -10,7 +10,6 @@ import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -27,6 +26,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Holds a duplicate of every /dev/fuse descriptor of every volume the FUSE daemon host serves, so
@@ -38,7 +39,7 @@ import java.util.concurrent.TimeoutException;
  * gets the descriptors back from the serving daemon, which reconnects and sends them again.
  */
 public final class FdKeeper implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(FdKeeper.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(FdKeeper.class);
 
     /**
      * A volume's descriptors as held here.
@@ -70,7 +71,7 @@ public final class FdKeeper implements AutoCloseable {
     public static FdKeeper start(Path socketPath) throws ErrnoException {
         FdKeeper k = new FdKeeper(SeqpacketSocket.listen(socketPath), socketPath);
         k.acceptor.start();
-        LOG.log(Level.INFO, "fd keeper listening on {0}", socketPath);
+        LOG.info("fd keeper listening on {}", socketPath);
         return k;
     }
 
@@ -86,7 +87,7 @@ public final class FdKeeper implements AutoCloseable {
                 Thread.ofPlatform().daemon(true).name("fd-keeper-daemon").start(d::serve);
             } catch (ErrnoException e) {
                 if (!closed) {
-                    LOG.log(Level.ERROR, "fd keeper: " + e.getMessage());
+                    LOG.error("fd keeper: " + e.getMessage());
                 }
                 return;
             }
@@ -129,7 +130,7 @@ public final class FdKeeper implements AutoCloseable {
                     handle(this, m);
                 }
             } catch (IOException | RuntimeException e) {
-                LOG.log(Level.WARNING, "fd keeper: daemon " + pid + ": " + e.getMessage());
+                LOG.warn("fd keeper: daemon " + pid + ": " + e.getMessage());
             } finally {
                 gone(this);
                 link.close();
@@ -147,14 +148,14 @@ public final class FdKeeper implements AutoCloseable {
             } catch (ErrnoException e) {
                 // A daemon that handed over at once (it waited for this keeper to take its descriptors) has shut
                 // its side already; its HOLDs, carrying the descriptors, are still queued here and must be read.
-                LOG.log(Level.INFO, "fd keeper: daemon {0} no longer listens ({1}); reading what it sent", d.pid,
+                LOG.info("fd keeper: daemon {} no longer listens ({}); reading what it sent", d.pid,
                         e.getMessage());
             }
             if (serves.isEmpty()) {
-                LOG.log(Level.INFO, "fd keeper: daemon {0} is on standby", d.pid);
+                LOG.info("fd keeper: daemon {} is on standby", d.pid);
             } else {
-                LOG.log(Level.INFO, "fd keeper: daemon {0} is on standby but still serves {1} volumes; they go to"
-                        + " daemon {2} when it hands them over or ends", d.pid, serves.size(), active.pid);
+                LOG.info("fd keeper: daemon {} is on standby but still serves {} volumes; they go to"
+                        + " daemon {} when it hands them over or ends", d.pid, serves.size(), active.pid);
             }
             return;
         }
@@ -182,10 +183,10 @@ public final class FdKeeper implements AutoCloseable {
                         h.mountPoint().toString(), "stateDir", h.stateDir().toString()).withFds(h.fds()));
                 given++;
             } catch (ErrnoException e) {
-                LOG.log(Level.WARNING, "fd keeper: cannot give " + v + " to daemon " + active.pid + ": " + e.getMessage());
+                LOG.warn("fd keeper: cannot give " + v + " to daemon " + active.pid + ": " + e.getMessage());
             }
         }
-        LOG.log(Level.INFO, "fd keeper: daemon {0} stopped serving as a standby; {1} volumes handed to daemon {2}",
+        LOG.info("fd keeper: daemon {} stopped serving as a standby; {} volumes handed to daemon {}",
                 from.pid, given, active.pid);
     }
 
@@ -203,7 +204,7 @@ public final class FdKeeper implements AutoCloseable {
             }
         }
         handovers++;
-        LOG.log(Level.INFO, "fd keeper: daemon {0} serves; {1} volumes handed to it, {2} it already serves", d.pid,
+        LOG.info("fd keeper: daemon {} serves; {} volumes handed to it, {} it already serves", d.pid,
                 given, serves.size());
         notifyAll();
     }
@@ -218,7 +219,7 @@ public final class FdKeeper implements AutoCloseable {
                 if (old != null) {
                     closeAll(old.fds());
                 }
-                LOG.log(Level.INFO, "fd keeper: holding {0} device descriptors of {1}", h.fds().length, h.volumeId());
+                LOG.info("fd keeper: holding {} device descriptors of {}", h.fds().length, h.volumeId());
                 notifyAll();
             }
             case RESIZED, MOUNTED, QUIESCED, RESUMED -> complete(m.get("volume"), m, null);
@@ -241,7 +242,7 @@ public final class FdKeeper implements AutoCloseable {
             }
             case DETACHED -> {
                 if (active == d) {
-                    LOG.log(Level.INFO, "fd keeper: daemon {0} handed over", d.pid);
+                    LOG.info("fd keeper: daemon {} handed over", d.pid);
                     active = null;
                     promote();
                     notifyAll();
@@ -276,7 +277,7 @@ public final class FdKeeper implements AutoCloseable {
             giveToActive(d);
         }
         if (active == d) {
-            LOG.log(Level.WARNING, "fd keeper: serving daemon {0} is gone; its volumes wait for the next one", d.pid);
+            LOG.warn("fd keeper: serving daemon {} is gone; its volumes wait for the next one", d.pid);
             active = null;
             // Announced volumes whose HOLD never came died with it: nothing is left to wait for.
             announced.clear();
@@ -296,7 +297,7 @@ public final class FdKeeper implements AutoCloseable {
             try {
                 activate(next, Set.of());
             } catch (ErrnoException e) {
-                LOG.log(Level.WARNING, "fd keeper: standby daemon " + next.pid + " unreachable: " + e.getMessage());
+                LOG.warn("fd keeper: standby daemon " + next.pid + " unreachable: " + e.getMessage());
                 active = null;
                 next.link.shutdown();
             }
@@ -414,7 +415,7 @@ public final class FdKeeper implements AutoCloseable {
 
     /** Ends a held volume without a daemon: detaches its mount, lets its connection go and drops its state. */
     private static void release(Held h) throws IOException {
-        LOG.log(Level.WARNING, "fd keeper: no daemon serves {0}; unmounting {1} here", h.volumeId(), h.mountPoint());
+        LOG.warn("fd keeper: no daemon serves {}; unmounting {} here", h.volumeId(), h.mountPoint());
         try {
             if (MountTable.isMountPoint(h.mountPoint())) {
                 Syscalls.umount(h.mountPoint(), LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
@@ -524,7 +525,7 @@ public final class FdKeeper implements AutoCloseable {
                 d.link.send(m);
                 return true;
             } catch (ErrnoException e) {
-                LOG.log(Level.INFO, "fd keeper: daemon {0} is going away ({1}); waiting for the next one", d.pid,
+                LOG.info("fd keeper: daemon {} is going away ({}); waiting for the next one", d.pid,
                         e.getMessage());
                 d.link.shutdown();
                 while (active == d) {

@@ -11,12 +11,13 @@ import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.SeqpacketSocket;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The FUSE daemon host: serves every volume the fd keeper gives it or asks it to mount, each as a
@@ -25,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * {@link #handOver} (SIGTERM) stops serving without unmounting so that the next daemon continues.
  */
 public final class FsDaemon {
-    private static final System.Logger LOG = System.getLogger(FsDaemon.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(FsDaemon.class);
 
     private final Path socket;
     private final Map<String, EfuseMount> mounts = new LinkedHashMap<>();
@@ -37,7 +38,9 @@ public final class FsDaemon {
     private volatile boolean standby;
 
     /** How long a handover waits for an fd keeper, within the chart's 60 s termination grace period. */
-    public static final Duration DEFAULT_KEEPER_WAIT = Duration.ofSeconds(45);
+    public static final int DEFAULT_KEEPER_WAIT_SECONDS = 45;
+
+    public static final Duration DEFAULT_KEEPER_WAIT = Duration.ofSeconds(DEFAULT_KEEPER_WAIT_SECONDS);
 
     public FsDaemon(Path socket) {
         this(socket, MountObserver.NONE);
@@ -59,6 +62,7 @@ public final class FsDaemon {
 
     /** Serves until {@link #handOver} or until interrupted; reconnects whenever the keeper goes away. */
     public void run() throws InterruptedException {
+        LOG.info("pid {}, fd keeper {}", ProcessHandle.current().pid(), socket);
         boolean warned = false;
         while (!stopping) {
             KeeperLink l;
@@ -66,7 +70,7 @@ public final class FsDaemon {
                 l = new KeeperLink(SeqpacketSocket.connect(socket));
             } catch (ErrnoException e) {
                 if (!warned) {
-                    LOG.log(Level.WARNING, "no fd keeper at {0} ({1}); retrying", socket, e.getMessage());
+                    LOG.warn("no fd keeper at {} ({}); retrying", socket, e.getMessage());
                     warned = true;
                 }
                 Thread.sleep(50); // polling for a socket that does not exist yet: nothing to wait on
@@ -77,14 +81,14 @@ public final class FsDaemon {
                 serve(l);
             } catch (IOException | RuntimeException e) {
                 if (!stopping) {
-                    LOG.log(Level.WARNING, "fd keeper connection: " + e.getMessage());
+                    LOG.warn("fd keeper connection: " + e.getMessage());
                 }
             } finally {
                 link = null;
                 l.close();
             }
             if (!stopping) {
-                LOG.log(Level.WARNING, "fd keeper went away; serving on and reconnecting");
+                LOG.warn("fd keeper went away; serving on and reconnecting");
             }
         }
     }
@@ -125,11 +129,11 @@ public final class FsDaemon {
                     long t0 = System.nanoTime();
                     EfuseMount.prepareForAdoption();
                     // Also brings up the logging system, which a takeover would otherwise pay for.
-                    LOG.log(Level.INFO, "warmed up for a takeover in {0} ms", (System.nanoTime() - t0) / 1_000_000);
+                    LOG.info("warmed up for a takeover in {} ms", (System.nanoTime() - t0) / 1_000_000);
                 } catch (IOException | RuntimeException e) {
-                    LOG.log(Level.WARNING, "warming up for a takeover: " + e.getMessage());
+                    LOG.warn("warming up for a takeover: " + e.getMessage());
                 }
-                System.err.println("efuse-csi fsd: on standby: another daemon serves");
+                LOG.info("on standby: another daemon serves");
             }
             case ADOPT -> {
                 standby = false;
@@ -141,11 +145,11 @@ public final class FsDaemon {
                     report(volume, mount);
                     followDevices(volume, mount);
                     watch(volume, mount);
-                    System.err.printf("efuse-csi fsd: %s: serving again at %s after %d ms%n", volume,
-                            mount.mountPoint(), (System.nanoTime() - t0) / 1_000_000);
+                    LOG.info("{}: serving again at {} after {} ms", volume, mount.mountPoint(),
+                            (System.nanoTime() - t0) / 1_000_000);
                 } catch (IOException | RuntimeException e) {
                     closeFds(m.fds());
-                    LOG.log(Level.ERROR, volume + ": cannot take over: " + e.getMessage());
+                    LOG.error(volume + ": cannot take over: " + e.getMessage());
                 }
             }
             case MOUNT -> {
@@ -231,7 +235,7 @@ public final class FsDaemon {
             }
             default -> {
                 closeFds(m.fds());
-                LOG.log(Level.WARNING, "ignored {0} from the fd keeper", m.type());
+                LOG.warn("ignored {} from the fd keeper", m.type());
             }
         }
     }
@@ -263,7 +267,7 @@ public final class FsDaemon {
             try {
                 hold(l, volume, mount);
             } catch (ErrnoException e) {
-                LOG.log(Level.WARNING, "{0}: cannot give the fd keeper the new device descriptors: {1}", volume,
+                LOG.warn("{}: cannot give the fd keeper the new device descriptors: {}", volume,
                         e.getMessage());
             }
         });
@@ -348,8 +352,8 @@ public final class FsDaemon {
             boolean waited = false;
             while (link == null && !mounts.isEmpty() && System.nanoTime() < deadline) {
                 if (!waited) {
-                    System.err.printf("efuse-csi fsd: handover: no fd keeper holds the %d volume(s) this daemon serves;"
-                            + " waiting up to %d s for one%n", mounts.size(), keeperWait.toSeconds());
+                    LOG.warn("handover: no fd keeper holds the {} volume(s) this daemon serves; waiting up to {} s"
+                            + " for one", mounts.size(), keeperWait.toSeconds());
                     waited = true;
                 }
                 try {
@@ -360,17 +364,17 @@ public final class FsDaemon {
                 }
             }
             if (link == null && !mounts.isEmpty()) {
-                System.err.printf("efuse-csi fsd: handover: still no fd keeper after %d s: the connections of %d"
-                        + " volume(s) end with this daemon%n", keeperWait.toSeconds(), mounts.size());
+                LOG.error("handover: still no fd keeper after {} s: the connections of {} volume(s) end with this"
+                        + " daemon", keeperWait.toSeconds(), mounts.size());
             }
             stopping = true;
             for (Map.Entry<String, EfuseMount> e : mounts.entrySet()) {
                 try {
                     if (!e.getValue().detach(5, TimeUnit.SECONDS)) {
-                        LOG.log(Level.WARNING, "{0}: workers did not stop within 5 s", e.getKey());
+                        LOG.warn("{}: workers did not stop within 5 s", e.getKey());
                     }
                 } catch (IOException | InterruptedException ex) {
-                    LOG.log(Level.WARNING, e.getKey() + ": " + ex.getMessage());
+                    LOG.warn(e.getKey() + ": " + ex.getMessage());
                 }
             }
             mounts.clear();
@@ -381,14 +385,14 @@ public final class FsDaemon {
                 try {
                     l.send(KeeperMessage.of(Type.DETACHED));
                 } catch (ErrnoException e) {
-                    LOG.log(Level.WARNING, "cannot tell the fd keeper about the handover: " + e.getMessage());
+                    LOG.warn("cannot tell the fd keeper about the handover: " + e.getMessage());
                 }
                 l.shutdown();
             }
         }
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        // Printed, not logged: the logging system is being shut down by now (SIGTERM).
-        System.err.printf("efuse-csi fsd: handed over in %d ms (pid %d)%n", ms, LibC.getpid());
+        // Logged from the shutdown hook (SIGTERM): slf4j-simple writes straight to stderr and has no hook of its own.
+        LOG.info("handed over in {} ms (pid {})", ms, LibC.getpid());
         return ms;
     }
 }

@@ -12,7 +12,6 @@ import io.efuse.csi.sys.MountTable;
 import io.efuse.csi.sys.NativeMemory;
 import io.efuse.csi.sys.Syscalls;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,13 +20,15 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One mounted FUSE filesystem served from /dev/fuse: mounts, answers INIT, then runs worker threads
  * that each read requests from their own cloned device fd and dispatch them to the filesystem.
  */
 public final class FuseSession implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(FuseSession.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(FuseSession.class);
 
     /** How a session is mounted and served. */
     public record Options(String fsName, String subtype, int workers, boolean readOnly, long extraMountFlags,
@@ -78,7 +79,7 @@ public final class FuseSession implements AutoCloseable {
                 if (options.uring().required()) {
                     throw new UringUnavailableException("FUSE-over-io_uring cannot run: " + unavailable);
                 }
-                LOG.log(Level.INFO, "{0}: serving over /dev/fuse: {1}", mountPoint, unavailable);
+                LOG.info("{}: serving over /dev/fuse: {}", mountPoint, unavailable);
                 wantUring = false;
             }
         }
@@ -139,7 +140,7 @@ public final class FuseSession implements AutoCloseable {
             session.readers.prepare(w.fd());
             w.start();
         }
-        LOG.log(Level.INFO, "{0}: adopted connection {1,number,#} with {2} device descriptors; resend {3}",
+        LOG.info("{}: adopted connection {} with {} device descriptors; resend {}",
                 mountPoint, connectionId, deviceFds.length, err == 0 ? "asked" : "failed: " + Errno.name(err));
         return session;
     }
@@ -163,7 +164,7 @@ public final class FuseSession implements AutoCloseable {
         try {
             devicesChanged.accept(deviceFds());
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "{0}: telling the fd keeper about the device descriptors: {1}", mountPoint,
+            LOG.warn("{}: telling the fd keeper about the device descriptors: {}", mountPoint,
                     e.getMessage());
         }
     }
@@ -185,7 +186,7 @@ public final class FuseSession implements AutoCloseable {
         }
         readers.stop();
         if (!readers.wake(mountPoint, liveWorkers.get())) {
-            LOG.log(Level.WARNING, "{0}: cannot open the mount's root to wake the workers; each stops after its"
+            LOG.warn("{}: cannot open the mount's root to wake the workers; each stops after its"
                     + " next request", mountPoint);
         }
         return terminated.await(timeout, unit);
@@ -258,9 +259,12 @@ public final class FuseSession implements AutoCloseable {
             this.connection = new FuseConnection(deviceFd, r.minor(), r.flags(), r.maxWrite(), connectionId);
             this.notifier = new FuseNotifier(deviceFd);
             fs.init(connection);
-            LOG.log(Level.INFO, "mounted {0}: FUSE {1}.{2} negotiated (kernel offers 7.{3}), passthrough={4},"
-                    + " writeback={5}, max_write={6,number,#}, connection {7,number,#}", mountPoint, r.major(), r.minor(), minor,
+            LOG.info("mounted {}: FUSE {}.{} negotiated (kernel offers 7.{}), passthrough={},"
+                    + " writeback={}, max_write={}, connection {}", mountPoint, r.major(), r.minor(), minor,
                     connection.passthrough(), connection.writebackCache(), r.maxWrite(), connectionId);
+            // Which capability a feature hangs on, when the summary above does not say why it is off.
+            LOG.debug("{}: INIT flags offered by the kernel 0x{}, agreed 0x{}; max_readahead {}, max_pages {}",
+                    mountPoint, Long.toHexString(kflags), Long.toHexString(r.flags()), r.maxReadahead(), r.maxPages());
             return;
         }
     }
@@ -283,14 +287,14 @@ public final class FuseSession implements AutoCloseable {
         int payload = Math.max(8192, Math.max(init.maxWrite(), init.maxPages() * 4096));
         try {
             uring = FuseUringTransport.start(this, fs, deviceFd, options.uring().entriesPerQueue(), payload);
-            LOG.log(Level.INFO, "{0}: serving over io_uring: {1} queues ({2} pinned to their CPU), {3} entries each,"
+            LOG.info("{}: serving over io_uring: {} queues ({} pinned to their CPU), {} entries each,"
                     + " /dev/fuse workers for FORGET and INTERRUPT", mountPoint, uring.queueCount(),
                     uring.pinnedCount(), options.uring().entriesPerQueue());
         } catch (IOException e) {
             if (options.uring().required()) {
                 throw new UringUnavailableException("FUSE-over-io_uring cannot run: " + e.getMessage(), e);
             }
-            LOG.log(Level.WARNING, "{0}: serving over /dev/fuse: {1}", mountPoint, e.getMessage());
+            LOG.warn("{}: serving over /dev/fuse: {}", mountPoint, e.getMessage());
         }
     }
 
@@ -303,7 +307,7 @@ public final class FuseSession implements AutoCloseable {
         }
         liveWorkers.addAndGet(workers.size());
         if (uring == null) {
-            LOG.log(Level.INFO, "{0}: serving over /dev/fuse: {1} workers", mountPoint, workers.size());
+            LOG.info("{}: serving over /dev/fuse: {} workers", mountPoint, workers.size());
         }
         for (FuseWorker w : workers) {
             readers.prepare(w.fd());
@@ -381,7 +385,7 @@ public final class FuseSession implements AutoCloseable {
                 } catch (InterruptedException e) {
                     return;
                 } catch (IOException | RuntimeException e) {
-                    LOG.log(Level.WARNING, "{0}: resizing workers failed: {1}", mountPoint, e.getMessage());
+                    LOG.warn("{}: resizing workers failed: {}", mountPoint, e.getMessage());
                 }
             }
         });
@@ -432,7 +436,7 @@ public final class FuseSession implements AutoCloseable {
     void memberExited() {
         if (liveWorkers.decrementAndGet() == 0) {
             try {
-                LOG.log(Level.INFO, "{0} ended; requests served: {1}", mountPoint, describeCounts(opcodeCounts()));
+                LOG.info("{} ended; requests served: {}", mountPoint, describeCounts(opcodeCounts()));
                 fs.destroy();
             } finally {
                 for (FuseWorker x : workers) {
@@ -580,7 +584,7 @@ public final class FuseSession implements AutoCloseable {
             try {
                 java.nio.file.Files.writeString(Path.of("/sys/fs/fuse/connections/" + id + "/abort"), "1");
             } catch (IOException e) {
-                LOG.log(Level.WARNING, "cannot abort FUSE connection " + id + ": " + e.getMessage());
+                LOG.warn("cannot abort FUSE connection " + id + ": " + e.getMessage());
             }
         }
     }

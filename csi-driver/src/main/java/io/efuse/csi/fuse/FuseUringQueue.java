@@ -8,8 +8,9 @@ import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.IoUring;
 import io.efuse.csi.sys.NativeMemory;
-import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One FUSE-over-io_uring queue: a platform thread pinned to its CPU that owns an io_uring and a few
@@ -22,7 +23,7 @@ import java.nio.ByteBuffer;
  * a staging buffer and copied in afterwards, so an operation never overwrites arguments it still reads.
  */
 final class FuseUringQueue implements Runnable {
-    private static final System.Logger LOG = System.getLogger(FuseUringQueue.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(FuseUringQueue.class);
     /** Largest reply to a request with payload in-args: an xattr value (XATTR_SIZE_MAX) and change. */
     private static final int STAGING_SIZE = 64 * 1024 + 4096;
 
@@ -97,7 +98,7 @@ final class FuseUringQueue implements Runnable {
                 pinned = true;
             } catch (ErrnoException | IllegalArgumentException e) {
                 // A cpuset without this CPU: the queue still works, only without locality.
-                LOG.log(Level.WARNING, "queue " + qid + " runs unpinned: " + e.getMessage());
+                LOG.warn("queue " + qid + " runs unpinned: " + e.getMessage());
             }
             Entry[] entries;
             ByteBuffer staging;
@@ -125,7 +126,7 @@ final class FuseUringQueue implements Runnable {
                 }
             }
         } catch (RuntimeException e) {
-            LOG.log(Level.ERROR, "FUSE queue " + qid + " failed", e);
+            LOG.error("FUSE queue " + qid + " failed", e);
             if (!reported) {
                 reported = true;
                 transport.registered(this, e);
@@ -190,7 +191,7 @@ final class FuseUringQueue implements Runnable {
                 if (r == -Errno.EINTR) {
                     continue;
                 }
-                LOG.log(Level.ERROR, "io_uring_enter on FUSE queue " + qid + ": " + Errno.name(-r));
+                LOG.error("io_uring_enter on FUSE queue " + qid + ": " + Errno.name(-r));
                 return false;
             }
             while (ring.hasCompletion()) {
@@ -200,7 +201,7 @@ final class FuseUringQueue implements Runnable {
                 if (res < 0) {
                     // ENOTCONN/ECONNABORTED: unmounted or aborted; ECANCELED: the ring is going away.
                     if (res != -Errno.ENOTCONN && res != -Errno.ECONNABORTED && res != -Errno.ECANCELED) {
-                        LOG.log(Level.WARNING, "FUSE queue " + qid + " entry " + idx + " ended: " + Errno.name(-res));
+                        LOG.warn("FUSE queue " + qid + " entry " + idx + " ended: " + Errno.name(-res));
                     }
                     live--;
                     continue;
@@ -236,7 +237,7 @@ final class FuseUringQueue implements Runnable {
             rp = e.direct;
             rp.begin(rq.unique());
             rp.error(Errno.EIO);
-            LOG.log(Level.WARNING, "FUSE queue " + qid + ": malformed request (len " + h.getInt(InHeader.LEN)
+            LOG.warn("FUSE queue " + qid + ": malformed request (len " + h.getInt(InHeader.LEN)
                     + ", payload " + payloadLength + ")");
         } else {
             rq.nextSplit(split, payloadLength);

@@ -3,14 +3,15 @@ package io.efuse.csi.fuse;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.NativeMemory;
-import java.lang.System.Logger.Level;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A thread that serves one cloned /dev/fuse fd: read a request, dispatch it, write the reply. It owns
  * its request and reply buffers, so the loop allocates nothing.
  */
 final class FuseWorker implements Runnable {
-    private static final System.Logger LOG = System.getLogger(FuseWorker.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(FuseWorker.class);
 
     private final FuseSession session;
     private final int fd;
@@ -70,13 +71,13 @@ final class FuseWorker implements Runnable {
                         continue; // ENOENT: the request was interrupted before we read it
                     }
                     if (errno != Errno.ENODEV) {
-                        LOG.log(Level.ERROR, "reading /dev/fuse for " + session.mountPoint() + ": "
+                        LOG.error("reading /dev/fuse for " + session.mountPoint() + ": "
                                 + Errno.name(errno));
                     }
                     return; // ENODEV: unmounted or aborted
                 }
                 if (!rq.accept((int) n)) {
-                    LOG.log(Level.WARNING, "short FUSE request of " + n + " bytes ignored");
+                    LOG.warn("short FUSE request of " + n + " bytes ignored");
                     continue;
                 }
                 int op = rq.opcode();
@@ -91,7 +92,7 @@ final class FuseWorker implements Runnable {
                         if (w == -Errno.ENODEV) {
                             return;
                         }
-                        LOG.log(Level.WARNING, "reply to FUSE " + FuseOpcode.name(op) + " failed: " + Errno.name(-w));
+                        LOG.warn("reply to FUSE " + FuseOpcode.name(op) + " failed: " + Errno.name(-w));
                     }
                 }
                 if (op == FuseOpcode.DESTROY) {

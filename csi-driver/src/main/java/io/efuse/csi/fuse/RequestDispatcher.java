@@ -6,9 +6,13 @@ import io.efuse.csi.fuse.FuseStructs.ForgetOne;
 import io.efuse.csi.fuse.FuseStructs.Rename2In;
 import io.efuse.csi.fuse.FuseStructs.RenameIn;
 import io.efuse.csi.sys.Errno;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Routes one request to the filesystem operation for its opcode and records what it answered. */
 public final class RequestDispatcher {
+    private static final Logger LOG = LoggerFactory.getLogger(RequestDispatcher.class);
+
     private RequestDispatcher() {}
 
     /**
@@ -98,8 +102,7 @@ public final class RequestDispatcher {
             };
         } catch (RuntimeException e) {
             // A bug in one operation must not take the whole mount down: the caller gets EIO.
-            System.getLogger(RequestDispatcher.class.getName()).log(System.Logger.Level.ERROR,
-                    "FUSE " + FuseOpcode.name(op) + " on node " + rq.nodeId() + " failed", e);
+            LOG.error("FUSE " + FuseOpcode.name(op) + " on node " + rq.nodeId() + " failed", e);
             err = Errno.EIO;
         }
         if (err != 0) {

@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Everything a process serving eFuse volumes needs for observability, in one owner: the eBPF monitor (attached or
@@ -15,7 +17,7 @@ import java.util.function.BooleanSupplier;
  * mounted volumes, and optionally the Prometheus endpoint.
  */
 public final class NodeTelemetry implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(NodeTelemetry.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(NodeTelemetry.class);
 
     private final NodeMonitor monitor;
     private final MetricsRegistry registry;
@@ -98,7 +100,7 @@ public final class NodeTelemetry implements AutoCloseable {
             try {
                 m.forgetConnection(connection);
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "clearing the monitor's figures of connection " + connection
+                LOG.warn("clearing the monitor's figures of connection " + connection
                         + ": " + e.getMessage());
             }
         });

@@ -4,6 +4,8 @@ import io.efuse.csi.bpf.EfuseCacheCounters;
 import io.efuse.csi.fs.EfuseMount;
 import io.efuse.csi.fs.MountObserver;
 import io.efuse.csi.fuse.FuseOpcode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reports the sessions of a process to the node's telemetry: the volume is published for per-volume series and
@@ -11,7 +13,7 @@ import io.efuse.csi.fuse.FuseOpcode;
  * load figures between the workers it was mounted with and maxWorkers.
  */
 public final class SessionTelemetry implements MountObserver {
-    private static final System.Logger LOG = System.getLogger(SessionTelemetry.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(SessionTelemetry.class);
 
     private final NodeTelemetry telemetry;
     private final int maxWorkers;
@@ -33,14 +35,14 @@ public final class SessionTelemetry implements MountObserver {
         try {
             published = report(volumeId, mount);
         } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, volumeId + ": served without its figures: " + e.getMessage());
+            LOG.warn(volumeId + ": served without its figures: " + e.getMessage());
             return () -> { };
         }
         return () -> {
             try {
                 published.close();
             } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, volumeId + ": withdrawing its figures: " + e.getMessage());
+                LOG.warn(volumeId + ": withdrawing its figures: " + e.getMessage());
             }
         };
     }

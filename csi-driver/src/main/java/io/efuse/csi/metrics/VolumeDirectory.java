@@ -16,6 +16,8 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Which eFuse volume each FUSE connection of this node serves, so that per-connection figures from the monitor
@@ -29,7 +31,7 @@ public final class VolumeDirectory {
     public record Volume(int connection, String volumeId, String mountPoint, String tier) {
     }
 
-    private static final System.Logger LOG = System.getLogger(VolumeDirectory.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(VolumeDirectory.class);
 
     public static final Path DEFAULT_STATE_DIR = Path.of("/run/efuse/volumes");
 
@@ -110,7 +112,7 @@ public final class VolumeDirectory {
             // A process killed before it withdrew its volumes leaves their files; their connection ids get reused.
             out.keySet().retainAll(live.read());
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "reading the volumes published in " + stateDir + ": " + e.getMessage());
+            LOG.warn("reading the volumes published in " + stateDir + ": " + e.getMessage());
             out = new TreeMap<>();
         }
         out.putAll(byConnection);

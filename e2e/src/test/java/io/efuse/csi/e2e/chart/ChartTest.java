@@ -27,6 +27,7 @@ import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -123,7 +124,7 @@ class ChartTest {
     @Test
     void nodePluginGetsItsContractArguments() {
         Container plugin = container(rendered(null).one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi");
-        assertEquals(List.of("node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
+        assertEquals(List.of("node", "--log-level=info", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
                 "--driver-name=efuse.csi.io", "--state-dir=/var/lib/efuse/state", "--backing-root=/var/lib/efuse/volumes",
                 "--engine=auto", "--image-fs=auto", "--metrics-address=:9808", "--slow-request-ms=1000",
                 "--keeper-socket=/run/efuse/keeper.sock"),
@@ -137,8 +138,8 @@ class ChartTest {
         assertEquals("spec.nodeName", nodeName.getValueFrom().getFieldRef().getFieldPath());
         Container controller = container(rendered(null).one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec(),
                 "efuse-csi");
-        assertEquals(List.of("controller", "--endpoint=unix:///csi/csi.sock", "--driver-name=efuse.csi.io",
-                "--metrics-address=:9809"), controller.getArgs());
+        assertEquals(List.of("controller", "--log-level=info", "--endpoint=unix:///csi/csi.sock",
+                "--driver-name=efuse.csi.io", "--metrics-address=:9809"), controller.getArgs());
     }
 
     @ParameterizedTest
@@ -424,7 +425,7 @@ class ChartTest {
         assertEquals(0, fsd.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal());
         assertEquals(60L, fsd.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds());
         Container daemon = container(fsd.getSpec().getTemplate().getSpec(), "efuse-fsd");
-        assertEquals(List.of("fsd", "--socket=/run/efuse/keeper.sock", "--metrics-address=:9807",
+        assertEquals(List.of("fsd", "--log-level=info", "--socket=/run/efuse/keeper.sock", "--metrics-address=:9807",
                 "--handover-wait-seconds=45"), daemon.getArgs());
         // the surge waits for the new daemon to be known to the keeper before the old one is told to hand over
         assertEquals("/healthz", daemon.getReadinessProbe().getHttpGet().getPath());
@@ -494,10 +495,24 @@ class ChartTest {
         Container c = container(rendered("microk8s.yaml").one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec(),
                 "efuse-csi");
         assertEquals("registry.example.com/efuse-csi:0.1.0-test", c.getImage());
-        String opts = c.getEnv().stream().filter(e -> e.getName().equals("JDK_JAVA_OPTIONS")).findFirst().orElseThrow().getValue();
-        assertTrue(opts.contains("-Dorg.slf4j.simpleLogger.defaultLogLevel=debug"), opts);
         assertEquals("registry-credentials", rendered("everything.yaml").one(DaemonSet.class, NODE).getSpec().getTemplate()
                 .getSpec().getImagePullSecrets().getFirst().getName());
+    }
+
+    @Test
+    void theLogLevelReachesEveryDriverContainerAsItsFlag() {
+        RenderedChart chart = RenderedChart.render(null, Map.of("logLevel", "debug"));
+        List<Container> driver = new ArrayList<>();
+        driver.add(container(chart.one(Deployment.class, CONTROLLER).getSpec().getTemplate().getSpec(), "efuse-csi"));
+        driver.add(container(chart.one(DaemonSet.class, NODE).getSpec().getTemplate().getSpec(), "efuse-csi"));
+        driver.addAll(chart.one(DaemonSet.class, FSD).getSpec().getTemplate().getSpec().getContainers());
+        assertTrue(driver.size() >= 3, driver::toString);
+        for (Container c : driver) {
+            assertTrue(c.getArgs().contains("--log-level=debug"), c.getName() + ": " + c.getArgs());
+            String opts = c.getEnv().stream().filter(e -> e.getName().equals("JDK_JAVA_OPTIONS")).findFirst()
+                    .orElseThrow().getValue();
+            assertFalse(opts.contains("simpleLogger"), "the flag alone sets the level: " + opts);
+        }
     }
 
     @Test
