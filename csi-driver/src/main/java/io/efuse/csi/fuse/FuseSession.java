@@ -551,12 +551,11 @@ public final class FuseSession implements AutoCloseable {
         long afterAbort = Math.min(AFTER_ABORT.toNanos(), grace.toNanos() / 4);
         try {
             if (stillMountedElsewhere()) {
-                LOG.log(Level.INFO, "{0}: the connection is still mounted elsewhere; aborting it", mountPoint);
+                LOG.info("{}: the connection is still mounted elsewhere; aborting it", mountPoint);
             } else if (terminated.await(end - afterAbort - System.nanoTime(), TimeUnit.NANOSECONDS)) {
                 return;
             } else {
-                LOG.log(Level.INFO, "{0}: the connection is still in use at the end of the grace; aborting it",
-                        mountPoint);
+                LOG.info("{}: the connection is still in use at the end of the grace; aborting it", mountPoint);
             }
             abortConnection();
             terminated.await(end - System.nanoTime(), TimeUnit.NANOSECONDS);

@@ -10,7 +10,8 @@ import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
 import csi.v1.IdentityGrpc;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.fs.FuseAvailability;
+import io.efuse.csi.testing.Capabilities;
+import io.efuse.csi.testing.ProcessRunner;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -48,7 +49,7 @@ class ProcessLoggingTest {
 
     @Test
     void debugLinesOfEveryKindOfLoggerAppearAtDebugAndNotAtInfo() throws Exception {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         String debug = standaloneServingOneVolume("debug");
         assertTrue(debug.contains(FUSE_SESSION_DEBUG), debug);
         assertTrue(debug.contains(REQUEST_DEBUG), debug);
@@ -63,7 +64,7 @@ class ProcessLoggingTest {
 
     @Test
     void everyLineOfTheLogHasOneFormat() throws Exception {
-        FuseAvailability.assumeFuseMountable();
+        Capabilities.assumeFuse();
         String log = standaloneServingOneVolume("info");
         assertTrue(log.lines().count() >= 5, log);
         for (String line : log.lines().toList()) {
@@ -81,8 +82,8 @@ class ProcessLoggingTest {
 
     @Test
     void anUnknownLevelIsAUsageError() throws Exception {
-        CliProcess.Result r = CliProcess.run(CliProcess.command("status", "--log-level", "loud"));
-        assertEquals(ExitCodes.USAGE, r.code(), r.output());
+        ProcessRunner.Result r = CliProcess.run(CliProcess.command("status", "--log-level", "loud"));
+        assertEquals(ExitCodes.USAGE, r.exit(), r.output());
         assertTrue(r.output().contains("'loud' is no log level; use one of error, warn, info, debug, trace"),
                 r.output());
     }

@@ -37,7 +37,7 @@ class CsiServerTest {
         String log;
         try {
             try (CsiServer server = CsiServer.start("unix://" + dir.resolve("csi.sock"),
-                    List.of(new IdentityService("efuse.csi.io", "test", true, List.of())), Duration.ofSeconds(1))) {
+                    List.of(new IdentityService("efuse.csi.io", "test", true, false, List.of())), Duration.ofSeconds(1))) {
                 for (int i = 0; i < 3; i++) {
                     assertEquals("efuse.csi.io", pluginName(server.socket()));
                 }
