@@ -3,13 +3,11 @@ package io.efuse.csi.fsd;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.efuse.csi.testing.BoundedWait;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,30 +18,50 @@ class FsDaemonReadinessTest {
     @TempDir
     Path dir;
 
-    /** Counts down when the daemon says it found no keeper at its socket: it has tried to connect. */
-    private static final class NoKeeperWarning extends Handler {
+    /**
+     * Counts down when the daemon says it found no keeper at its socket: it has tried to connect. The log's lines go
+     * to standard error (slf4j-simple looks it up at every line), so this watches them there and passes them on.
+     */
+    private static final class NoKeeperWarning extends PrintStream {
         final CountDownLatch seen = new CountDownLatch(1);
+        private final StringBuilder line = new StringBuilder();
 
-        @Override
-        public void publish(LogRecord r) {
-            if (r.getMessage() != null && r.getMessage().startsWith("no fd keeper at")) {
-                seen.countDown();
-            }
+        NoKeeperWarning(PrintStream passOn) {
+            super(passOn, true);
         }
 
         @Override
-        public void flush() {}
+        public synchronized void write(int b) {
+            super.write(b);
+            note(b);
+        }
 
         @Override
-        public void close() {}
+        public synchronized void write(byte[] buf, int off, int len) {
+            super.write(buf, off, len);
+            for (int i = off; i < off + len; i++) {
+                note(buf[i]);
+            }
+        }
+
+        private void note(int b) {
+            if (b == '\n') {
+                if (line.indexOf("FsDaemon - no fd keeper at") >= 0) {
+                    seen.countDown();
+                }
+                line.setLength(0);
+            } else {
+                line.append((char) b);
+            }
+        }
     }
 
     @Test
     void aDaemonIsReadyWhileItsKeeperKnowsItAndNotWhileHandingOver() throws Exception {
         Path socket = dir.resolve("keeper.sock");
-        Logger log = Logger.getLogger(FsDaemon.class.getName());
-        NoKeeperWarning warning = new NoKeeperWarning();
-        log.addHandler(warning);
+        PrintStream err = System.err;
+        NoKeeperWarning warning = new NoKeeperWarning(err);
+        System.setErr(warning);
         BoundedWait wait = BoundedWait.upTo(BOUND);
         try (DaemonThread daemon = DaemonThread.start(socket)) {
             // not connected before it tried would prove nothing: wait until its first attempt has failed
@@ -62,7 +80,7 @@ class FsDaemonReadinessTest {
                 assertFalse(daemon.daemon().connected(), "handing over: no longer a daemon to hand over to");
             }
         } finally {
-            log.removeHandler(warning);
+            System.setErr(err);
         }
     }
 }
