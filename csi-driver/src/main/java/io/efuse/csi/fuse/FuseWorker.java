@@ -86,7 +86,7 @@ final class FuseWorker implements Runnable {
                 }
                 RequestDispatcher.dispatch(fs, gate, rq, rp);
                 if (!rp.suppressed()) {
-                    int w = FuseSession.send(fd, rp);
+                    int w = FuseDevice.send(fd, rp);
                     // ENOENT: the request was interrupted meanwhile; the kernel no longer waits for it.
                     if (w < 0 && w != -Errno.ENOENT) {
                         if (w == -Errno.ENODEV) {
