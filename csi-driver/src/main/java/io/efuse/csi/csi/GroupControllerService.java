@@ -49,8 +49,11 @@ public final class GroupControllerService extends GroupControllerGrpc.GroupContr
             if (req.getSourceVolumeIdsCount() == 0) {
                 throw CsiErrors.invalid("source_volume_ids is required: a group snapshot needs at least one volume");
             }
-            if (!req.getParametersMap().isEmpty()) {
-                throw CsiErrors.invalid("unknown group snapshot parameters " + req.getParametersMap().keySet()
+            // csi.storage.k8s.io/ keys are the snapshotter's metadata (--extra-create-metadata), not the class's
+            List<String> unknown = req.getParametersMap().keySet().stream()
+                    .filter(k -> !k.startsWith("csi.storage.k8s.io/")).sorted().toList();
+            if (!unknown.isEmpty()) {
+                throw CsiErrors.invalid("unknown group snapshot parameters " + unknown
                         + ": a VolumeGroupSnapshotClass for this driver takes none");
             }
             Set<String> seen = new HashSet<>();

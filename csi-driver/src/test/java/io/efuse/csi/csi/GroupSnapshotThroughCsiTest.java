@@ -191,7 +191,11 @@ class GroupSnapshotThroughCsiTest {
                 Csi.CreateVolumeGroupSnapshotRequest.newBuilder().setName("g").addSourceVolumeIds(a)
                         .putParameters("color", "blue").build()));
 
-        Csi.VolumeGroupSnapshot g = createGroup("g", a, b);
+        Csi.VolumeGroupSnapshot g = d.group.createVolumeGroupSnapshot(Csi.CreateVolumeGroupSnapshotRequest.newBuilder()
+                .setName("g").addSourceVolumeIds(a).addSourceVolumeIds(b)
+                .putParameters("csi.storage.k8s.io/volumegroupsnapshot/name", "cut")
+                .putParameters("csi.storage.k8s.io/volumegroupsnapshot/namespace", "db")
+                .build()).getGroupSnapshot(); // the snapshotter's metadata is not a parameter of the class
         assertEquals(g.getGroupSnapshotId(), createGroup("g", b, a).getGroupSnapshotId(),
                 "the same name and volumes, in any order, is the same group");
         assertCode(Status.Code.ALREADY_EXISTS, () -> createGroup("g", a, c));
