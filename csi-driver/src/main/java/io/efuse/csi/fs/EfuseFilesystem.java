@@ -12,7 +12,6 @@ import io.efuse.csi.fuse.FuseStructs.Attr;
 import io.efuse.csi.fuse.FuseStructs.AttrOut;
 import io.efuse.csi.fuse.FuseStructs.CreateIn;
 import io.efuse.csi.fuse.FuseStructs.EntryOut;
-import io.efuse.csi.fuse.FuseStructs.GetattrIn;
 import io.efuse.csi.fuse.FuseStructs.Kstatfs;
 import io.efuse.csi.fuse.FuseStructs.LinkIn;
 import io.efuse.csi.fuse.FuseStructs.MkdirIn;
@@ -20,7 +19,6 @@ import io.efuse.csi.fuse.FuseStructs.MknodIn;
 import io.efuse.csi.fuse.FuseStructs.OpenIn;
 import io.efuse.csi.fuse.FuseStructs.OpenOut;
 import io.efuse.csi.fuse.FuseStructs.ReleaseIn;
-import io.efuse.csi.fuse.FuseStructs.SetattrIn;
 import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.LibC;
 import io.efuse.csi.sys.NativeMemory;
@@ -37,8 +35,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Parts live in their own classes: {@link FileData} (READ, WRITE, FSYNC, FALLOCATE, LSEEK, COPY_FILE_RANGE),
  * {@link Xattrs}, {@link Directories}, {@link FileHandles} (the fh bit layout, handles of earlier incarnations),
- * {@link PassthroughBackings} and {@link SpaceCharges}. Still over 400 lines: nodes and entries, attributes
- * (GETATTR, SETATTR), the namespace operations, and OPEN/CREATE with their passthrough decision remain here,
+ * {@link PassthroughBackings}, {@link SpaceCharges} and {@link Attributes} (GETATTR, SETATTR). Still over 400 lines:
+ * nodes and entries, the namespace operations, and OPEN/CREATE with their passthrough decision remain here,
  * waiting to be split the same way.
  */
 public final class EfuseFilesystem implements FuseFilesystem {
@@ -73,6 +71,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
     private final SpaceAccount account;
     /** What operations charge to and refund from account. */
     private final SpaceCharges charges;
+    private final Attributes attributes;
     private final FileData data;
     /** The usage file of a shown size, as a C string; null without one. */
     private final ByteBuffer usagePath;
@@ -108,7 +107,8 @@ public final class EfuseFilesystem implements FuseFilesystem {
                 O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         this.account = account;
         this.charges = new SpaceCharges(account);
-        this.data = new FileData(this, inodes, account, charges);
+        this.attributes = new Attributes(this, account, charges);
+        this.data = new FileData(this, inodes, account, charges, attributes);
         this.shownBytes = options.shownBytes();
         this.usagePath = options.usageFile() == null ? null : NativeMemory.cString(options.usageFile().toString());
         this.entrySec = options.entryTimeout().getSeconds();
@@ -299,7 +299,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
         return ((long) sx.getInt(WorkerScratch.STATX + 136) << 32) | (sx.getInt(WorkerScratch.STATX + 140) & 0xffffffffL);
     }
 
-    private void putAttrOut(FuseReply rp, WorkerScratch s) {
+    void putAttrOut(FuseReply rp, WorkerScratch s) {
         rp.putU64(AttrOut.ATTR_VALID, attrSec);
         rp.putU32(AttrOut.ATTR_VALID_NSEC, attrNsec);
         rp.putU32(AttrOut.DUMMY, 0);
@@ -400,175 +400,16 @@ public final class EfuseFilesystem implements FuseFilesystem {
         inodes.forget(nodeId, nlookup);
     }
 
+    // ---- attributes (Attributes) ----
+
     @Override
     public int getattr(FuseRequest rq, FuseReply rp) {
-        return onNode(this, rq, rp, EfuseFilesystem::getattrOf);
-    }
-
-    private int getattrOf(FuseRequest rq, FuseReply rp, Inode inode) {
-        WorkerScratch s = scratch(rq);
-        int fd;
-        if ((rq.u32(GetattrIn.GETATTR_FLAGS) & FuseAbi.GETATTR_FH) != 0) {
-            fd = fileFd(rq.nodeId(), rq.u64(GetattrIn.FH));
-        } else {
-            fd = fdOf(s, inode);
-            if (fd < 0) {
-                return -fd;
-            }
-        }
-        int err = stat(s, fd);
-        if (err != 0) {
-            return err;
-        }
-        inode.mode = s.buf.getShort(WorkerScratch.STATX + 28) & 0xffff;
-        putAttrOut(rp, s);
-        return 0;
-    }
-
-    /**
-     * A size change: growing makes a hole and allocates nothing, so it is never EDQUOT, and whatever the backing
-     * filesystem says of the size (EFBIG past its largest file, or a sparse file) is the answer. Shrinking gives
-     * back the blocks it freed.
-     */
-    private int truncate(FuseRequest rq, WorkerScratch s, int ifd, int fh, long size) {
-        SpaceAccount a = account;
-        if (a == null) {
-            return (fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(ifd), size)) < 0 ? LibC.errno() : 0;
-        }
-        var lock = a.lockFor(rq.nodeId());
-        lock.lock();
-        try {
-            long before = SpaceCharges.allocatedOf(s, ifd);
-            boolean shrinks = before >= 0 && size < SpaceCharges.sizeMeasured(s);
-            if ((fh >= 0 ? LibC.ftruncate(fh, size) : LibC.truncate(s.procPath(ifd), size)) < 0) {
-                return LibC.errno();
-            }
-            if (shrinks) {
-                charges.settle(s, ifd, 0, before);
-            }
-            return 0;
-        } finally {
-            lock.unlock();
-        }
+        return onNode(attributes, rq, rp, Attributes::getattr);
     }
 
     @Override
     public int setattr(FuseRequest rq, FuseReply rp) {
-        return onNode(this, rq, rp, EfuseFilesystem::setattrOf);
-    }
-
-    private int setattrOf(FuseRequest rq, FuseReply rp, Inode inode) {
-        WorkerScratch s = scratch(rq);
-        int ifd = fdOf(s, inode);
-        if (ifd < 0) {
-            return -ifd;
-        }
-        int valid = rq.u32(SetattrIn.VALID);
-        boolean hasFh = (valid & FuseAbi.FATTR_FH) != 0;
-        int fh = hasFh ? fileFd(rq.nodeId(), rq.u64(SetattrIn.FH)) : -1;
-        boolean symlink = isSymlink(inode.mode);
-        if ((valid & FuseAbi.FATTR_SIZE) != 0) {
-            long size = rq.u64(SetattrIn.SIZE_);
-            int err = truncate(rq, s, ifd, fh, size);
-            if (err != 0) {
-                return err;
-            }
-        }
-        if ((valid & ~(FuseAbi.FATTR_FH | FuseAbi.FATTR_LOCKOWNER | FuseAbi.FATTR_CTIME)) == 0) {
-            // chown(2) to the current owner (-1, -1): with KILLPRIV_V2 the kernel leaves killing the
-            // set-id bits to the daemon but sends no attribute at all (ctime only travels with the
-            // writeback cache). The same chown on the backing file updates ctime and clears set-id
-            // bits exactly as the backing filesystem does natively.
-            if (LibC.fchownat(ifd, s.empty(), -1, -1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-                return LibC.errno();
-            }
-        }
-        if ((valid & (FuseAbi.FATTR_UID | FuseAbi.FATTR_GID)) != 0) {
-            int uid = (valid & FuseAbi.FATTR_UID) != 0 ? rq.u32(SetattrIn.UID) : -1;
-            int gid = (valid & FuseAbi.FATTR_GID) != 0 ? rq.u32(SetattrIn.GID) : -1;
-            if (LibC.fchownat(ifd, s.empty(), uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-                return LibC.errno();
-            }
-        }
-        if ((valid & FuseAbi.FATTR_MODE) != 0) {
-            if (symlink) {
-                return ENOTSUP;
-            }
-            int mode = rq.u32(SetattrIn.MODE) & 07777;
-            int r = fh >= 0 ? LibC.fchmod(fh, mode) : LibC.fchmodat(AT_FDCWD, s.procPath(ifd), mode, 0);
-            if (r < 0) {
-                return LibC.errno();
-            }
-        } else if ((valid & FuseAbi.FATTR_KILL_SUIDGID) != 0) {
-            int err = killSuidSgid(s, inode);
-            if (err != 0) {
-                return err;
-            }
-        }
-        if ((valid & (FuseAbi.FATTR_ATIME | FuseAbi.FATTR_MTIME)) != 0) {
-            ByteBuffer b = s.buf;
-            int t = WorkerScratch.SMALL;
-            putTime(b, t, valid, FuseAbi.FATTR_ATIME, FuseAbi.FATTR_ATIME_NOW, rq.u64(SetattrIn.ATIME),
-                    rq.u32(SetattrIn.ATIMENSEC));
-            putTime(b, t + 16, valid, FuseAbi.FATTR_MTIME, FuseAbi.FATTR_MTIME_NOW, rq.u64(SetattrIn.MTIME),
-                    rq.u32(SetattrIn.MTIMENSEC));
-            int r;
-            if (fh >= 0) {
-                r = LibC.futimens(fh, s.small());
-            } else if (symlink) {
-                r = LibC.utimensat(ifd, s.empty(), s.small(), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-            } else {
-                r = LibC.utimensat(AT_FDCWD, s.procPath(ifd), s.small(), 0);
-            }
-            if (r < 0) {
-                return LibC.errno();
-            }
-        }
-        int err = stat(s, ifd);
-        if (err != 0) {
-            return err;
-        }
-        inode.mode = s.buf.getShort(WorkerScratch.STATX + 28) & 0xffff;
-        putAttrOut(rp, s);
-        return 0;
-    }
-
-    private static void putTime(ByteBuffer b, int off, int valid, int setBit, int nowBit, long sec, int nsec) {
-        if ((valid & setBit) == 0) {
-            b.putLong(off, 0).putLong(off + 8, UTIME_OMIT);
-        } else if ((valid & nowBit) != 0) {
-            b.putLong(off, 0).putLong(off + 8, UTIME_NOW);
-        } else {
-            b.putLong(off, sec).putLong(off + 8, nsec);
-        }
-    }
-
-    /**
-     * Clears set-user-ID and set-group-ID (with group execute) as a write by the caller would have
-     * done: the daemon writes as root, which the backing filesystem would exempt.
-     */
-    int killSuidSgid(WorkerScratch s, Inode inode) {
-        int mode = inode.mode;
-        if (!isRegular(mode)) {
-            return 0;
-        }
-        int kill = mode & S_ISUID;
-        if ((mode & S_ISGID) != 0 && (mode & S_IXGRP) != 0) {
-            kill |= S_ISGID;
-        }
-        if (kill == 0) {
-            return 0;
-        }
-        int newMode = mode & 07777 & ~kill;
-        int fd = fdOf(s, inode);
-        if (fd < 0) {
-            return -fd;
-        }
-        if (LibC.fchmodat(AT_FDCWD, s.procPath(fd), newMode, 0) < 0) {
-            return LibC.errno();
-        }
-        inode.mode = (mode & S_IFMT) | newMode;
-        return 0;
+        return onNode(attributes, rq, rp, Attributes::setattr);
     }
 
     @Override
@@ -987,7 +828,7 @@ public final class EfuseFilesystem implements FuseFilesystem {
             }
         }
         if ((rq.u32(OpenIn.OPEN_FLAGS) & FuseAbi.OPEN_KILL_SUIDGID) != 0) {
-            killSuidSgid(s, inode);
+            attributes.killSuidSgid(s, inode);
         }
         putOpenOut(rp, 0, fd, inode, flags);
         rp.payloadLength(OpenOut.SIZE);

@@ -26,12 +26,15 @@ final class FileData {
     /** The daemon's own size limit, or null when the volume has none (or the kernel enforces it). */
     private final SpaceAccount account;
     private final SpaceCharges charges;
+    private final Attributes attributes;
 
-    FileData(EfuseFilesystem fs, InodeTable inodes, SpaceAccount account, SpaceCharges charges) {
+    FileData(EfuseFilesystem fs, InodeTable inodes, SpaceAccount account, SpaceCharges charges,
+            Attributes attributes) {
         this.fs = fs;
         this.inodes = inodes;
         this.account = account;
         this.charges = charges;
+        this.attributes = attributes;
     }
 
     int read(FuseRequest rq, FuseReply rp) {
@@ -54,7 +57,7 @@ final class FileData {
         if ((rq.u32(WriteIn.WRITE_FLAGS) & FuseAbi.WRITE_KILL_SUIDGID) != 0) {
             Inode inode = inodes.get(rq.nodeId());
             if (inode != null && (inode.mode & (S_ISUID | S_ISGID)) != 0) {
-                fs.killSuidSgid(EfuseFilesystem.scratch(rq), inode);
+                attributes.killSuidSgid(EfuseFilesystem.scratch(rq), inode);
             }
         }
         long offset = rq.u64(WriteIn.OFFSET);
