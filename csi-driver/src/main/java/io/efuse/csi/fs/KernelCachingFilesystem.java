@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * anyone can see it). Which cache, if any, is decided at INIT: a kernel that does not offer the eFuse hook, or a
  * mount with the cache off, gets {@link KernelCache#NONE} and the filesystem is served exactly as without this.
  */
-final class KernelCachingFilesystem implements FuseFilesystem {
+final class KernelCachingFilesystem extends ForwardingFilesystem<FuseFilesystem> {
     private static final Logger LOG = LoggerFactory.getLogger(KernelCachingFilesystem.class);
 
     /** The node id the kernel knows under a name, or 0: asked before a name is removed or replaced. */
@@ -48,7 +48,6 @@ final class KernelCachingFilesystem implements FuseFilesystem {
         KernelCache attach(FuseConnection connection) throws Exception;
     }
 
-    private final FuseFilesystem fs;
     private final Names names;
     private final KernelCacheMode mode;
     private final Loader loader;
@@ -64,7 +63,7 @@ final class KernelCachingFilesystem implements FuseFilesystem {
     private volatile EfuseCacheCounters lastCounters = EfuseCacheCounters.NONE;
 
     KernelCachingFilesystem(FuseFilesystem fs, Names names, KernelCacheMode mode, Loader loader, String volume) {
-        this.fs = fs;
+        super(fs);
         this.names = names;
         this.mode = mode;
         this.loader = loader;
@@ -125,11 +124,6 @@ final class KernelCachingFilesystem implements FuseFilesystem {
         cache = KernelCache.NONE;
         c.close();
         fs.destroy();
-    }
-
-    @Override
-    public void requestDone(FuseRequest rq) {
-        fs.requestDone(rq);
     }
 
     private static byte[] attrOf(FuseReply rp, int off) {
@@ -201,11 +195,6 @@ final class KernelCachingFilesystem implements FuseFilesystem {
                     attrOf(rp, AttrOut.ATTR));
         }
         return err;
-    }
-
-    @Override
-    public int readlink(FuseRequest rq, FuseReply rp) {
-        return fs.readlink(rq, rp);
     }
 
     /** A new name in the directory of the request: the directory changes, the reply names the new node. */
@@ -364,11 +353,6 @@ final class KernelCachingFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public int flush(FuseRequest rq, FuseReply rp) {
-        return fs.flush(rq, rp);
-    }
-
-    @Override
     public int release(FuseRequest rq, FuseReply rp) {
         BypassingOpen open = bypassingOpens.remove(rq.u64(ReleaseIn.FH));
         int err = fs.release(rq, rp);
@@ -382,16 +366,6 @@ final class KernelCachingFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public int fsync(FuseRequest rq, FuseReply rp) {
-        return fs.fsync(rq, rp);
-    }
-
-    @Override
-    public int statfs(FuseRequest rq, FuseReply rp) {
-        return fs.statfs(rq, rp);
-    }
-
-    @Override
     public int setxattr(FuseRequest rq, FuseReply rp) {
         int err = fs.setxattr(rq, rp);
         cache.changed(KernelCache.NO_FILL, rq.nodeId()); // ctime
@@ -399,25 +373,10 @@ final class KernelCachingFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public int getxattr(FuseRequest rq, FuseReply rp) {
-        return fs.getxattr(rq, rp);
-    }
-
-    @Override
-    public int listxattr(FuseRequest rq, FuseReply rp) {
-        return fs.listxattr(rq, rp);
-    }
-
-    @Override
     public int removexattr(FuseRequest rq, FuseReply rp) {
         int err = fs.removexattr(rq, rp);
         cache.changed(KernelCache.NO_FILL, rq.nodeId());
         return err;
-    }
-
-    @Override
-    public int opendir(FuseRequest rq, FuseReply rp) {
-        return fs.opendir(rq, rp);
     }
 
     @Override
@@ -444,21 +403,6 @@ final class KernelCachingFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public int releasedir(FuseRequest rq, FuseReply rp) {
-        return fs.releasedir(rq, rp);
-    }
-
-    @Override
-    public int fsyncdir(FuseRequest rq, FuseReply rp) {
-        return fs.fsyncdir(rq, rp);
-    }
-
-    @Override
-    public int access(FuseRequest rq, FuseReply rp) {
-        return fs.access(rq, rp);
-    }
-
-    @Override
     public int fallocate(FuseRequest rq, FuseReply rp) {
         int err = fs.fallocate(rq, rp);
         cache.changed(KernelCache.NO_FILL, rq.nodeId());
@@ -470,10 +414,5 @@ final class KernelCachingFilesystem implements FuseFilesystem {
         int err = fs.copyFileRange(rq, rp);
         cache.changed(KernelCache.NO_FILL, rq.u64(CopyFileRangeIn.NODEID_OUT));
         return err;
-    }
-
-    @Override
-    public int lseek(FuseRequest rq, FuseReply rp) {
-        return fs.lseek(rq, rp);
     }
 }

@@ -2,8 +2,6 @@ package io.efuse.csi.fs;
 
 import static io.efuse.csi.sys.LinuxConstants.*;
 
-import io.efuse.csi.fuse.FuseConnection;
-import io.efuse.csi.fuse.FuseFilesystem;
 import io.efuse.csi.fuse.FuseOpcode;
 import io.efuse.csi.fuse.FuseReply;
 import io.efuse.csi.fuse.FuseRequest;
@@ -24,16 +22,15 @@ import io.efuse.csi.sys.Errno;
  * rename whose source is gone succeeds. Data requests need no log: WRITE carries its offset and
  * writes the same bytes again; SETATTR sets absolute values. The rules are in docs/crash-recovery.md.
  */
-final class ReplaySafeFilesystem implements FuseFilesystem {
+final class ReplaySafeFilesystem extends ForwardingFilesystem<EfuseFilesystem> {
     static final long RESEND = 1L << 63;
     /** Slack for file times taken from the kernel's coarse clock, which may lag the log's clock. */
     private static final long CLOCK_SLACK_MS = 50;
 
-    private final EfuseFilesystem fs;
     private final VolumeState state;
 
     ReplaySafeFilesystem(EfuseFilesystem fs, VolumeState state) {
-        this.fs = fs;
+        super(fs);
         this.state = state;
     }
 
@@ -138,33 +135,11 @@ final class ReplaySafeFilesystem implements FuseFilesystem {
                 });
     }
 
-    // ---- everything else goes straight through ----
-
-    @Override public void init(FuseConnection connection) { fs.init(connection); }
-    @Override public void destroy() { fs.destroy(); }
-    @Override public int lookup(FuseRequest rq, FuseReply rp) { return fs.lookup(rq, rp); }
-    @Override public void forget(long nodeId, long nlookup) { fs.forget(nodeId, nlookup); }
-    @Override public int getattr(FuseRequest rq, FuseReply rp) { return fs.getattr(rq, rp); }
-    @Override public int setattr(FuseRequest rq, FuseReply rp) { return fs.setattr(rq, rp); }
-    @Override public int readlink(FuseRequest rq, FuseReply rp) { return fs.readlink(rq, rp); }
-    @Override public int open(FuseRequest rq, FuseReply rp) { return fs.open(rq, rp); }
-    @Override public int read(FuseRequest rq, FuseReply rp) { return fs.read(rq, rp); }
-    @Override public int write(FuseRequest rq, FuseReply rp) { return fs.write(rq, rp); }
-    @Override public int flush(FuseRequest rq, FuseReply rp) { return fs.flush(rq, rp); }
-    @Override public int release(FuseRequest rq, FuseReply rp) { return fs.release(rq, rp); }
-    @Override public int fsync(FuseRequest rq, FuseReply rp) { return fs.fsync(rq, rp); }
-    @Override public int statfs(FuseRequest rq, FuseReply rp) { return fs.statfs(rq, rp); }
-    @Override public int setxattr(FuseRequest rq, FuseReply rp) { return fs.setxattr(rq, rp); }
-    @Override public int getxattr(FuseRequest rq, FuseReply rp) { return fs.getxattr(rq, rp); }
-    @Override public int listxattr(FuseRequest rq, FuseReply rp) { return fs.listxattr(rq, rp); }
-    @Override public int removexattr(FuseRequest rq, FuseReply rp) { return fs.removexattr(rq, rp); }
-    @Override public int opendir(FuseRequest rq, FuseReply rp) { return fs.opendir(rq, rp); }
-    @Override public int readdir(FuseRequest rq, FuseReply rp, boolean plus) { return fs.readdir(rq, rp, plus); }
-    @Override public int releasedir(FuseRequest rq, FuseReply rp) { return fs.releasedir(rq, rp); }
-    @Override public int fsyncdir(FuseRequest rq, FuseReply rp) { return fs.fsyncdir(rq, rp); }
-    @Override public int access(FuseRequest rq, FuseReply rp) { return fs.access(rq, rp); }
-    @Override public int fallocate(FuseRequest rq, FuseReply rp) { return fs.fallocate(rq, rp); }
-    @Override public int copyFileRange(FuseRequest rq, FuseReply rp) { return fs.copyFileRange(rq, rp); }
-    @Override public int lseek(FuseRequest rq, FuseReply rp) { return fs.lseek(rq, rp); }
-    @Override public int tmpfile(FuseRequest rq, FuseReply rp) { return fs.tmpfile(rq, rp); }
+    /**
+     * Not passed on, as it was not before the forwarding base. EfuseFilesystem.requestDone closes the descriptors
+     * it opened from file handles for the request; that they stay open behind this class looks like a leak, to be
+     * fixed in a change of its own rather than in a refactoring.
+     */
+    @Override
+    public void requestDone(FuseRequest rq) {}
 }

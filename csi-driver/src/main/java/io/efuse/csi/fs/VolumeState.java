@@ -105,7 +105,7 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
                 int[] b = backing.computeIfAbsent(o.nodeId(), k -> new int[] {-1, 0, 0});
                 b[0] = id;
                 b[1]++;
-            } else if ((o.fh() & EfuseFilesystem.DAEMON_PATH) != 0) {
+            } else if ((o.fh() & FileHandles.DAEMON_PATH) != 0) {
                 backing.computeIfAbsent(o.nodeId(), k -> new int[] {-1, 0, 0})[2]++;
             }
         }
@@ -226,7 +226,7 @@ final class VolumeState implements InodeTable.Listener, AutoCloseable {
     int earlierPassthroughWriters() {
         int n = 0;
         for (var e : earlier.entrySet()) {
-            if (EfuseFilesystem.backingIdOf(e.getKey()) >= 0 && (e.getValue().flags() & O_ACCMODE) != O_RDONLY) {
+            if (FileHandles.backingIdOf(e.getKey()) >= 0 && (e.getValue().flags() & O_ACCMODE) != O_RDONLY) {
                 n++;
             }
         }
