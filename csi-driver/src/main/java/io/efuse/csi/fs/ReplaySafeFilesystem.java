@@ -134,12 +134,4 @@ final class ReplaySafeFilesystem extends ForwardingFilesystem<EfuseFilesystem> {
                     return (e == Errno.ENOENT || e == Errno.EEXIST) && sourceGone && targetThere ? 0 : e;
                 });
     }
-
-    /**
-     * Not passed on, as it was not before the forwarding base. EfuseFilesystem.requestDone closes the descriptors
-     * it opened from file handles for the request; that they stay open behind this class looks like a leak, to be
-     * fixed in a change of its own rather than in a refactoring.
-     */
-    @Override
-    public void requestDone(FuseRequest rq) {}
 }

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** Past its descriptor budget the daemon keeps files by file handle; everything must still work. */
 @RequiresFuse
@@ -35,11 +35,13 @@ class NodeDescriptorBudgetTest {
         System.clearProperty("efuse.nodeDescriptors");
     }
 
-    @ParameterizedTest
-    @EnumSource(value = Tier.class, names = {"CLASSIC", "PASSTHROUGH"})
-    void filesBeyondTheBudgetAreServedThroughFileHandles(Tier tier) throws Exception {
-        try (EfuseMount m = EfuseMount.mount(MountOptions.builder(backing, mnt).tier(tier)
-                .timeouts(Duration.ZERO).build())) {
+    /** Recoverable: with crash-recovery state, as every CSI volume is served, the replay guard stands in front. */
+    @ParameterizedTest(name = "tier {0}, recoverable {1}")
+    @CsvSource({"CLASSIC, false", "PASSTHROUGH, false", "CLASSIC, true", "PASSTHROUGH, true"})
+    void filesBeyondTheBudgetAreServedThroughFileHandles(Tier tier, boolean recoverable) throws Exception {
+        MountOptions options = MountOptions.builder(backing, mnt).tier(tier).timeouts(Duration.ZERO).build();
+        try (EfuseMount m = recoverable ? EfuseMount.mountRecoverable(options, tmp.resolve("state"))
+                : EfuseMount.mount(options)) {
             Path dir = Files.createDirectory(mnt.resolve("d"));
             for (int i = 0; i < 200; i++) {
                 Files.writeString(dir.resolve("f" + i), "content " + i);
