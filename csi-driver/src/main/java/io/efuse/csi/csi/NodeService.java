@@ -99,8 +99,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
 
     @Override
     public void nodeStageVolume(Csi.NodeStageVolumeRequest req, StreamObserver<Csi.NodeStageVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getStagingTargetPath(), "staging_target_path");
             VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
             Volume v = requireVolume(id);
@@ -151,8 +151,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     @Override
     public void nodeUnstageVolume(Csi.NodeUnstageVolumeRequest req,
                                   StreamObserver<Csi.NodeUnstageVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getStagingTargetPath(), "staging_target_path");
             requireVolumeShapedId(id);
             Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
@@ -176,11 +176,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     @Override
     public void nodePublishVolume(Csi.NodePublishVolumeRequest req,
                                   StreamObserver<Csi.NodePublishVolumeResponse> out) {
-        ControllerService.run(out, () -> {
+        Calls.run(out, () -> {
             if ("true".equals(req.getVolumeContextMap().get(EPHEMERAL))) {
                 return publishInline(req);
             }
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getTargetPath(), "target_path");
             VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
             Volume v = requireVolume(id);
@@ -274,7 +274,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      * that fails leaves nothing: kubelet does not unpublish a volume whose publish failed for good.
      */
     private Csi.NodePublishVolumeResponse publishInline(Csi.NodePublishVolumeRequest req) throws VolumeException {
-        String handle = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        String handle = Calls.requireId(req.getVolumeId(), "volume_id");
         requirePresent(req.getTargetPath(), "target_path");
         VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
         if (!inline.allowed()) {
@@ -464,8 +464,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     @Override
     public void nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest req,
                                     StreamObserver<Csi.NodeUnpublishVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getTargetPath(), "target_path");
             if (inlineRecord(id).isPresent()) {
                 return unpublishInline(id, requirePath(req.getTargetPath(), "target_path"));
@@ -511,8 +511,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     @Override
     public void nodeGetVolumeStats(Csi.NodeGetVolumeStatsRequest req,
                                    StreamObserver<Csi.NodeGetVolumeStatsResponse> out) {
-        ControllerService.run(out, () -> {
-            String requested = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String requested = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getVolumePath(), "volume_path");
             Optional<InlineVolume> inlineVolume = inlineRecord(requested);
             String id = inlineVolume.map(InlineVolume::id).orElse(requested);
@@ -557,8 +557,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
 
     @Override
     public void nodeExpandVolume(Csi.NodeExpandVolumeRequest req, StreamObserver<Csi.NodeExpandVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getVolumePath(), "volume_path");
             if (inlineRecord(id).isPresent()) {
                 throw CsiErrors.failedPrecondition("inline volume " + id + " keeps the size its pod's volumeAttributes "
