@@ -1,15 +1,19 @@
 package io.efuse.csi.csi;
 
+import static io.efuse.csi.csi.NodeRequests.absolute;
+import static io.efuse.csi.csi.NodeRequests.checkCapability;
+import static io.efuse.csi.csi.NodeRequests.mountFlags;
+import static io.efuse.csi.csi.NodeRequests.parseGroup;
+import static io.efuse.csi.csi.NodeRequests.requireCapability;
+import static io.efuse.csi.csi.NodeRequests.requirePath;
+import static io.efuse.csi.csi.NodeRequests.requirePresent;
+import static io.efuse.csi.csi.NodeRequests.requireVolumeShapedId;
+
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.fsd.MountProbe;
-import io.efuse.csi.sys.Errno;
 import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LinuxConstants;
-import io.efuse.csi.sys.MountFlags;
-import io.efuse.csi.sys.MountTable;
-import io.efuse.csi.sys.Syscalls;
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
@@ -21,6 +25,9 @@ import io.efuse.csi.volume.LiveParameters;
 import io.efuse.csi.volume.ModifiedSettings;
 import io.efuse.csi.volume.ServedLimits;
 import io.efuse.csi.volume.MountSpec;
+import io.efuse.csi.volume.GroupOwnership;
+import io.efuse.csi.volume.NodePaths;
+import io.efuse.csi.volume.PathProbe;
 import io.efuse.csi.volume.MountedVolume;
 import io.efuse.csi.volume.ServedVolumes;
 import io.efuse.csi.volume.Usage;
@@ -31,12 +38,7 @@ import io.efuse.csi.volume.VolumeMounter;
 import io.efuse.csi.volume.VolumeStore;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -74,7 +76,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     private final VolumeStore store;
     private final BackingRoots roots;
     private final VolumeMounter mounter;
-    private final PathProbe probe;
+    private final NodePaths paths;
     private final OperationLocks locks = new OperationLocks();
     private final StagedVolumes staged = new StagedVolumes();
     private final InlineOptions inline;
@@ -94,7 +96,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         this.store = store;
         this.roots = roots;
         this.mounter = mounter;
-        this.probe = new PathProbe(statTimeout);
+        this.paths = new NodePaths(statTimeout);
     }
 
     @Override
@@ -138,7 +140,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                 }
                 Path dir = backing.serve(id);
                 if (gid >= 0) {
-                    applyGroup(dir, gid);
+                    GroupOwnership.apply(dir, gid);
                 }
                 startSession(v, backing, dir, staging, readOnly);
                 return Csi.NodeStageVolumeResponse.getDefaultInstance();
@@ -165,7 +167,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                     s.get().mount.close();
                     staged.remove(id);
                 }
-                unmountAll(staging);
+                paths.unmountAll(staging);
                 return Csi.NodeUnstageVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("unstage volume " + id + " from " + staging + ": " + e.getMessage(), e);
@@ -227,12 +229,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         Path staging = s.stagingPath;
         StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags, mode);
         StagedVolumes.Publication have = s.publications.get(target);
-        Set<Path> bound = MountTable.sameTreeAs(staging);
+        Set<Path> bound = paths.boundTo(staging);
         if (bound.contains(target)) {
             if (have == null || have.found()) {
                 // Published before this process started (its record of publications died with the last
                 // one): what the mount shows is all there is to compare.
-                if (mountedReadOnly(target) != readOnly) {
+                if (paths.mountedReadOnly(target) != readOnly) {
                     throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
                             + (readOnly ? " read-write" : " read-only"));
                 }
@@ -247,23 +249,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         s.publications.remove(target);
         checkSingleWriter(s, target, mode, bound);
         if (gid >= 0) {
-            applyGroup(dir, gid);
+            GroupOwnership.apply(dir, gid);
         }
-        // Unmounted first: a target left on a dead connection (its session ended with the last process) cannot even
-        // be looked at until then.
-        unmountAll(target);
-        Files.createDirectories(target);
-        Syscalls.mount(staging.toString(), target, null, LinuxConstants.MS_BIND, null);
-        long remount = flags & ~LinuxConstants.MS_RDONLY;
-        if (readOnly || remount != 0) {
-            try {
-                Syscalls.mount("none", target, null, LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND
-                        | remount | (readOnly ? LinuxConstants.MS_RDONLY : 0), null);
-            } catch (ErrnoException e) {
-                Syscalls.umount(target, LinuxConstants.MNT_DETACH);
-                throw e;
-            }
-        }
+        paths.bind(staging, target, readOnly, flags);
         s.publications.put(target, want);
     }
 
@@ -366,8 +354,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     /** Mounts the volume's eFuse session at staging and records it as staged. */
     private StagedVolumes.Staged startSession(Volume v, BackingStore backing, Path dir, Path staging, boolean readOnly)
             throws IOException, VolumeException {
-        Files.createDirectories(staging);
-        detachLeftover(staging);
+        paths.prepareStaging(staging);
         ServedLimits limits = backing.served(v.id(), v.limits());
         MountedVolume mount = mounter.mount(new MountSpec(v.id(), dir, staging, tierOf(v), writebackCacheOf(v),
                 readOnly, limits));
@@ -435,7 +422,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             s.get().mount.close();
             staged.remove(id);
         }
-        unmountAll(staging);
+        paths.unmountAll(staging);
         inline.records().removeStagingDir(id);
         roots.local().deleteVolume(id);
         inline.records().remove(id);
@@ -477,8 +464,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             // its target is cleaned up like any other.
             Path target = requirePath(req.getTargetPath(), "target_path");
             try (var held = locks.acquire(id)) {
-                unmountAll(target);
-                removeTarget(target);
+                paths.unpublish(target);
                 staged.get(id).ifPresent(s -> s.publications.remove(target));
                 return Csi.NodeUnpublishVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
@@ -494,8 +480,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     private Csi.NodeUnpublishVolumeResponse unpublishInline(String handle, Path target) throws VolumeException {
         String id = VolumeIds.inlineId(handle);
         try (var held = locks.acquire(id)) {
-            unmountAll(target);
-            removeTarget(target);
+            paths.unpublish(target);
             Optional<InlineVolume> rec = inline.records().get(id);
             if (rec.isPresent() && rec.get().targetPath().equals(target.toString())) {
                 removeInline(rec.get());
@@ -522,7 +507,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             }
             StagedVolumes.Staged s = stagedOrAdopted(id);
             Path path = requireServedAt(id, s, req.getVolumePath());
-            PathProbe.Result r = probe.probe(path);
+            PathProbe.Result r = paths.probe(path);
             if (r.state() == PathProbe.State.MISSING) {
                 throw CsiErrors.notFound("volume path " + path + " does not exist");
             }
@@ -690,11 +675,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     private static void detachTargets(StagedVolumes.Staged s) {
         for (Path target : s.publications.keySet()) {
             try {
-                Syscalls.umount(target, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
+                NodePaths.detach(target);
             } catch (ErrnoException e) {
-                if (e.errno() != Errno.EINVAL) {
-                    LOG.warn("volume {}: detaching its target {}: {}", s.volumeId, target, e.getMessage());
-                }
+                LOG.warn("volume {}: detaching its target {}: {}", s.volumeId, target, e.getMessage());
             }
         }
     }
@@ -716,8 +699,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         MountedVolume m = found.get();
         StagedVolumes.Staged s = new StagedVolumes.Staged(id, m.mountPoint(), m.readOnly(), m);
         // Its publications outlived the last process too; they count for single-writer checks from now on.
-        for (Path bound : MountTable.sameTreeAs(m.mountPoint())) {
-            s.publications.put(bound, StagedVolumes.Publication.found(mountedReadOnly(bound)));
+        for (Path bound : paths.boundTo(m.mountPoint())) {
+            s.publications.put(bound, StagedVolumes.Publication.found(paths.mountedReadOnly(bound)));
         }
         staged.put(s);
         LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
@@ -803,7 +786,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      * otherwise, which is the spec's code for "does not exist on the specified volume_path". A path that is not
      * absolute and normalized can be no such place, so it answers the same and never reaches the filesystem.
      */
-    private static Path requireServedAt(String id, StagedVolumes.Staged s, String raw) {
+    private Path requireServedAt(String id, StagedVolumes.Staged s, String raw) {
         Path path = absolute(raw);
         if (path == null) {
             throw CsiErrors.notFound("volume " + id + " is not available at '" + raw
@@ -813,7 +796,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             return path;
         }
         try {
-            if (MountTable.sameTreeAs(s.stagingPath).contains(path)) {
+            if (paths.boundTo(s.stagingPath).contains(path)) {
                 return path;
             }
         } catch (IOException e) {
@@ -845,178 +828,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         }
     }
 
-    private static boolean mountedReadOnly(Path path) throws IOException {
-        return MountTable.find(path).map(e -> e.options().equals("ro") || e.options().startsWith("ro,")).orElse(false);
-    }
-
     private Volume requireVolume(String id) {
         if (!VolumeIds.isVolumeId(id)) {
             throw CsiErrors.notFound("volume " + id + " does not exist");
         }
         return store.volume(id).filter(Volume::ready)
                 .orElseThrow(() -> CsiErrors.notFound("volume " + id + " does not exist"));
-    }
-
-    private static void requirePresent(String p, String field) {
-        if (p.isEmpty()) {
-            throw CsiErrors.invalid(field + " is required");
-        }
-    }
-
-    /**
-     * Anything not shaped like a volume id names no volume of this driver: NOT_FOUND, and the path it came with is
-     * left alone. Unstage and unpublish of a well-formed id clean up even when the volume is gone from the store
-     * (deleted after a crash), because a CO retries a failed cleanup for ever.
-     */
-    private static void requireVolumeShapedId(String id) {
-        if (!VolumeIds.isVolumeId(id)) {
-            throw CsiErrors.notFound("volume " + id + " does not exist");
-        }
-    }
-
-    private static Path requirePath(String p, String field) {
-        requirePresent(p, field);
-        Path path = absolute(p);
-        if (path == null) {
-            throw CsiErrors.invalid(field + " must be an absolute, normalized path: " + p);
-        }
-        return path;
-    }
-
-    /** p as a path if it is absolute and normalized (no ., .., empty or NUL components), else null. */
-    private static Path absolute(String p) {
-        if (p.indexOf('\0') >= 0 || !p.startsWith("/")) {
-            return null;
-        }
-        Path path = Path.of(p);
-        if (!path.normalize().equals(path) || p.contains("/../") || p.endsWith("/..")) {
-            return null;
-        }
-        return path;
-    }
-
-    private static VolumeCapability requireCapability(boolean present, VolumeCapability cap) {
-        if (!present) {
-            throw CsiErrors.invalid("volume_capability is required");
-        }
-        if (!cap.hasMount() && !cap.hasBlock()) {
-            throw CsiErrors.invalid("volume_capability needs an access type");
-        }
-        if (!cap.hasAccessMode()) {
-            throw CsiErrors.invalid("volume_capability needs an access mode");
-        }
-        return cap;
-    }
-
-    private static void checkCapability(VolumeCapability cap, Volume v) {
-        ControllerService.capabilityProblem(List.of(cap), v.backend()).ifPresent(why -> {
-            throw CsiErrors.failedPrecondition(why);
-        });
-    }
-
-    private static long mountFlags(List<String> flags) {
-        long out = 0;
-        for (String f : flags) {
-            out |= MountFlags.of(f).orElseThrow(() -> CsiErrors.invalid("mount flag '" + f
-                    + "' is not supported; supported: " + MountFlags.known()));
-        }
-        return out;
-    }
-
-    private static int parseGroup(String group) {
-        try {
-            int gid = Integer.parseInt(group);
-            if (gid < 0) {
-                throw new NumberFormatException();
-            }
-            return gid;
-        } catch (NumberFormatException e) {
-            throw CsiErrors.invalid("volume_mount_group must be a numeric group id, not '" + group + "'");
-        }
-    }
-
-    /**
-     * What kubelet does for fsGroup when the driver does not: the volume's files belong to the group, directories
-     * are setgid so that new files inherit it, and the group may read and write. The walk runs only when the root
-     * is not yet the group's, so a volume already handed over is not walked at every mount.
-     */
-    static void applyGroup(Path dir, int gid) throws IOException {
-        int current = (Integer) Files.getAttribute(dir, "unix:gid", LinkOption.NOFOLLOW_LINKS);
-        int mode = (Integer) Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if (current == gid && (mode & 02070) == 02070) {
-            return;
-        }
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
-                Files.setAttribute(d, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
-                int m = (Integer) Files.getAttribute(d, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-                Files.setAttribute(d, "unix:mode", (m & 07777) | 02070, LinkOption.NOFOLLOW_LINKS);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
-                Files.setAttribute(f, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
-                if (attrs.isRegularFile()) {
-                    int m = (Integer) Files.getAttribute(f, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-                    Files.setAttribute(f, "unix:mode", (m & 07777) | 060, LinkOption.NOFOLLOW_LINKS);
-                }
-                return FileVisitResult.CONTINUE;
-            }
-        });
-    }
-
-    /**
-     * A mount left at a staging path by an earlier process whose session nothing serves any more: a dead or
-     * hung FUSE connection is aborted first, so that whatever still waits on it returns, then the mount is
-     * detached before reuse.
-     */
-    private void detachLeftover(Path path) throws IOException {
-        if (MountTable.isMountPoint(path)) {
-            MountProbe.State was = MountProbe.repair(path, Duration.ofSeconds(2));
-            LOG.warn("detaching a leftover mount at {} (it was {})", path, was.name().toLowerCase(java.util.Locale.ROOT));
-            unmountAll(path);
-        }
-    }
-
-    /**
-     * Unmounts every mount stacked at {@code path}. A plain unmount first; a busy or dead one (EBUSY, ENOTCONN)
-     * is detached, which never blocks on the filesystem.
-     */
-    private void unmountAll(Path path) throws IOException {
-        for (int i = 0; i < 16 && MountTable.isMountPoint(path); i++) {
-            try {
-                Syscalls.umount(path, LinuxConstants.UMOUNT_NOFOLLOW);
-            } catch (ErrnoException e) {
-                if (e.errno() == Errno.EINVAL && !MountTable.isMountPoint(path)) {
-                    return;
-                }
-                Syscalls.umount(path, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
-            }
-        }
-        if (MountTable.isMountPoint(path)) {
-            throw new IOException("unmount " + path + ": still mounted after 16 unmounts");
-        }
-    }
-
-    /** Removes the target directory kubelet asked for, if it is there and no longer a mount. */
-    private void removeTarget(Path target) throws IOException {
-        PathProbe.Result r = probe.probe(target);
-        if (r.state() == PathProbe.State.MISSING) {
-            return;
-        }
-        if (r.state() == PathProbe.State.BROKEN) {
-            throw new IOException(r.detail());
-        }
-        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            try (var entries = Files.list(target)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IOException("target " + target + " is not empty after unmounting; leaving it");
-                }
-            }
-        }
-        Files.deleteIfExists(target);
     }
 
     private static void closeQuietly(StagedVolumes.Staged s) {
