@@ -12,7 +12,6 @@ import static io.efuse.csi.csi.NodeRequests.requireVolumeShapedId;
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LinuxConstants;
 import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BackingRoots;
@@ -40,15 +39,11 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,6 +72,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     private final BackingRoots roots;
     private final VolumeMounter mounter;
     private final NodePaths paths;
+    private final TargetBinder binder;
     private final OperationLocks locks = new OperationLocks();
     private final StagedVolumes staged = new StagedVolumes();
     private final InlineOptions inline;
@@ -97,6 +93,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         this.roots = roots;
         this.mounter = mounter;
         this.paths = new NodePaths(statTimeout);
+        this.binder = new TargetBinder(paths);
     }
 
     @Override
@@ -211,48 +208,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                     throw CsiErrors.failedPrecondition("volume " + id + " is staged read-only at " + staging
                             + ": it cannot be published for writing (" + mode + ")");
                 }
-                bindAt(s, roots.of(v.backend()).volumeDir(id), target, readOnly, flags, mode, gid);
+                binder.bind(s, roots.of(v.backend()).volumeDir(id), target, readOnly, flags, mode, gid);
                 return Csi.NodePublishVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("publish volume " + id + " at " + target + ": " + e.getMessage(), e);
             }
         });
-    }
-
-    /**
-     * Binds the staged volume at target as asked, or confirms that it is bound so; the spec's answers for a second
-     * publication at the same target or another one (docs/csi.md, access modes).
-     */
-    private void bindAt(StagedVolumes.Staged s, Path dir, Path target, boolean readOnly, long flags,
-                        VolumeCapability.AccessMode.Mode mode, int gid) throws IOException {
-        String id = s.volumeId;
-        Path staging = s.stagingPath;
-        StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags, mode);
-        StagedVolumes.Publication have = s.publications.get(target);
-        Set<Path> bound = paths.boundTo(staging);
-        if (bound.contains(target)) {
-            if (have == null || have.found()) {
-                // Published before this process started (its record of publications died with the last
-                // one): what the mount shows is all there is to compare.
-                if (paths.mountedReadOnly(target) != readOnly) {
-                    throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                            + (readOnly ? " read-write" : " read-only"));
-                }
-                s.publications.put(target, want);
-            } else if (!have.equals(want)) {
-                throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                        + " with other options (" + have.mode() + ", read-only " + have.readOnly() + ")");
-            }
-            return;
-        }
-        // Whatever the record says, nothing of this volume is at the target any more: publish anew.
-        s.publications.remove(target);
-        checkSingleWriter(s, target, mode, bound);
-        if (gid >= 0) {
-            GroupOwnership.apply(dir, gid);
-        }
-        paths.bind(staging, target, readOnly, flags);
-        s.publications.put(target, want);
     }
 
     /**
@@ -310,7 +271,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                 backing.createVolume(id, rec.limits(), null, EngineKind.requested(rec.parameters()));
                 Path dir = backing.serve(id);
                 StagedVolumes.Staged s = stageInline(rec, backing, dir);
-                bindAt(s, dir, target, readOnly, flags, mode, gid);
+                binder.bind(s, dir, target, readOnly, flags, mode, gid);
             } catch (IOException | VolumeException | RuntimeException e) {
                 if (made) {
                     try {
@@ -624,7 +585,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      * are kubelet's and stay; a connection still bound at one cannot end by itself and is aborted at once.
      */
     public void unstageAll(Duration grace) {
-        closeAll(grace, false);
+        SessionShutdown.closeAll(staged.all(), grace, false);
     }
 
     /**
@@ -634,52 +595,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      * Connections still in use when the grace runs out (a file open in a detached target) are aborted.
      */
     public void unmountAll(Duration grace) {
-        closeAll(grace, true);
-    }
-
-    /** Closes every volume on a virtual thread of its own, made here: serving volumes costs no thread for it. */
-    private void closeAll(Duration grace, boolean withTargets) {
-        long start = System.nanoTime();
-        long end = start + grace.toNanos();
-        List<StagedVolumes.Staged> all = new ArrayList<>();
-        staged.all().forEach(all::add);
-        if (all.isEmpty()) {
-            return;
-        }
-        LOG.info("unmounting {} volumes within {} ms", all.size(), grace.toMillis());
-        ExecutorService closers = Executors.newVirtualThreadPerTaskExecutor();
-        for (StagedVolumes.Staged s : all) {
-            closers.execute(() -> {
-                if (withTargets) {
-                    detachTargets(s);
-                }
-                try {
-                    s.mount.close(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
-                } catch (IOException | RuntimeException e) {
-                    LOG.warn("closing the session of volume {} at {}: {}", s.volumeId, s.stagingPath, e.getMessage());
-                }
-            });
-        }
-        closers.shutdown();
-        try {
-            if (!closers.awaitTermination(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                LOG.warn("volumes still being unmounted when the grace of {} ms ran out", grace.toMillis());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        LOG.info("unmounted {} volumes in {} ms", all.size(), (System.nanoTime() - start) / 1_000_000);
-    }
-
-    /** Lazily detaches every target the volume is published at (it never blocks on the filesystem). */
-    private static void detachTargets(StagedVolumes.Staged s) {
-        for (Path target : s.publications.keySet()) {
-            try {
-                NodePaths.detach(target);
-            } catch (ErrnoException e) {
-                LOG.warn("volume {}: detaching its target {}: {}", s.volumeId, target, e.getMessage());
-            }
-        }
+        SessionShutdown.closeAll(staged.all(), grace, true);
     }
 
     public int stagedCount() {
@@ -803,29 +719,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             throw CsiErrors.internal("reading the mount table: " + e.getMessage(), e);
         }
         throw CsiErrors.notFound("volume " + id + " is neither staged nor published at " + path);
-    }
-
-    /**
-     * The spec's table for a second NodePublishVolume at another target: SINGLE_NODE_SINGLE_WRITER allows one
-     * target on the node, so a publication elsewhere refuses it, and a SINGLE_NODE_SINGLE_WRITER publication refuses
-     * any other; every other mode may be published at many targets. Only targets still bound count, so a target
-     * that vanished without NodeUnpublishVolume does not hold the volume forever.
-     */
-    private static void checkSingleWriter(StagedVolumes.Staged s, Path target, VolumeCapability.AccessMode.Mode mode,
-                                          Set<Path> bound) {
-        for (var e : s.publications.entrySet()) {
-            Path other = e.getKey();
-            if (other.equals(target) || !bound.contains(other)) {
-                continue;
-            }
-            if (mode == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
-                    || e.getValue().mode() == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER) {
-                throw CsiErrors.failedPrecondition("volume " + s.volumeId + " is published at " + other + " ("
-                        + (e.getValue().found() ? "before this process started" : e.getValue().mode()) + "); "
-                        + VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
-                        + " allows one target on a node");
-            }
-        }
     }
 
     private Volume requireVolume(String id) {
