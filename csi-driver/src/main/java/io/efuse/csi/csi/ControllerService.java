@@ -12,7 +12,6 @@ import io.efuse.csi.volume.ContentSource;
 import io.efuse.csi.volume.LiveParameters;
 import io.efuse.csi.volume.Snapshot;
 import io.efuse.csi.volume.Volume;
-import io.efuse.csi.volume.VolumeException;
 import io.efuse.csi.volume.VolumeIds;
 import io.efuse.csi.volume.VolumeSpec;
 import io.efuse.csi.volume.VolumeStore;
