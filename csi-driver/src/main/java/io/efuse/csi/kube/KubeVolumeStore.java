@@ -67,7 +67,8 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
         }
         String node = spec.backend() == Backend.LOCAL ? chooseNode(spec) : null;
         EfuseVolume cr = new EfuseVolume();
-        cr.setMetadata(new ObjectMetaBuilder().withName(id).addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(node))
+        cr.setMetadata(new ObjectMetaBuilder().withName(id)
+                .addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(node))
                 .addToFinalizers(MetadataKeys.DATA_FINALIZER).build());
         EfuseVolumeSpec s = new EfuseVolumeSpec();
         s.name = spec.name();
@@ -281,7 +282,8 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
         Volume v = volume(sourceVolumeId).filter(Volume::ready).orElseThrow(() -> new VolumeException(
                 VolumeException.Reason.NOT_FOUND, "volume " + sourceVolumeId + " does not exist"));
         EfuseSnapshot cr = new EfuseSnapshot();
-        cr.setMetadata(new ObjectMetaBuilder().withName(id).addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(v.node()))
+        cr.setMetadata(new ObjectMetaBuilder().withName(id)
+                .addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(v.node()))
                 .addToFinalizers(MetadataKeys.DATA_FINALIZER).build());
         EfuseSnapshotSpec s = new EfuseSnapshotSpec();
         s.name = name;
@@ -390,7 +392,8 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
                 String memberId = VolumeIds.groupMemberId(id, v);
                 EfuseSnapshot cr = new EfuseSnapshot();
                 cr.setMetadata(new ObjectMetaBuilder().withName(memberId)
-                        .addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(vol.node())).addToLabels(MetadataKeys.GROUP_SNAPSHOT, id)
+                        .addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(vol.node()))
+                        .addToLabels(MetadataKeys.GROUP_SNAPSHOT, id)
                         .addToFinalizers(MetadataKeys.DATA_FINALIZER).build());
                 EfuseSnapshotSpec s = new EfuseSnapshotSpec();
                 s.name = name + "/" + v;
@@ -457,7 +460,8 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
 
     private List<EfuseSnapshot> members(String groupId) throws VolumeException {
         try {
-            return client.resources(EfuseSnapshot.class).withLabel(MetadataKeys.GROUP_SNAPSHOT, groupId).list().getItems();
+            return client.resources(EfuseSnapshot.class).withLabel(MetadataKeys.GROUP_SNAPSHOT, groupId).list()
+                    .getItems();
         } catch (KubernetesClientException e) {
             throw unavailable("list the members of group snapshot " + groupId, e);
         }

@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Makes the data of the volumes and snapshots that one node owns (or the shared backend, with owner
- * {@value MetadataKeys#SHARED}) match their resources. An informer filtered by the owner label feeds a single worker, so
- * one owner's changes never race each other; every pass is idempotent, and a resync (or a restart, whose first
+ * {@value MetadataKeys#SHARED}) match their resources. An informer filtered by the owner label feeds a single worker,
+ * so one owner's changes never race each other; every pass is idempotent, and a resync (or a restart, whose first
  * list is a full resync) reconciles everything again. Deletion is held by a finalizer until the data is gone.
  */
 public final class NodeReconciler implements AutoCloseable {
@@ -84,7 +84,8 @@ public final class NodeReconciler implements AutoCloseable {
      */
     public void holdWritesThrough(ServedVolumes volumes) {
         this.served = volumes;
-        for (EfuseSnapshot cr : client.resources(EfuseSnapshot.class).withLabel(MetadataKeys.NODE, MetadataKeys.nodeLabel(node))
+        for (EfuseSnapshot cr : client.resources(EfuseSnapshot.class)
+                .withLabel(MetadataKeys.NODE, MetadataKeys.nodeLabel(node))
                 .list().getItems()) {
             if (cr.getSpec().groupSnapshotId != null && !cr.getSpec().groupSnapshotId.isEmpty()) {
                 enqueue(this::onSnapshot, cr.getMetadata().getName());
@@ -314,7 +315,8 @@ public final class NodeReconciler implements AutoCloseable {
      * restart cut short left of them is removed first: members of one instant are never completed at another.
      */
     void takeGroup(String groupId) {
-        List<EfuseSnapshot> members = client.resources(EfuseSnapshot.class).withLabel(MetadataKeys.GROUP_SNAPSHOT, groupId)
+        List<EfuseSnapshot> members = client.resources(EfuseSnapshot.class)
+                .withLabel(MetadataKeys.GROUP_SNAPSHOT, groupId)
                 .list().getItems().stream().filter(cr -> cr.getMetadata().getDeletionTimestamp() == null)
                 .sorted(java.util.Comparator.comparing(cr -> cr.getSpec().sourceVolumeId)).toList();
         if (members.isEmpty() || members.size() < members.get(0).getSpec().groupSourceVolumeIds.size()) {
