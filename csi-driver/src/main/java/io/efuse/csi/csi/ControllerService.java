@@ -1,5 +1,8 @@
 package io.efuse.csi.csi;
 
+import static io.efuse.csi.csi.Calls.requireId;
+import static io.efuse.csi.csi.Calls.run;
+
 import com.google.protobuf.Timestamp;
 import csi.v1.ControllerGrpc;
 import csi.v1.Csi;
@@ -9,7 +12,6 @@ import io.efuse.csi.volume.ContentSource;
 import io.efuse.csi.volume.LiveParameters;
 import io.efuse.csi.volume.Snapshot;
 import io.efuse.csi.volume.Volume;
-import io.efuse.csi.volume.VolumeException;
 import io.efuse.csi.volume.VolumeIds;
 import io.efuse.csi.volume.VolumeSpec;
 import io.efuse.csi.volume.VolumeStore;
@@ -305,13 +307,6 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                 .orElseThrow(() -> CsiErrors.notFound("volume " + id + " does not exist"));
     }
 
-    static String requireId(String id, String field) {
-        if (id.isEmpty()) {
-            throw CsiErrors.invalid(field + " is required");
-        }
-        return id;
-    }
-
     private static void checkRange(long required, long limit) {
         if (required < 0 || limit < 0) {
             throw CsiErrors.invalid("capacity_range bytes cannot be negative");
@@ -460,28 +455,5 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         }
         List<T> items = rest.subList(0, maxEntries);
         return new Page<>(items, id.apply(items.get(items.size() - 1)));
-    }
-
-    interface Call<R> {
-        R call() throws VolumeException;
-    }
-
-    /** Runs a handler and turns its failure into the status the spec names. */
-    static <R> void run(StreamObserver<R> out, Call<R> call) {
-        R result;
-        try {
-            result = call.call();
-        } catch (VolumeException e) {
-            out.onError(CsiErrors.from(e));
-            return;
-        } catch (io.grpc.StatusRuntimeException e) {
-            out.onError(e);
-            return;
-        } catch (RuntimeException e) {
-            out.onError(CsiErrors.internal(e.toString(), e));
-            return;
-        }
-        out.onNext(result);
-        out.onCompleted();
     }
 }

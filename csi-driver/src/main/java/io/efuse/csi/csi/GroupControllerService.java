@@ -1,7 +1,7 @@
 package io.efuse.csi.csi;
 
-import static io.efuse.csi.csi.ControllerService.requireId;
-import static io.efuse.csi.csi.ControllerService.run;
+import static io.efuse.csi.csi.Calls.requireId;
+import static io.efuse.csi.csi.Calls.run;
 
 import com.google.protobuf.Timestamp;
 import csi.v1.Csi;

@@ -1,16 +1,18 @@
 package io.efuse.csi.csi;
 
+import static io.efuse.csi.csi.NodeRequests.absolute;
+import static io.efuse.csi.csi.NodeRequests.checkCapability;
+import static io.efuse.csi.csi.NodeRequests.mountFlags;
+import static io.efuse.csi.csi.NodeRequests.parseGroup;
+import static io.efuse.csi.csi.NodeRequests.requireCapability;
+import static io.efuse.csi.csi.NodeRequests.requirePath;
+import static io.efuse.csi.csi.NodeRequests.requirePresent;
+import static io.efuse.csi.csi.NodeRequests.requireVolumeShapedId;
+
 import csi.v1.Csi;
 import csi.v1.Csi.VolumeCapability;
 import csi.v1.NodeGrpc;
-import io.efuse.csi.fsd.MountProbe;
-import io.efuse.csi.sys.Errno;
-import io.efuse.csi.sys.ErrnoException;
 import io.efuse.csi.sys.LinuxConstants;
-import io.efuse.csi.sys.MountFlags;
-import io.efuse.csi.sys.MountTable;
-import io.efuse.csi.sys.Syscalls;
-import io.efuse.csi.volume.Backend;
 import io.efuse.csi.volume.BackingRoots;
 import io.efuse.csi.volume.BackingStore;
 import io.efuse.csi.volume.InlineVolume;
@@ -19,8 +21,9 @@ import io.efuse.csi.volume.EngineKind;
 import io.efuse.csi.volume.Limits;
 import io.efuse.csi.volume.LiveParameters;
 import io.efuse.csi.volume.ModifiedSettings;
-import io.efuse.csi.volume.ServedLimits;
-import io.efuse.csi.volume.MountSpec;
+import io.efuse.csi.volume.GroupOwnership;
+import io.efuse.csi.volume.NodePaths;
+import io.efuse.csi.volume.PathProbe;
 import io.efuse.csi.volume.MountedVolume;
 import io.efuse.csi.volume.ServedVolumes;
 import io.efuse.csi.volume.Usage;
@@ -31,22 +34,10 @@ import io.efuse.csi.volume.VolumeMounter;
 import io.efuse.csi.volume.VolumeStore;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,12 +65,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     private final VolumeStore store;
     private final BackingRoots roots;
     private final VolumeMounter mounter;
-    private final PathProbe probe;
-    private final OperationLocks locks = new OperationLocks();
-    private final StagedVolumes staged = new StagedVolumes();
+    private final NodePaths paths;
+    private final TargetBinder binder;
+    private final NodeSessions sessions;
+    private final InlinePublisher inlines;
     private final InlineOptions inline;
-    /** Held while a new inline volume is counted against maxVolumes and recorded: two cannot take one last place. */
-    private final Object admission = new Object();
 
     public NodeService(String nodeId, long maxVolumes, VolumeStore store, BackingRoots roots, VolumeMounter mounter,
                        Duration statTimeout) {
@@ -94,13 +84,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         this.store = store;
         this.roots = roots;
         this.mounter = mounter;
-        this.probe = new PathProbe(statTimeout);
+        this.paths = new NodePaths(statTimeout);
+        this.binder = new TargetBinder(paths);
+        this.sessions = new NodeSessions(nodeId, maxVolumes, store, mounter, paths, inline.records());
+        this.inlines = new InlinePublisher(nodeId, roots, paths, binder, sessions, inline);
     }
 
     @Override
     public void nodeStageVolume(Csi.NodeStageVolumeRequest req, StreamObserver<Csi.NodeStageVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getStagingTargetPath(), "staging_target_path");
             VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
             Volume v = requireVolume(id);
@@ -109,10 +102,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             boolean readOnly = Capabilities.readOnly(cap.getAccessMode().getMode());
             String group = cap.getMount().getVolumeMountGroup();
             int gid = group.isEmpty() ? -1 : parseGroup(group);
-            try (var held = locks.acquire(id)) {
-                var existing = staged.get(id);
+            try (var held = sessions.locks.acquire(id)) {
+                var existing = sessions.staged.get(id);
                 if (existing.isEmpty()) {
-                    existing = adopt(id, staging);
+                    existing = sessions.adopt(id, staging);
                 }
                 if (existing.isPresent()) {
                     StagedVolumes.Staged s = existing.get();
@@ -127,10 +120,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                         return Csi.NodeStageVolumeResponse.getDefaultInstance();
                     }
                     LOG.warn("volume {}: the session at {} is dead; staging it again", id, staging);
-                    closeQuietly(s);
-                    staged.remove(id);
+                    sessions.closeQuietly(s);
+                    sessions.staged.remove(id);
                 }
-                requireRoom();
+                sessions.requireRoom();
                 BackingStore backing = roots.of(v.backend());
                 if (!backing.volumeExists(id)) {
                     throw CsiErrors.unavailable("volume " + id + " has no data on node " + nodeId + " yet (under "
@@ -138,9 +131,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                 }
                 Path dir = backing.serve(id);
                 if (gid >= 0) {
-                    applyGroup(dir, gid);
+                    GroupOwnership.apply(dir, gid);
                 }
-                startSession(v, backing, dir, staging, readOnly);
+                sessions.startSession(v, backing, dir, staging, readOnly);
                 return Csi.NodeStageVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("stage volume " + id + " at " + staging + ": " + e.getMessage(), e);
@@ -151,21 +144,21 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     @Override
     public void nodeUnstageVolume(Csi.NodeUnstageVolumeRequest req,
                                   StreamObserver<Csi.NodeUnstageVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getStagingTargetPath(), "staging_target_path");
             requireVolumeShapedId(id);
             Path staging = requirePath(req.getStagingTargetPath(), "staging_target_path");
-            try (var held = locks.acquire(id)) {
-                var s = staged.get(id);
+            try (var held = sessions.locks.acquire(id)) {
+                var s = sessions.staged.get(id);
                 if (s.isEmpty()) {
-                    s = adopt(id, staging);
+                    s = sessions.adopt(id, staging);
                 }
                 if (s.isPresent() && s.get().stagingPath.equals(staging)) {
                     s.get().mount.close();
-                    staged.remove(id);
+                    sessions.staged.remove(id);
                 }
-                unmountAll(staging);
+                paths.unmountAll(staging);
                 return Csi.NodeUnstageVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("unstage volume " + id + " from " + staging + ": " + e.getMessage(), e);
@@ -176,11 +169,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     @Override
     public void nodePublishVolume(Csi.NodePublishVolumeRequest req,
                                   StreamObserver<Csi.NodePublishVolumeResponse> out) {
-        ControllerService.run(out, () -> {
+        Calls.run(out, () -> {
             if ("true".equals(req.getVolumeContextMap().get(EPHEMERAL))) {
-                return publishInline(req);
+                return inlines.publish(req);
             }
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getTargetPath(), "target_path");
             VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
             Volume v = requireVolume(id);
@@ -198,10 +191,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             }
             String group = cap.getMount().getVolumeMountGroup();
             int gid = group.isEmpty() ? -1 : parseGroup(group);
-            try (var held = locks.acquire(id)) {
-                var known = staged.get(id);
+            try (var held = sessions.locks.acquire(id)) {
+                var known = sessions.staged.get(id);
                 if (known.isEmpty()) {
-                    known = adopt(id, staging);
+                    known = sessions.adopt(id, staging);
                 }
                 StagedVolumes.Staged s = known.filter(x -> x.stagingPath.equals(staging)).orElseThrow(() ->
                         CsiErrors.failedPrecondition("volume " + id + " is not staged at " + staging));
@@ -209,7 +202,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                     throw CsiErrors.failedPrecondition("volume " + id + " is staged read-only at " + staging
                             + ": it cannot be published for writing (" + mode + ")");
                 }
-                bindAt(s, roots.of(v.backend()).volumeDir(id), target, readOnly, flags, mode, gid);
+                binder.bind(s, roots.of(v.backend()).volumeDir(id), target, readOnly, flags, mode, gid);
                 return Csi.NodePublishVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("publish volume " + id + " at " + target + ": " + e.getMessage(), e);
@@ -217,176 +210,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         });
     }
 
-    /**
-     * Binds the staged volume at target as asked, or confirms that it is bound so; the spec's answers for a second
-     * publication at the same target or another one (docs/csi.md, access modes).
-     */
-    private void bindAt(StagedVolumes.Staged s, Path dir, Path target, boolean readOnly, long flags,
-                        VolumeCapability.AccessMode.Mode mode, int gid) throws IOException {
-        String id = s.volumeId;
-        Path staging = s.stagingPath;
-        StagedVolumes.Publication want = new StagedVolumes.Publication(readOnly, flags, mode);
-        StagedVolumes.Publication have = s.publications.get(target);
-        Set<Path> bound = MountTable.sameTreeAs(staging);
-        if (bound.contains(target)) {
-            if (have == null || have.found()) {
-                // Published before this process started (its record of publications died with the last
-                // one): what the mount shows is all there is to compare.
-                if (mountedReadOnly(target) != readOnly) {
-                    throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                            + (readOnly ? " read-write" : " read-only"));
-                }
-                s.publications.put(target, want);
-            } else if (!have.equals(want)) {
-                throw CsiErrors.alreadyExists("volume " + id + " is published at " + target
-                        + " with other options (" + have.mode() + ", read-only " + have.readOnly() + ")");
-            }
-            return;
-        }
-        // Whatever the record says, nothing of this volume is at the target any more: publish anew.
-        s.publications.remove(target);
-        checkSingleWriter(s, target, mode, bound);
-        if (gid >= 0) {
-            applyGroup(dir, gid);
-        }
-        // Unmounted first: a target left on a dead connection (its session ended with the last process) cannot even
-        // be looked at until then.
-        unmountAll(target);
-        Files.createDirectories(target);
-        Syscalls.mount(staging.toString(), target, null, LinuxConstants.MS_BIND, null);
-        long remount = flags & ~LinuxConstants.MS_RDONLY;
-        if (readOnly || remount != 0) {
-            try {
-                Syscalls.mount("none", target, null, LinuxConstants.MS_REMOUNT | LinuxConstants.MS_BIND
-                        | remount | (readOnly ? LinuxConstants.MS_RDONLY : 0), null);
-            } catch (ErrnoException e) {
-                Syscalls.umount(target, LinuxConstants.MNT_DETACH);
-                throw e;
-            }
-        }
-        s.publications.put(target, want);
-    }
-
-    /**
-     * NodePublishVolume of an inline volume: the first call makes the volume from the pod's volumeAttributes (its
-     * record first, then its data directory), mounts its session at the node's own staging directory and binds it at
-     * the target; a repeated call finds each step done (or redoes the one a crash or a restart undid). A first call
-     * that fails leaves nothing: kubelet does not unpublish a volume whose publish failed for good.
-     */
-    private Csi.NodePublishVolumeResponse publishInline(Csi.NodePublishVolumeRequest req) throws VolumeException {
-        String handle = ControllerService.requireId(req.getVolumeId(), "volume_id");
-        requirePresent(req.getTargetPath(), "target_path");
-        VolumeCapability cap = requireCapability(req.hasVolumeCapability(), req.getVolumeCapability());
-        if (!inline.allowed()) {
-            throw CsiErrors.failedPrecondition("volume " + handle + " is a CSI ephemeral inline volume, which this "
-                    + "node plugin does not make: start it with --allow-inline-volumes (the chart's "
-                    + "inlineVolumes.enabled=true, which also lists Ephemeral in the CSIDriver's volumeLifecycleModes)");
-        }
-        Map<String, String> context = req.getVolumeContextMap();
-        VolumeParameters.Inline want = VolumeParameters.inline(context, inline.maxBytes());
-        Path target = requirePath(req.getTargetPath(), "target_path");
-        ControllerService.capabilityProblem(List.of(cap), Backend.LOCAL).ifPresent(why -> {
-            throw CsiErrors.failedPrecondition(why);
-        });
-        VolumeCapability.AccessMode.Mode mode = cap.getAccessMode().getMode();
-        long flags = mountFlags(cap.getMount().getMountFlagsList());
-        boolean readOnly = req.getReadonly() || Capabilities.readOnly(mode) || (flags & LinuxConstants.MS_RDONLY) != 0;
-        String group = cap.getMount().getVolumeMountGroup();
-        int gid = group.isEmpty() ? -1 : parseGroup(group);
-        InlineVolumes records = inline.records();
-        String id = VolumeIds.inlineId(handle);
-        try (var held = locks.acquire(id)) {
-            InlineVolume rec = records.get(id).orElse(null);
-            boolean made = rec == null;
-            if (rec != null) {
-                if (!rec.sameVolume(want.bytes(), want.inodes(), want.parameters())) {
-                    throw CsiErrors.alreadyExists("inline volume " + handle + " exists with " + rec.capacityBytes()
-                            + " bytes, " + rec.inodeLimit() + " inodes and " + rec.parameters() + ", not as asked now ("
-                            + want.bytes() + " bytes, " + want.inodes() + " inodes, " + want.parameters() + ")");
-                }
-                if (!rec.targetPath().equals(target.toString())) {
-                    throw CsiErrors.failedPrecondition("inline volume " + handle + " belongs to the pod it was made "
-                            + "for and is published at " + rec.targetPath() + "; it is published at no other target");
-                }
-            } else {
-                synchronized (admission) {
-                    requireRoom();
-                    rec = new InlineVolume(id, handle, want.bytes(), want.inodes(), want.parameters(),
-                            target.toString(), context.get(POD_NAMESPACE), context.get(POD_NAME), context.get(POD_UID),
-                            System.currentTimeMillis());
-                    records.put(rec);
-                }
-            }
-            try {
-                BackingStore backing = roots.local();
-                backing.createVolume(id, rec.limits(), null, EngineKind.requested(rec.parameters()));
-                Path dir = backing.serve(id);
-                StagedVolumes.Staged s = stageInline(rec, backing, dir);
-                bindAt(s, dir, target, readOnly, flags, mode, gid);
-            } catch (IOException | VolumeException | RuntimeException e) {
-                if (made) {
-                    try {
-                        removeInline(rec);
-                    } catch (IOException | VolumeException | RuntimeException cleanup) {
-                        e.addSuppressed(cleanup);
-                    }
-                }
-                throw e;
-            }
-            if (made) {
-                LOG.info("inline volume {} ({}): made for pod {}/{}, {} bytes, {} inodes, {}", handle, id,
-                        rec.podNamespace(), rec.podName(), rec.capacityBytes(), rec.inodeLimit(), rec.parameters());
-            }
-            return Csi.NodePublishVolumeResponse.getDefaultInstance();
-        } catch (IOException e) {
-            throw CsiErrors.internal("publish inline volume " + handle + " at " + target + ": " + e.getMessage(), e);
-        }
-    }
-
     /** The inline volume's session at its staging directory: the one this process has, adopted, or mounted now. */
-    private StagedVolumes.Staged stageInline(InlineVolume rec, BackingStore backing, Path dir)
-            throws IOException, VolumeException {
-        String id = rec.id();
-        Path staging = inline.records().stagingPath(id);
-        var existing = staged.get(id);
-        if (existing.isEmpty()) {
-            existing = adopt(id, staging);
-        }
-        if (existing.isPresent()) {
-            if (existing.get().mount.alive()) {
-                return existing.get();
-            }
-            LOG.warn("inline volume {} ({}): the session at {} is dead; mounting it again", rec.handle(), id, staging);
-            closeQuietly(existing.get());
-            staged.remove(id);
-        }
-        return startSession(rec.asVolume(nodeId), backing, dir, staging, false);
-    }
-
-    /** Mounts the volume's eFuse session at staging and records it as staged. */
-    private StagedVolumes.Staged startSession(Volume v, BackingStore backing, Path dir, Path staging, boolean readOnly)
-            throws IOException, VolumeException {
-        Files.createDirectories(staging);
-        detachLeftover(staging);
-        ServedLimits limits = backing.served(v.id(), v.limits());
-        MountedVolume mount = mounter.mount(new MountSpec(v.id(), dir, staging, tierOf(v), writebackCacheOf(v),
-                readOnly, limits));
-        LOG.info("volume {}: staged at {}, engine {}, tier {}", v.id(), staging,
-                backing.engineOf(v.id()).map(EngineKind::label).orElse("?"), mount.tier());
-        StagedVolumes.Staged s = new StagedVolumes.Staged(v.id(), staging, readOnly, mount);
-        staged.put(s);
-        return s;
-    }
-
-    private static String tierOf(Volume v) {
-        return VolumeParameters.effective(VolumeParameters.TIER, v.parameters(), v.mutableParameters(), "auto");
-    }
-
-    private static boolean writebackCacheOf(Volume v) {
-        return Boolean.parseBoolean(VolumeParameters.effective(VolumeParameters.WRITEBACK_CACHE, v.parameters(),
-                v.mutableParameters(), "false"));
-    }
-
+    /** Mounts the volume's eFuse session at staging and records it as sessions.staged. */
     /**
      * Gives the session of a volume staged on this node (or left by the last node plugin) the volume's mutable
      * parameters as they are recorded now, as far as the live session takes them, and notes what waits for the next
@@ -394,81 +219,33 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      */
     @Override
     public Optional<ModifiedSettings> apply(Volume v) throws IOException, VolumeException {
-        try (var held = locks.acquire(v.id())) {
-            var s = staged.get(v.id());
+        try (var held = sessions.locks.acquire(v.id())) {
+            var s = sessions.staged.get(v.id());
             if (s.isEmpty()) {
-                s = adopt(v.id(), null);
+                s = sessions.adopt(v.id(), null);
             }
             if (s.isEmpty()) {
                 return Optional.empty();
             }
-            return Optional.of(applyTo(s.get(), v));
+            return Optional.of(sessions.applyTo(s.get(), v));
         }
-    }
-
-    private ModifiedSettings applyTo(StagedVolumes.Staged s, Volume v) throws IOException, VolumeException {
-        ModifiedSettings m = s.mount.modify(tierOf(v), writebackCacheOf(v));
-        s.waiting = m.waiting();
-        LOG.info("volume {}: tier {}, writebackCache {} given to its session: serving with tier {}{}", v.id(),
-                tierOf(v), writebackCacheOf(v), m.tier(), m.waiting().isEmpty() ? ""
-                        : ", waiting for the next staging: " + m.waiting());
-        return m;
     }
 
     @Override
     public List<String> waiting(String volumeId) {
-        return staged.get(volumeId).map(s -> s.waiting).orElse(List.of());
-    }
-
-    /**
-     * Ends an inline volume whose target is already unbound: its session, its staging directory, its data, and
-     * last its record, so that whatever a failure leaves is found by the CO's retry.
-     */
-    private void removeInline(InlineVolume rec) throws IOException, VolumeException {
-        String id = rec.id();
-        Path staging = inline.records().stagingPath(id);
-        var s = staged.get(id);
-        if (s.isEmpty()) {
-            s = adopt(id, staging);
-        }
-        if (s.isPresent()) {
-            s.get().mount.close();
-            staged.remove(id);
-        }
-        unmountAll(staging);
-        inline.records().removeStagingDir(id);
-        roots.local().deleteVolume(id);
-        inline.records().remove(id);
+        return sessions.staged.get(volumeId).map(s -> s.waiting).orElse(List.of());
     }
 
     /** The record of the inline volume whose handle the CO names, if it names one. */
-    private Optional<InlineVolume> inlineRecord(String handle) {
-        return inline.records() == null ? Optional.empty() : inline.records().get(VolumeIds.inlineId(handle));
-    }
-
     /** Volumes on this node, staged or inline, count against maxVolumes; RESOURCE_EXHAUSTED when none more fits. */
-    private void requireRoom() throws VolumeException {
-        if (maxVolumes <= 0) {
-            return;
-        }
-        Set<String> ids = new HashSet<>(staged.ids());
-        if (inline.records() != null) {
-            ids.addAll(inline.records().ids());
-        }
-        if (ids.size() >= maxVolumes) {
-            throw new VolumeException(VolumeException.Reason.RESOURCE_EXHAUSTED, "node " + nodeId + " already has "
-                    + ids.size() + " volumes staged or inline, its maximum (--max-volumes)");
-        }
-    }
-
     @Override
     public void nodeUnpublishVolume(Csi.NodeUnpublishVolumeRequest req,
                                     StreamObserver<Csi.NodeUnpublishVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getTargetPath(), "target_path");
-            if (inlineRecord(id).isPresent()) {
-                return unpublishInline(id, requirePath(req.getTargetPath(), "target_path"));
+            if (inlines.record(id).isPresent()) {
+                return inlines.unpublish(id, requirePath(req.getTargetPath(), "target_path"));
             }
             if (!inline.allowed()) {
                 requireVolumeShapedId(id);
@@ -476,10 +253,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             // Past this point an id not shaped like ours is an inline volume's handle whose unpublish already ended:
             // its target is cleaned up like any other.
             Path target = requirePath(req.getTargetPath(), "target_path");
-            try (var held = locks.acquire(id)) {
-                unmountAll(target);
-                removeTarget(target);
-                staged.get(id).ifPresent(s -> s.publications.remove(target));
+            try (var held = sessions.locks.acquire(id)) {
+                paths.unpublish(target);
+                sessions.staged.get(id).ifPresent(s -> s.publications.remove(target));
                 return Csi.NodeUnpublishVolumeResponse.getDefaultInstance();
             } catch (IOException e) {
                 throw CsiErrors.internal("unpublish volume " + id + " from " + target + ": " + e.getMessage(), e);
@@ -487,42 +263,21 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         });
     }
 
-    /**
-     * NodeUnpublishVolume of an inline volume: unbound from its pod, then gone with its data. An unpublish at
-     * another path than its pod's cleans that path and leaves the volume to its own.
-     */
-    private Csi.NodeUnpublishVolumeResponse unpublishInline(String handle, Path target) throws VolumeException {
-        String id = VolumeIds.inlineId(handle);
-        try (var held = locks.acquire(id)) {
-            unmountAll(target);
-            removeTarget(target);
-            Optional<InlineVolume> rec = inline.records().get(id);
-            if (rec.isPresent() && rec.get().targetPath().equals(target.toString())) {
-                removeInline(rec.get());
-                LOG.info("inline volume {} ({}) of pod {}/{}: deleted with its data", handle, id,
-                        rec.get().podNamespace(), rec.get().podName());
-            }
-            return Csi.NodeUnpublishVolumeResponse.getDefaultInstance();
-        } catch (IOException e) {
-            throw CsiErrors.internal("unpublish inline volume " + handle + " from " + target + ": " + e.getMessage(), e);
-        }
-    }
-
     @Override
     public void nodeGetVolumeStats(Csi.NodeGetVolumeStatsRequest req,
                                    StreamObserver<Csi.NodeGetVolumeStatsResponse> out) {
-        ControllerService.run(out, () -> {
-            String requested = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String requested = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getVolumePath(), "volume_path");
-            Optional<InlineVolume> inlineVolume = inlineRecord(requested);
+            Optional<InlineVolume> inlineVolume = inlines.record(requested);
             String id = inlineVolume.map(InlineVolume::id).orElse(requested);
             Volume v = inlineVolume.isPresent() ? inlineVolume.get().asVolume(nodeId) : requireVolume(id);
             if (!req.getStagingTargetPath().isEmpty()) {
                 requirePath(req.getStagingTargetPath(), "staging_target_path");
             }
-            StagedVolumes.Staged s = stagedOrAdopted(id);
+            StagedVolumes.Staged s = sessions.stagedOrAdopted(id);
             Path path = requireServedAt(id, s, req.getVolumePath());
-            PathProbe.Result r = probe.probe(path);
+            PathProbe.Result r = paths.probe(path);
             if (r.state() == PathProbe.State.MISSING) {
                 throw CsiErrors.notFound("volume path " + path + " does not exist");
             }
@@ -557,10 +312,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
 
     @Override
     public void nodeExpandVolume(Csi.NodeExpandVolumeRequest req, StreamObserver<Csi.NodeExpandVolumeResponse> out) {
-        ControllerService.run(out, () -> {
-            String id = ControllerService.requireId(req.getVolumeId(), "volume_id");
+        Calls.run(out, () -> {
+            String id = Calls.requireId(req.getVolumeId(), "volume_id");
             requirePresent(req.getVolumePath(), "volume_path");
-            if (inlineRecord(id).isPresent()) {
+            if (inlines.record(id).isPresent()) {
                 throw CsiErrors.failedPrecondition("inline volume " + id + " keeps the size its pod's volumeAttributes "
                         + "give it: no CO expands an inline volume");
             }
@@ -579,24 +334,24 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             if (required < 0 || limit < 0 || (limit > 0 && limit < required)) {
                 throw CsiErrors.invalid("capacity_range is not a valid range");
             }
-            Path path = requireServedAt(id, stagedOrAdopted(id), req.getVolumePath());
+            Path path = requireServedAt(id, sessions.stagedOrAdopted(id), req.getVolumePath());
             long bytes = Math.max(required, v.capacityBytes());
             if (limit > 0 && bytes > limit) {
                 throw CsiErrors.outOfRange("volume " + id + " has " + v.capacityBytes() + " bytes, above limit " + limit);
             }
             Limits limits = new Limits(bytes, Math.max(v.inodeLimit(), VolumeParameters.inodeLimit(v.parameters(),
                     bytes)));
-            try (var held = locks.acquire(id)) {
+            try (var held = sessions.locks.acquire(id)) {
                 BackingStore backing = roots.of(v.backend());
                 if (backing.engineOf(id).map(EngineKind::kernelEnforced).orElse(false)) {
                     backing.resizeVolume(id, limits);
-                    var s = staged.get(id);
+                    var s = sessions.staged.get(id);
                     if (s.isPresent() && backing.served(id, limits).shownBytes() > 0) {
                         s.get().mount.resize(limits); // the size df in the volume shows
                     }
                 } else {
                     // Looked up again under the lock: an unstage may have ended the session since the check.
-                    var s = staged.get(id);
+                    var s = sessions.staged.get(id);
                     if (s.isEmpty()) {
                         throw CsiErrors.notFound("volume " + id + " is no longer staged on node " + nodeId);
                     }
@@ -639,7 +394,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      * are kubelet's and stay; a connection still bound at one cannot end by itself and is aborted at once.
      */
     public void unstageAll(Duration grace) {
-        closeAll(grace, false);
+        SessionShutdown.closeAll(sessions.staged.all(), grace, false);
     }
 
     /**
@@ -649,88 +404,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      * Connections still in use when the grace runs out (a file open in a detached target) are aborted.
      */
     public void unmountAll(Duration grace) {
-        closeAll(grace, true);
-    }
-
-    /** Closes every volume on a virtual thread of its own, made here: serving volumes costs no thread for it. */
-    private void closeAll(Duration grace, boolean withTargets) {
-        long start = System.nanoTime();
-        long end = start + grace.toNanos();
-        List<StagedVolumes.Staged> all = new ArrayList<>();
-        staged.all().forEach(all::add);
-        if (all.isEmpty()) {
-            return;
-        }
-        LOG.info("unmounting {} volumes within {} ms", all.size(), grace.toMillis());
-        ExecutorService closers = Executors.newVirtualThreadPerTaskExecutor();
-        for (StagedVolumes.Staged s : all) {
-            closers.execute(() -> {
-                if (withTargets) {
-                    detachTargets(s);
-                }
-                try {
-                    s.mount.close(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
-                } catch (IOException | RuntimeException e) {
-                    LOG.warn("closing the session of volume {} at {}: {}", s.volumeId, s.stagingPath, e.getMessage());
-                }
-            });
-        }
-        closers.shutdown();
-        try {
-            if (!closers.awaitTermination(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                LOG.warn("volumes still being unmounted when the grace of {} ms ran out", grace.toMillis());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        LOG.info("unmounted {} volumes in {} ms", all.size(), (System.nanoTime() - start) / 1_000_000);
-    }
-
-    /** Lazily detaches every target the volume is published at (it never blocks on the filesystem). */
-    private static void detachTargets(StagedVolumes.Staged s) {
-        for (Path target : s.publications.keySet()) {
-            try {
-                Syscalls.umount(target, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
-            } catch (ErrnoException e) {
-                if (e.errno() != Errno.EINVAL) {
-                    LOG.warn("volume {}: detaching its target {}: {}", s.volumeId, target, e.getMessage());
-                }
-            }
-        }
+        SessionShutdown.closeAll(sessions.staged.all(), grace, true);
     }
 
     public int stagedCount() {
-        return staged.size();
-    }
-
-    /**
-     * A volume whose session the mounter reports alive although this process has no record of it (it was
-     * staged before this process started), recorded as staged where it is mounted.
-     */
-    private Optional<StagedVolumes.Staged> adopt(String id, Path staging) throws IOException,
-            VolumeException {
-        var found = mounter.adopt(id, staging);
-        if (found.isEmpty()) {
-            return Optional.empty();
-        }
-        MountedVolume m = found.get();
-        StagedVolumes.Staged s = new StagedVolumes.Staged(id, m.mountPoint(), m.readOnly(), m);
-        // Its publications outlived the last process too; they count for single-writer checks from now on.
-        for (Path bound : MountTable.sameTreeAs(m.mountPoint())) {
-            s.publications.put(bound, StagedVolumes.Publication.found(mountedReadOnly(bound)));
-        }
-        staged.put(s);
-        LOG.info("volume {}: adopted its live session at {} ({})", id, m.mountPoint(), mounter.describe());
-        // Parameters changed while no node plugin ran reach the session now; what waits is known again.
-        Optional<Volume> recorded = VolumeIds.isVolumeId(id) ? store.volume(id) : Optional.empty();
-        if (recorded.isPresent()) {
-            try {
-                applyTo(s, recorded.get());
-            } catch (IOException | VolumeException e) {
-                LOG.warn("volume {}: cannot give its adopted session the recorded parameters: {}", id, e.getMessage());
-            }
-        }
-        return Optional.of(s);
+        return sessions.staged.size();
     }
 
     /**
@@ -741,16 +419,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
     public ServedVolumes.Claim claim(String id) throws IOException, VolumeException {
         OperationLocks.Held held;
         try {
-            held = locks.acquire(id);
+            held = sessions.locks.acquire(id);
         } catch (io.grpc.StatusRuntimeException e) {
             throw new VolumeException(VolumeException.Reason.BUSY, "volume " + id + " is being staged, published or"
                     + " unstaged on node " + nodeId + ": try again");
         }
         try {
-            Optional<StagedVolumes.Staged> s = staged.get(id);
+            Optional<StagedVolumes.Staged> s = sessions.staged.get(id);
             if (s.isEmpty()) {
                 try {
-                    s = adopt(id, VolumeIds.isInlineId(id) && inline.records() != null
+                    s = sessions.adopt(id, VolumeIds.isInlineId(id) && inline.records() != null
                             ? inline.records().stagingPath(id) : null);
                 } catch (IOException e) {
                     throw new VolumeException(VolumeException.Reason.NOT_READY, "volume " + id
@@ -775,35 +453,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
         }
     }
 
-    /** {@link #adopt} for reports: a volume that cannot be looked up now is reported as not staged. */
-    private Optional<StagedVolumes.Staged> adoptQuietly(String id) {
-        try {
-            return adopt(id, VolumeIds.isInlineId(id) && inline.records() != null ? inline.records().stagingPath(id)
-                    : null);
-        } catch (IOException | VolumeException e) {
-            LOG.warn("volume {}: cannot tell whether a session serves it: {}", id, e.getMessage());
-            return Optional.empty();
-        }
-    }
-
+    /** {@link #adopt} for reports: a volume that cannot be looked up now is reported as not sessions.staged. */
     /** The volume as this node serves it: staged by this process, or adopted from the mounter; else NOT_FOUND. */
-    private StagedVolumes.Staged stagedOrAdopted(String id) {
-        StagedVolumes.Staged s = staged.get(id).orElse(null);
-        if (s != null) {
-            return s;
-        }
-        try (var held = locks.acquire(id)) {
-            return staged.get(id).or(() -> adoptQuietly(id)).orElseThrow(() ->
-                    CsiErrors.notFound("volume " + id + " is not staged on node " + nodeId));
-        }
-    }
-
     /**
      * volume_path as a path where the staged volume is served (its staging path or a target bound to it); NOT_FOUND
      * otherwise, which is the spec's code for "does not exist on the specified volume_path". A path that is not
      * absolute and normalized can be no such place, so it answers the same and never reaches the filesystem.
      */
-    private static Path requireServedAt(String id, StagedVolumes.Staged s, String raw) {
+    private Path requireServedAt(String id, StagedVolumes.Staged s, String raw) {
         Path path = absolute(raw);
         if (path == null) {
             throw CsiErrors.notFound("volume " + id + " is not available at '" + raw
@@ -813,40 +470,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
             return path;
         }
         try {
-            if (MountTable.sameTreeAs(s.stagingPath).contains(path)) {
+            if (paths.boundTo(s.stagingPath).contains(path)) {
                 return path;
             }
         } catch (IOException e) {
             throw CsiErrors.internal("reading the mount table: " + e.getMessage(), e);
         }
         throw CsiErrors.notFound("volume " + id + " is neither staged nor published at " + path);
-    }
-
-    /**
-     * The spec's table for a second NodePublishVolume at another target: SINGLE_NODE_SINGLE_WRITER allows one
-     * target on the node, so a publication elsewhere refuses it, and a SINGLE_NODE_SINGLE_WRITER publication refuses
-     * any other; every other mode may be published at many targets. Only targets still bound count, so a target
-     * that vanished without NodeUnpublishVolume does not hold the volume forever.
-     */
-    private static void checkSingleWriter(StagedVolumes.Staged s, Path target, VolumeCapability.AccessMode.Mode mode,
-                                          Set<Path> bound) {
-        for (var e : s.publications.entrySet()) {
-            Path other = e.getKey();
-            if (other.equals(target) || !bound.contains(other)) {
-                continue;
-            }
-            if (mode == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
-                    || e.getValue().mode() == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER) {
-                throw CsiErrors.failedPrecondition("volume " + s.volumeId + " is published at " + other + " ("
-                        + (e.getValue().found() ? "before this process started" : e.getValue().mode()) + "); "
-                        + VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
-                        + " allows one target on a node");
-            }
-        }
-    }
-
-    private static boolean mountedReadOnly(Path path) throws IOException {
-        return MountTable.find(path).map(e -> e.options().equals("ro") || e.options().startsWith("ro,")).orElse(false);
     }
 
     private Volume requireVolume(String id) {
@@ -857,173 +487,4 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
                 .orElseThrow(() -> CsiErrors.notFound("volume " + id + " does not exist"));
     }
 
-    private static void requirePresent(String p, String field) {
-        if (p.isEmpty()) {
-            throw CsiErrors.invalid(field + " is required");
-        }
-    }
-
-    /**
-     * Anything not shaped like a volume id names no volume of this driver: NOT_FOUND, and the path it came with is
-     * left alone. Unstage and unpublish of a well-formed id clean up even when the volume is gone from the store
-     * (deleted after a crash), because a CO retries a failed cleanup for ever.
-     */
-    private static void requireVolumeShapedId(String id) {
-        if (!VolumeIds.isVolumeId(id)) {
-            throw CsiErrors.notFound("volume " + id + " does not exist");
-        }
-    }
-
-    private static Path requirePath(String p, String field) {
-        requirePresent(p, field);
-        Path path = absolute(p);
-        if (path == null) {
-            throw CsiErrors.invalid(field + " must be an absolute, normalized path: " + p);
-        }
-        return path;
-    }
-
-    /** p as a path if it is absolute and normalized (no ., .., empty or NUL components), else null. */
-    private static Path absolute(String p) {
-        if (p.indexOf('\0') >= 0 || !p.startsWith("/")) {
-            return null;
-        }
-        Path path = Path.of(p);
-        if (!path.normalize().equals(path) || p.contains("/../") || p.endsWith("/..")) {
-            return null;
-        }
-        return path;
-    }
-
-    private static VolumeCapability requireCapability(boolean present, VolumeCapability cap) {
-        if (!present) {
-            throw CsiErrors.invalid("volume_capability is required");
-        }
-        if (!cap.hasMount() && !cap.hasBlock()) {
-            throw CsiErrors.invalid("volume_capability needs an access type");
-        }
-        if (!cap.hasAccessMode()) {
-            throw CsiErrors.invalid("volume_capability needs an access mode");
-        }
-        return cap;
-    }
-
-    private static void checkCapability(VolumeCapability cap, Volume v) {
-        ControllerService.capabilityProblem(List.of(cap), v.backend()).ifPresent(why -> {
-            throw CsiErrors.failedPrecondition(why);
-        });
-    }
-
-    private static long mountFlags(List<String> flags) {
-        long out = 0;
-        for (String f : flags) {
-            out |= MountFlags.of(f).orElseThrow(() -> CsiErrors.invalid("mount flag '" + f
-                    + "' is not supported; supported: " + MountFlags.known()));
-        }
-        return out;
-    }
-
-    private static int parseGroup(String group) {
-        try {
-            int gid = Integer.parseInt(group);
-            if (gid < 0) {
-                throw new NumberFormatException();
-            }
-            return gid;
-        } catch (NumberFormatException e) {
-            throw CsiErrors.invalid("volume_mount_group must be a numeric group id, not '" + group + "'");
-        }
-    }
-
-    /**
-     * What kubelet does for fsGroup when the driver does not: the volume's files belong to the group, directories
-     * are setgid so that new files inherit it, and the group may read and write. The walk runs only when the root
-     * is not yet the group's, so a volume already handed over is not walked at every mount.
-     */
-    static void applyGroup(Path dir, int gid) throws IOException {
-        int current = (Integer) Files.getAttribute(dir, "unix:gid", LinkOption.NOFOLLOW_LINKS);
-        int mode = (Integer) Files.getAttribute(dir, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if (current == gid && (mode & 02070) == 02070) {
-            return;
-        }
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
-                Files.setAttribute(d, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
-                int m = (Integer) Files.getAttribute(d, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-                Files.setAttribute(d, "unix:mode", (m & 07777) | 02070, LinkOption.NOFOLLOW_LINKS);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
-                Files.setAttribute(f, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
-                if (attrs.isRegularFile()) {
-                    int m = (Integer) Files.getAttribute(f, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-                    Files.setAttribute(f, "unix:mode", (m & 07777) | 060, LinkOption.NOFOLLOW_LINKS);
-                }
-                return FileVisitResult.CONTINUE;
-            }
-        });
-    }
-
-    /**
-     * A mount left at a staging path by an earlier process whose session nothing serves any more: a dead or
-     * hung FUSE connection is aborted first, so that whatever still waits on it returns, then the mount is
-     * detached before reuse.
-     */
-    private void detachLeftover(Path path) throws IOException {
-        if (MountTable.isMountPoint(path)) {
-            MountProbe.State was = MountProbe.repair(path, Duration.ofSeconds(2));
-            LOG.warn("detaching a leftover mount at {} (it was {})", path, was.name().toLowerCase(java.util.Locale.ROOT));
-            unmountAll(path);
-        }
-    }
-
-    /**
-     * Unmounts every mount stacked at {@code path}. A plain unmount first; a busy or dead one (EBUSY, ENOTCONN)
-     * is detached, which never blocks on the filesystem.
-     */
-    private void unmountAll(Path path) throws IOException {
-        for (int i = 0; i < 16 && MountTable.isMountPoint(path); i++) {
-            try {
-                Syscalls.umount(path, LinuxConstants.UMOUNT_NOFOLLOW);
-            } catch (ErrnoException e) {
-                if (e.errno() == Errno.EINVAL && !MountTable.isMountPoint(path)) {
-                    return;
-                }
-                Syscalls.umount(path, LinuxConstants.MNT_DETACH | LinuxConstants.UMOUNT_NOFOLLOW);
-            }
-        }
-        if (MountTable.isMountPoint(path)) {
-            throw new IOException("unmount " + path + ": still mounted after 16 unmounts");
-        }
-    }
-
-    /** Removes the target directory kubelet asked for, if it is there and no longer a mount. */
-    private void removeTarget(Path target) throws IOException {
-        PathProbe.Result r = probe.probe(target);
-        if (r.state() == PathProbe.State.MISSING) {
-            return;
-        }
-        if (r.state() == PathProbe.State.BROKEN) {
-            throw new IOException(r.detail());
-        }
-        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            try (var entries = Files.list(target)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IOException("target " + target + " is not empty after unmounting; leaving it");
-                }
-            }
-        }
-        Files.deleteIfExists(target);
-    }
-
-    private static void closeQuietly(StagedVolumes.Staged s) {
-        try {
-            s.mount.close();
-        } catch (IOException e) {
-            LOG.warn("closing the session of volume {} at {}: {}", s.volumeId, s.stagingPath, e.getMessage());
-        }
-    }
 }

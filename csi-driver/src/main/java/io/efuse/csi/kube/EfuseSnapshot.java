@@ -11,7 +11,7 @@ import io.fabric8.kubernetes.client.CustomResource;
  * A snapshot of an eFuse volume, cluster-scoped and named by its snapshot id. The node that holds the source
  * volume copies the data (reflink where it can) and reports readiness; deleting the resource reclaims the copy.
  */
-@Group(Labels.GROUP)
+@Group(MetadataKeys.GROUP)
 @Version("v1alpha1")
 @Kind("EfuseSnapshot")
 @Plural("efusesnapshots")

@@ -11,9 +11,9 @@ import io.fabric8.kubernetes.client.CustomResource;
  * One eFuse volume, cluster-scoped and named by its volume id. The controller writes the spec; the node that
  * holds the data (or, for the shared backend, the controller) reconciles it: makes the backing directory and its
  * limits, reports the status, and reclaims the data when the resource is deleted (finalizer
- * {@value Labels#DATA_FINALIZER}).
+ * {@value MetadataKeys#DATA_FINALIZER}).
  */
-@Group(Labels.GROUP)
+@Group(MetadataKeys.GROUP)
 @Version("v1alpha1")
 @Kind("EfuseVolume")
 @Plural("efusevolumes")

@@ -67,8 +67,9 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
         }
         String node = spec.backend() == Backend.LOCAL ? chooseNode(spec) : null;
         EfuseVolume cr = new EfuseVolume();
-        cr.setMetadata(new ObjectMetaBuilder().withName(id).addToLabels(Labels.NODE, Labels.nodeLabel(node))
-                .addToFinalizers(Labels.DATA_FINALIZER).build());
+        cr.setMetadata(new ObjectMetaBuilder().withName(id)
+                .addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(node))
+                .addToFinalizers(MetadataKeys.DATA_FINALIZER).build());
         EfuseVolumeSpec s = new EfuseVolumeSpec();
         s.name = spec.name();
         s.capacityBytes = spec.capacityBytes();
@@ -281,8 +282,9 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
         Volume v = volume(sourceVolumeId).filter(Volume::ready).orElseThrow(() -> new VolumeException(
                 VolumeException.Reason.NOT_FOUND, "volume " + sourceVolumeId + " does not exist"));
         EfuseSnapshot cr = new EfuseSnapshot();
-        cr.setMetadata(new ObjectMetaBuilder().withName(id).addToLabels(Labels.NODE, Labels.nodeLabel(v.node()))
-                .addToFinalizers(Labels.DATA_FINALIZER).build());
+        cr.setMetadata(new ObjectMetaBuilder().withName(id)
+                .addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(v.node()))
+                .addToFinalizers(MetadataKeys.DATA_FINALIZER).build());
         EfuseSnapshotSpec s = new EfuseSnapshotSpec();
         s.name = name;
         s.sourceVolumeId = v.id();
@@ -390,8 +392,9 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
                 String memberId = VolumeIds.groupMemberId(id, v);
                 EfuseSnapshot cr = new EfuseSnapshot();
                 cr.setMetadata(new ObjectMetaBuilder().withName(memberId)
-                        .addToLabels(Labels.NODE, Labels.nodeLabel(vol.node())).addToLabels(Labels.GROUP_SNAPSHOT, id)
-                        .addToFinalizers(Labels.DATA_FINALIZER).build());
+                        .addToLabels(MetadataKeys.NODE, MetadataKeys.nodeLabel(vol.node()))
+                        .addToLabels(MetadataKeys.GROUP_SNAPSHOT, id)
+                        .addToFinalizers(MetadataKeys.DATA_FINALIZER).build());
                 EfuseSnapshotSpec s = new EfuseSnapshotSpec();
                 s.name = name + "/" + v;
                 s.sourceVolumeId = v;
@@ -457,7 +460,8 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
 
     private List<EfuseSnapshot> members(String groupId) throws VolumeException {
         try {
-            return client.resources(EfuseSnapshot.class).withLabel(Labels.GROUP_SNAPSHOT, groupId).list().getItems();
+            return client.resources(EfuseSnapshot.class).withLabel(MetadataKeys.GROUP_SNAPSHOT, groupId).list()
+                    .getItems();
         } catch (KubernetesClientException e) {
             throw unavailable("list the members of group snapshot " + groupId, e);
         }
@@ -485,7 +489,7 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
         if (n == null || n.getMetadata().getAnnotations() == null) {
             return 0;
         }
-        String v = n.getMetadata().getAnnotations().get(Labels.AVAILABLE_BYTES);
+        String v = n.getMetadata().getAnnotations().get(MetadataKeys.AVAILABLE_BYTES);
         try {
             return v == null ? 0 : Long.parseLong(v);
         } catch (NumberFormatException e) {

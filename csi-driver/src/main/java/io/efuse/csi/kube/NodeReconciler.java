@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Makes the data of the volumes and snapshots that one node owns (or the shared backend, with owner
- * {@value Labels#SHARED}) match their resources. An informer filtered by the owner label feeds a single worker, so
- * one owner's changes never race each other; every pass is idempotent, and a resync (or a restart, whose first
+ * {@value MetadataKeys#SHARED}) match their resources. An informer filtered by the owner label feeds a single worker,
+ * so one owner's changes never race each other; every pass is idempotent, and a resync (or a restart, whose first
  * list is a full resync) reconciles everything again. Deletion is held by a finalizer until the data is gone.
  */
 public final class NodeReconciler implements AutoCloseable {
@@ -62,15 +62,15 @@ public final class NodeReconciler implements AutoCloseable {
         this.node = node;
         this.roots = roots;
         this.worker = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().name("reconcile-"
-                + Labels.nodeLabel(node)).daemon().unstarted(r));
-        String owner = Labels.nodeLabel(node);
-        informers.add(client.resources(EfuseSnapshot.class).withLabel(Labels.NODE, owner)
+                + MetadataKeys.nodeLabel(node)).daemon().unstarted(r));
+        String owner = MetadataKeys.nodeLabel(node);
+        informers.add(client.resources(EfuseSnapshot.class).withLabel(MetadataKeys.NODE, owner)
                 .inform(handler(this::onSnapshot), resync.toMillis()));
-        informers.add(client.resources(EfuseVolume.class).withLabel(Labels.NODE, owner)
+        informers.add(client.resources(EfuseVolume.class).withLabel(MetadataKeys.NODE, owner)
                 .inform(handler(this::onVolume), resync.toMillis()));
         if (node != null && roots.shared() != null) {
             // The controller reconciles the shared backend's data; any node may stage such a volume.
-            informers.add(client.resources(EfuseVolume.class).withLabel(Labels.NODE, Labels.SHARED)
+            informers.add(client.resources(EfuseVolume.class).withLabel(MetadataKeys.NODE, MetadataKeys.SHARED)
                     .inform(handler(this::onSharedVolume), resync.toMillis()));
         }
         if (node != null) {
@@ -84,7 +84,8 @@ public final class NodeReconciler implements AutoCloseable {
      */
     public void holdWritesThrough(ServedVolumes volumes) {
         this.served = volumes;
-        for (EfuseSnapshot cr : client.resources(EfuseSnapshot.class).withLabel(Labels.NODE, Labels.nodeLabel(node))
+        for (EfuseSnapshot cr : client.resources(EfuseSnapshot.class)
+                .withLabel(MetadataKeys.NODE, MetadataKeys.nodeLabel(node))
                 .list().getItems()) {
             if (cr.getSpec().groupSnapshotId != null && !cr.getSpec().groupSnapshotId.isEmpty()) {
                 enqueue(this::onSnapshot, cr.getMetadata().getName());
@@ -314,7 +315,8 @@ public final class NodeReconciler implements AutoCloseable {
      * restart cut short left of them is removed first: members of one instant are never completed at another.
      */
     void takeGroup(String groupId) {
-        List<EfuseSnapshot> members = client.resources(EfuseSnapshot.class).withLabel(Labels.GROUP_SNAPSHOT, groupId)
+        List<EfuseSnapshot> members = client.resources(EfuseSnapshot.class)
+                .withLabel(MetadataKeys.GROUP_SNAPSHOT, groupId)
                 .list().getItems().stream().filter(cr -> cr.getMetadata().getDeletionTimestamp() == null)
                 .sorted(java.util.Comparator.comparing(cr -> cr.getSpec().sourceVolumeId)).toList();
         if (members.isEmpty() || members.size() < members.get(0).getSpec().groupSourceVolumeIds.size()) {
@@ -370,7 +372,7 @@ public final class NodeReconciler implements AutoCloseable {
             }
             if (releaseFinalizer) {
                 client.resources(type).withName(name).edit(c -> {
-                    c.getMetadata().getFinalizers().remove(Labels.DATA_FINALIZER);
+                    c.getMetadata().getFinalizers().remove(MetadataKeys.DATA_FINALIZER);
                     return c;
                 });
             }
@@ -392,7 +394,7 @@ public final class NodeReconciler implements AutoCloseable {
                 if (n.getMetadata().getAnnotations() == null) {
                     n.getMetadata().setAnnotations(new java.util.HashMap<>());
                 }
-                n.getMetadata().getAnnotations().put(Labels.AVAILABLE_BYTES, Long.toString(free));
+                n.getMetadata().getAnnotations().put(MetadataKeys.AVAILABLE_BYTES, Long.toString(free));
                 return n;
             });
         } catch (IOException | KubernetesClientException e) {

@@ -31,7 +31,7 @@ public final class Counter implements Collector {
         if (amount < 0) {
             throw new IllegalArgumentException("counter " + name + " cannot decrease");
         }
-        children.computeIfAbsent(Labels.check(name, labelNames, labelValues), k -> new DoubleAdder()).add(amount);
+        children.computeIfAbsent(LabelSets.check(name, labelNames, labelValues), k -> new DoubleAdder()).add(amount);
     }
 
     public double value(String... labelValues) {

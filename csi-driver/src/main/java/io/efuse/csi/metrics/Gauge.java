@@ -24,12 +24,12 @@ public final class Gauge implements Collector {
     }
 
     public void set(double value, String... labelValues) {
-        children.put(Labels.check(name, labelNames, labelValues), () -> value);
+        children.put(LabelSets.check(name, labelNames, labelValues), () -> value);
     }
 
     /** Reads the value from source at every scrape until {@link #remove} is called with the same labels. */
     public void track(DoubleSupplier source, String... labelValues) {
-        children.put(Labels.check(name, labelNames, labelValues), source);
+        children.put(LabelSets.check(name, labelNames, labelValues), source);
     }
 
     public void remove(String... labelValues) {

@@ -49,7 +49,7 @@ public final class Histogram implements Collector {
     }
 
     public void observe(double value, String... labelValues) {
-        Child c = children.computeIfAbsent(Labels.check(name, labelNames, labelValues), k -> new Child(bounds.length));
+        Child c = children.computeIfAbsent(LabelSets.check(name, labelNames, labelValues), k -> new Child(bounds.length));
         int i = Arrays.binarySearch(bounds, value);
         int bucket = i >= 0 ? i : -i - 1; // first bound >= value
         if (bucket < bounds.length) {

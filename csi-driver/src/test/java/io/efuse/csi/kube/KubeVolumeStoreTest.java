@@ -98,8 +98,8 @@ class KubeVolumeStoreTest {
         Path dir = roots.local().volumeDir(v.id());
         assertTrue(Files.isDirectory(dir), "the node made the backing directory");
         EfuseVolume cr = client.resources(EfuseVolume.class).withName(v.id()).get();
-        assertTrue(cr.getMetadata().getFinalizers().contains(Labels.DATA_FINALIZER));
-        assertEquals("node-a", cr.getMetadata().getLabels().get(Labels.NODE));
+        assertTrue(cr.getMetadata().getFinalizers().contains(MetadataKeys.DATA_FINALIZER));
+        assertEquals("node-a", cr.getMetadata().getLabels().get(MetadataKeys.NODE));
         assertEquals(v, store.create(spec("pvc-1", 1 << 20, null)), "create is idempotent by name");
         VolumeException conflict = assertThrows(VolumeException.class,
                 () -> store.create(spec("pvc-1", 2 << 20, null)));
@@ -324,7 +324,7 @@ class KubeVolumeStoreTest {
         assertTrue(a.drain(Duration.ofSeconds(10)));
         assertFalse(Files.exists(roots.local().volumeDir(other.id())));
         EfuseVolume cr = client.resources(EfuseVolume.class).withName(other.id()).get();
-        assertEquals("node-b", cr.getMetadata().getLabels().get(Labels.NODE));
+        assertEquals("node-b", cr.getMetadata().getLabels().get(MetadataKeys.NODE));
         assertNull(cr.getStatus(), "node-a left node-b's volume alone");
     }
 }

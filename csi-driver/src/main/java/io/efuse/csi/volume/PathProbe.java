@@ -1,4 +1,4 @@
-package io.efuse.csi.csi;
+package io.efuse.csi.volume;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,18 +16,18 @@ import java.util.concurrent.TimeoutException;
  * stat(2) on a path that may sit on a dead or hung FUSE mount, with a bound: a hung daemon blocks stat forever,
  * so the call runs on its own virtual thread and is abandoned when the bound passes.
  */
-final class PathProbe {
-    enum State { PRESENT, MISSING, BROKEN }
+public final class PathProbe {
+    public enum State { PRESENT, MISSING, BROKEN }
 
-    record Result(State state, String detail) {}
+    public record Result(State state, String detail) {}
 
     private final Duration timeout;
 
-    PathProbe(Duration timeout) {
+    public PathProbe(Duration timeout) {
         this.timeout = timeout;
     }
 
-    Result probe(Path path) {
+    public Result probe(Path path) {
         CompletableFuture<Result> f = new CompletableFuture<>();
         Thread.ofVirtual().name("stat " + path).start(() -> {
             try {

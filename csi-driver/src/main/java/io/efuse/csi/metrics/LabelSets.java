@@ -2,10 +2,10 @@ package io.efuse.csi.metrics;
 
 import java.util.List;
 
-/** Checks label sets against a family's label names. */
-final class Labels {
+/** A metric sample's label values, checked against its family's label names. */
+final class LabelSets {
 
-    private Labels() {
+    private LabelSets() {
     }
 
     static List<String> check(String family, List<String> names, String... values) {

@@ -2,8 +2,8 @@ package io.efuse.csi.kube;
 
 import io.efuse.csi.volume.VolumeIds;
 
-/** Names shared by the controller and the reconcilers. */
-public final class Labels {
+/** The label, annotation and finalizer names the controller and the reconcilers put on resources. */
+public final class MetadataKeys {
     public static final String GROUP = "efuse.csi.io";
     /** Which reconciler owns a resource: a node's name, or {@value #SHARED} for the shared backend. */
     public static final String NODE = GROUP + "/node";
@@ -14,7 +14,7 @@ public final class Labels {
     /** Bytes free for new volumes on a node, kept up to date by its reconciler (on the Node object). */
     public static final String AVAILABLE_BYTES = GROUP + "/available-bytes";
 
-    private Labels() {}
+    private MetadataKeys() {}
 
     /** A label value for a node name: node names may be longer than the 63 characters a label value allows. */
     public static String nodeLabel(String node) {
