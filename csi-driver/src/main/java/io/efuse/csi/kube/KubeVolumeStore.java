@@ -414,6 +414,7 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
                 }
             }
         }
+        List<EfuseSnapshot> taken = new ArrayList<>();
         for (String v : sources) {
             String memberId = VolumeIds.groupMemberId(id, v);
             EfuseSnapshot cr = await(EfuseSnapshot.class, memberId, s -> s == null || (s.getStatus() != null
@@ -425,9 +426,10 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
                 deleteMembers(id);
                 throw new VolumeException(reason, "group snapshot " + id + " failed on its node: " + why);
             }
+            taken.add(cr);
         }
-        return groupSnapshot(id).orElseThrow(() -> new VolumeException(VolumeException.Reason.NOT_READY,
-                "group snapshot " + id + " is not in the informer's cache yet; the call can be repeated"));
+        // from the resources as awaited: the informer's cache may not have their status yet
+        return toGroup(id, taken);
     }
 
     @Override
@@ -437,9 +439,11 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
         }
         List<EfuseSnapshot> crs = snapshotInformer.getStore().list().stream()
                 .filter(cr -> id.equals(cr.getSpec().groupSnapshotId)).toList();
-        if (crs.isEmpty()) {
-            return Optional.empty();
-        }
+        return crs.isEmpty() ? Optional.empty() : Optional.of(toGroup(id, crs));
+    }
+
+    /** A group snapshot from the resources of its members (at least one). */
+    private static GroupSnapshot toGroup(String id, List<EfuseSnapshot> crs) {
         EfuseSnapshotSpec first = crs.get(0).getSpec();
         List<String> sources = first.groupSourceVolumeIds;
         List<String> members = sources.stream().map(v -> VolumeIds.groupMemberId(id, v)).toList();
@@ -447,8 +451,8 @@ public final class KubeVolumeStore implements VolumeStore, LiveParameters {
                 .allMatch(Snapshot::readyToUse);
         long created = crs.stream().mapToLong(cr -> cr.getStatus() == null ? 0 : cr.getStatus().createdAtMillis)
                 .max().orElse(0);
-        return Optional.of(new GroupSnapshot(id, first.groupName, sources, members, Backend.parse(first.backend),
-                first.nodeName, created, ready));
+        return new GroupSnapshot(id, first.groupName, sources, members, Backend.parse(first.backend), first.nodeName,
+                created, ready);
     }
 
     @Override

@@ -137,14 +137,16 @@ class KubeVolumeStoreTest {
     @Test
     void aGroupSnapshotIsTakenByItsNodeOnceTheNodeServiceIsUpAndGoesOnlyWhole() throws Exception {
         NodeReconciler node = reconciler();
-        KubeVolumeStore store = store(Duration.ofSeconds(5));
+        KubeVolumeStore store = store(Duration.ofSeconds(30));
+        // a controller that waits briefly, to see the group wait for the node service without waiting 30 s for it
+        KubeVolumeStore impatient = store(Duration.ofSeconds(3));
         Volume a = store.create(spec("grp-a", 1 << 20, null));
         Volume b = store.create(spec("grp-b", 1 << 20, null));
         Files.writeString(roots.local().volumeDir(a.id()).resolve("data"), "a at the cut");
         Files.writeString(roots.local().volumeDir(b.id()).resolve("data"), "b at the cut");
 
         VolumeException waiting = assertThrows(VolumeException.class,
-                () -> store.createGroupSnapshot("g", List.of(b.id(), a.id())));
+                () -> impatient.createGroupSnapshot("g", List.of(b.id(), a.id())));
         assertEquals(VolumeException.Reason.NOT_READY, waiting.reason(),
                 "no group is taken before the node can hold back its volumes' writes");
         node.holdWritesThrough(NOTHING_SERVED);
@@ -193,8 +195,12 @@ class KubeVolumeStoreTest {
                 () -> store.createGroupSnapshot("g", List.of(a.id(), b.id())));
         assertEquals(VolumeException.Reason.IN_USE, e.reason(), e.getMessage());
         assertTrue(e.getMessage().contains("cannot be held"), e.getMessage());
-        assertEquals(List.of(), store.snapshots(), "no member is kept");
-        assertEquals(List.of(), client.resources(EfuseSnapshot.class).list().getItems());
+        assertEquals(List.of(), client.resources(EfuseSnapshot.class).list().getItems(), "no member is kept");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!store.snapshots().isEmpty()) { // the informer's cache follows the deletion
+            assertTrue(System.nanoTime() - deadline < 0, "members still listed: " + store.snapshots());
+            Thread.sleep(50);
+        }
     }
 
     /** Polls the controller's view (its informer) of what the node reported. */
