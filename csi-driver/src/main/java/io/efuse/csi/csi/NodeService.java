@@ -219,6 +219,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase implements ServedVo
      */
     @Override
     public Optional<ModifiedSettings> apply(Volume v) throws IOException, VolumeException {
+        // The node reconciler asks at every change of the volume's resource (an expansion too): a session that has
+        // these parameters already needs nothing, and taking the volume's lock then would make the CO's own call on
+        // it (NodeExpandVolume right after ControllerExpandVolume) fail with ABORTED.
+        var current = sessions.staged.get(v.id());
+        if (current.isPresent() && NodeSessions.given(v).equals(current.get().given)) {
+            return Optional.of(new ModifiedSettings(current.get().mount.tier(), current.get().waiting));
+        }
         try (var held = sessions.locks.acquire(v.id())) {
             var s = sessions.staged.get(v.id());
             if (s.isEmpty()) {

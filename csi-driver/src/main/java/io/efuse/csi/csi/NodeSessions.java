@@ -108,6 +108,7 @@ final class NodeSessions {
         LOG.info("volume {}: staged at {}, engine {}, tier {}", v.id(), staging,
                 backing.engineOf(v.id()).map(EngineKind::label).orElse("?"), mount.tier());
         StagedVolumes.Staged s = new StagedVolumes.Staged(v.id(), staging, readOnly, mount);
+        s.given = given(v);
         staged.put(s);
         return s;
     }
@@ -115,10 +116,16 @@ final class NodeSessions {
     ModifiedSettings applyTo(StagedVolumes.Staged s, Volume v) throws IOException, VolumeException {
         ModifiedSettings m = s.mount.modify(tierOf(v), writebackCacheOf(v));
         s.waiting = m.waiting();
+        s.given = given(v);
         LOG.info("volume {}: tier {}, writebackCache {} given to its session: serving with tier {}{}", v.id(),
                 tierOf(v), writebackCacheOf(v), m.tier(), m.waiting().isEmpty() ? ""
                         : ", waiting for the next staging: " + m.waiting());
         return m;
+    }
+
+    /** What a session is given of v's mutable parameters, to tell whether a change brings anything new. */
+    static String given(Volume v) {
+        return tierOf(v) + "/" + writebackCacheOf(v);
     }
 
     static String tierOf(Volume v) {

@@ -36,6 +36,11 @@ final class StagedVolumes {
         final Map<Path, Publication> publications = new ConcurrentHashMap<>();
         /** The mutable parameters its session could not take when they were last applied: the next staging does. */
         volatile List<String> waiting = List.of();
+        /**
+         * The tier and write-back cache its session was last given (at staging or by a change), "tier/true";
+         * null when not known (adopted from an earlier process).
+         */
+        volatile String given;
 
         Staged(String volumeId, Path stagingPath, boolean readOnly, MountedVolume mount) {
             this.volumeId = volumeId;
